@@ -1,0 +1,12 @@
+"""App configuration: the one place that registers checks and signals."""
+
+from django.apps import AppConfig
+
+
+class MigratorConfig(AppConfig):
+    name = "migrator"
+    verbose_name = "Migrations console"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

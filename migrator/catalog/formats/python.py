@@ -1,0 +1,227 @@
+"""Python modules ``<version>_<name>.py`` declaring ``class Migration(dsl.Migration)``."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import re
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from django.db import connections
+from django.utils.module_loading import import_string
+
+from ... import dsl
+from ..errors import CatalogError
+from ..spec import MigrationSpec, StepSpec
+from ..versions import split_versioned_name
+from .base import Claim, MigrationFormat, read_text
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def import_file(path: Path) -> ModuleType:
+    """Import a migration file as a fresh module; errors name the file and line."""
+    module_name = "migrator_catalog_" + re.sub(r"\W", "_", str(path.resolve()))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CatalogError.at(path, "cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise CatalogError.at(path, f"SyntaxError: {exc.msg}", exc.lineno) from exc
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's file's fault
+        line = None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if Path(frame.filename) == path:
+                line = frame.lineno
+        raise CatalogError.at(path, f"import failed: {type(exc).__name__}: {exc}", line) from exc
+    sys.modules[module_name] = module
+    return module
+
+
+class PythonFormat(MigrationFormat):
+    name = "python"
+
+    def claim(self, entry: Path) -> Claim | None:
+        if not entry.is_file() or entry.suffix != ".py" or entry.name.startswith("__"):
+            return None
+        parsed = split_versioned_name(entry.stem)
+        if parsed is None:
+            return None
+        return Claim(self, parsed[0], parsed[1], "main", entry)
+
+    def build(self, claims: list[Claim], database: str) -> MigrationSpec:
+        claim = claims[0]
+        path = claim.path
+        raw, _ = read_text(path)
+        module = import_file(path)
+        declared = getattr(module, "Migration", None)
+        if not (inspect.isclass(declared) and issubclass(declared, dsl.Migration)):
+            raise CatalogError.at(
+                path, "no `class Migration(dsl.Migration)`: declare one (from migrator import dsl)"
+            )
+        try:
+            line: int | None = inspect.getsourcelines(declared)[1]
+        except (OSError, TypeError):
+            line = None
+        vendor = connections[database].vendor
+        steps = [
+            _step_spec(step, index, path, line, vendor, module)
+            for index, step in enumerate(declared.steps, start=1)
+        ]
+        if not steps:
+            raise CatalogError.at(path, "the migration declares no steps", line)
+        depends_on = declared.depends_on
+        if depends_on is not None and not isinstance(depends_on, list | tuple):
+            raise CatalogError.at(path, "depends_on must be a list of versions", line)
+        if declared.kind and declared.kind not in ("schema", "data", "hybrid"):
+            raise CatalogError.at(path, f"kind must be schema, data or hybrid, not {declared.kind!r}", line)
+        return MigrationSpec(
+            version=claim.version,
+            name=claim.name,
+            database=database,
+            format=self.name,
+            source=path,
+            parts=[("main", raw)],
+            steps=steps,
+            description=declared.description or (inspect.getdoc(declared) or "").strip(),
+            author=declared.author,
+            kind=declared.kind,
+            depends_on=[str(v) for v in depends_on] if depends_on is not None else None,
+            release=declared.release,
+            risk=declared.risk,
+            requires_downtime=declared.requires_downtime,
+            line=line,
+        )
+
+    def scaffold(self, folder: Path, version: str, name: str) -> list[Path]:
+        path = folder / f"{version}_{name}.py"
+        path.write_text(
+            '"""TODO: say what this migration does."""\n\n'
+            "from migrator import dsl\n\n\n"
+            "class Migration(dsl.Migration):\n"
+            '    description = ""\n'
+            "    steps = [\n"
+            '        dsl.RunSQL("SELECT 1", backward="SELECT 1"),\n'
+            "    ]\n"
+        )
+        return [path]
+
+
+def _vendor_sql(value: Any, vendor: str, path: Path, line: int | None, what: str) -> str:
+    """Pick the SQL for this database vendor from a string or a ``{vendor: sql}`` dict."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if vendor not in value:
+            raise CatalogError.at(
+                path, f"{what} has no SQL for {vendor!r} (it has {sorted(value)}): add it", line
+            )
+        return str(value[vendor])
+    raise CatalogError.at(path, f"{what} must be SQL text or a dict of SQL per vendor", line)
+
+
+def _callable_path(value: Any, module: ModuleType, path: Path, line: int | None, what: str) -> str:
+    if value is None:
+        return ""
+    if callable(value):
+        return f"{path.name}:{value.__name__}"
+    if isinstance(value, str):
+        try:
+            import_string(value)
+        except ImportError as exc:
+            raise CatalogError.at(path, f"{what} {value!r} cannot be imported: {exc}", line) from exc
+        return value
+    raise CatalogError.at(path, f"{what} must be a callable or a dotted path", line)
+
+
+def _step_spec(
+    step: Any, index: int, path: Path, line: int | None, vendor: str, module: ModuleType
+) -> StepSpec:
+    if not isinstance(step, dsl.Step):
+        raise CatalogError.at(path, f"step {index} is not a dsl step but {type(step).__name__}", line)
+    name = step.name or f"{step.kind} {index}"
+    validation = _vendor_sql(step.validation, vendor, path, line, f"step {index} validation")
+    options = dict(step.options)
+    if isinstance(step, dsl.RunSQL):
+        return StepSpec(
+            name=name,
+            kind="sql",
+            forward=_vendor_sql(step.forward, vendor, path, line, f"step {index} forward"),
+            backward=_vendor_sql(step.backward or "", vendor, path, line, f"step {index} backward"),
+            validation=validation,
+            options=options,
+        )
+    if isinstance(step, dsl.RunPython):
+        forward = step.forward if callable(step.forward) else import_or_fail(step.forward, path, line)
+        backward = step.backward
+        if isinstance(backward, str):
+            backward = import_or_fail(backward, path, line)
+        return StepSpec(
+            name=name,
+            kind="python",
+            forward=_callable_path(step.forward, module, path, line, f"step {index} forward"),
+            backward=_callable_path(step.backward, module, path, line, f"step {index} backward"),
+            validation=validation,
+            options=options,
+            forward_callable=forward,
+            backward_callable=backward,
+        )
+    if isinstance(step, dsl.Transform):
+        return StepSpec(
+            name=name,
+            kind="transform",
+            forward=json.dumps(_transform_spec(step, index, path, line, vendor), sort_keys=True),
+            validation=validation,
+            options=options,
+        )
+    if isinstance(step, dsl.Validate):
+        return StepSpec(
+            name=name,
+            kind="validate",
+            forward=_vendor_sql(step.query, vendor, path, line, f"step {index} query"),
+            options=options,
+        )
+    raise CatalogError.at(path, f"step {index}: unknown step class {type(step).__name__}", line)
+
+
+def import_or_fail(dotted: str, path: Path, line: int | None) -> Any:
+    try:
+        return import_string(dotted)
+    except ImportError as exc:
+        raise CatalogError.at(path, f"{dotted!r} cannot be imported: {exc}", line) from exc
+
+
+def _transform_spec(
+    step: dsl.Transform, index: int, path: Path, line: int | None, vendor: str
+) -> dict[str, Any]:
+    where = f"step {index} (transform)"
+    if not isinstance(step.table, str) or not _IDENTIFIER.match(step.table):
+        raise CatalogError.at(path, f"{where}: table must be a table name, not {step.table!r}", line)
+    if not isinstance(step.key, str) or not _IDENTIFIER.match(step.key):
+        raise CatalogError.at(path, f"{where}: key must be a column name, not {step.key!r}", line)
+    if not isinstance(step.set, dict) or not step.set:
+        raise CatalogError.at(path, f"{where}: set must map at least one column to an expression", line)
+    columns: dict[str, str] = {}
+    for column, expression in step.set.items():
+        if not isinstance(column, str) or not _IDENTIFIER.match(column) or "." in column:
+            raise CatalogError.at(path, f"{where}: {column!r} is not a column name", line)
+        if column == step.key:
+            raise CatalogError.at(path, f"{where}: the key column {column!r} cannot be changed", line)
+        columns[column] = _vendor_sql(expression, vendor, path, line, f"{where} set[{column!r}]")
+    batch_size = step.batch_size
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise CatalogError.at(path, f"{where}: batch_size must be a positive integer", line)
+    return {
+        "table": step.table,
+        "key": step.key,
+        "set": columns,
+        "where": _vendor_sql(step.where or "", vendor, path, line, f"{where} where"),
+        "batch_size": batch_size,
+    }

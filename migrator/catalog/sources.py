@@ -1,0 +1,83 @@
+"""Where migrations live: each installed app's folder and the ``MIGRATOR["DIRS"]`` entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connections
+
+from ..conf import migrator_settings
+from .errors import CatalogProblem
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder of migrations and the database alias they target."""
+
+    path: Path
+    database: str
+    origin: str  # what configured it, for messages: "app sample" or "MIGRATOR['DIRS'][0]"
+
+
+def _resolve(path: str | Path) -> Path:
+    candidate = Path(path)
+    if not candidate.is_absolute():
+        base = getattr(settings, "BASE_DIR", None)
+        candidate = Path(base) / candidate if base else candidate.resolve()
+    return candidate
+
+
+def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
+    """Every folder to read, and the problems with the configuration itself."""
+    problems: list[CatalogProblem] = []
+    found: list[Source] = []
+    default_db = migrator_settings.DEFAULT_DATABASE
+    for config in apps.get_app_configs():
+        folder = Path(config.path) / migrator_settings.APP_DIRNAME
+        if folder.is_dir():
+            found.append(Source(folder, default_db, f"app {config.label}"))
+    for index, entry in enumerate(migrator_settings.DIRS):
+        origin = f"MIGRATOR['DIRS'][{index}]"
+        database = default_db
+        if isinstance(entry, dict):
+            if "path" not in entry:
+                problems.append(CatalogProblem(origin, 'a dict entry needs a "path" key'))
+                continue
+            unknown = set(entry) - {"path", "database"}
+            if unknown:
+                problems.append(CatalogProblem(origin, f"unknown keys {sorted(unknown)}"))
+                continue
+            database = str(entry.get("database", default_db))
+            raw_path = entry["path"]
+        elif isinstance(entry, str | Path):
+            raw_path = entry
+        else:
+            problems.append(CatalogProblem(origin, "must be a path or {'path': ..., 'database': ...}"))
+            continue
+        path = _resolve(raw_path)
+        if database not in connections.databases:
+            problems.append(
+                CatalogProblem(
+                    origin,
+                    f"unknown database alias {database!r}: use one of {sorted(connections.databases)}",
+                )
+            )
+            continue
+        if not path.is_dir():
+            problems.append(CatalogProblem(origin, f"folder {path} does not exist: create it or fix the path"))
+            continue
+        found.append(Source(path, database, origin))
+    if default_db not in connections.databases:
+        problems.append(
+            CatalogProblem(
+                "MIGRATOR['DEFAULT_DATABASE']",
+                f"unknown database alias {default_db!r}: use one of {sorted(connections.databases)}",
+            )
+        )
+    unique: dict[Path, Source] = {}
+    for source in found:
+        unique.setdefault(source.path.resolve(), source)
+    return list(unique.values()), problems

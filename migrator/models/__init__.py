@@ -1,0 +1,17 @@
+"""migrator's models: definitions, execution state and schema versions."""
+
+from .definitions import Migration, Step
+from .execution import Backup, Deployment, Event, Run, StepRun, TargetLock
+from .versions import SchemaVersion
+
+__all__ = [
+    "Backup",
+    "Deployment",
+    "Event",
+    "Migration",
+    "Run",
+    "SchemaVersion",
+    "Step",
+    "StepRun",
+    "TargetLock",
+]

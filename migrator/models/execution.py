@@ -1,0 +1,185 @@
+"""Execution state: deployments, runs, step runs, events, backups and target locks."""
+
+from __future__ import annotations
+
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from ..states import Status
+
+_VALID_STATUS = models.Q(status__in=[s.value for s in Status])
+
+
+class Direction(models.TextChoices):
+    FORWARD = "forward"
+    BACKWARD = "backward"
+
+
+class Deployment(models.Model):
+    """One request to move a target: apply up to X, roll back to Y, or a dry run."""
+
+    database = models.CharField(max_length=100, default="default")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    goal_version = models.CharField(max_length=100, blank=True)
+    requested_by = models.CharField(max_length=150)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    backend = models.CharField(max_length=20, blank=True)
+    job_id = models.CharField(max_length=100, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    pause_requested = models.BooleanField(default=False)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=_VALID_STATUS, name="migrator_deployment_valid_status"),
+            models.CheckConstraint(
+                condition=models.Q(direction__in=["forward", "backward"]),
+                name="migrator_deployment_valid_direction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        goal = self.goal_version or "latest"
+        return f"#{self.pk} {self.direction} {self.database} → {goal} [{self.status}]"
+
+
+class Run(models.Model):
+    """One migration executed in one direction inside a deployment."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="runs")
+    migration = models.ForeignKey("migrator.Migration", on_delete=models.PROTECT, related_name="runs")
+    order = models.PositiveIntegerField()
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["deployment", "order"]
+        constraints = [
+            models.CheckConstraint(condition=_VALID_STATUS, name="migrator_run_valid_status"),
+            models.UniqueConstraint(fields=["deployment", "order"], name="migrator_run_unique_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.migration.version} {self.direction} [{self.status}]"
+
+    @property
+    def progress(self) -> float | None:
+        """Fraction done, when a total is known."""
+        if not self.rows_total:
+            return None
+        return min(1.0, self.rows_done / self.rows_total)
+
+
+class StepRun(models.Model):
+    """Execution state of one step within a run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.ForeignKey(
+        "migrator.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="step_runs"
+    )
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=10)
+    order = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    rows_affected = models.BigIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+    cursor = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "order"]
+        constraints = [
+            models.CheckConstraint(condition=_VALID_STATUS, name="migrator_steprun_valid_status"),
+            models.UniqueConstraint(fields=["run", "order"], name="migrator_steprun_unique_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"step {self.order} [{self.status}]"
+
+
+class Event(models.Model):
+    """Append-only audit line: who did what, when, to which deployment, run or step."""
+
+    class Level(models.TextChoices):
+        DEBUG = "debug"
+        INFO = "info"
+        WARNING = "warning"
+        ERROR = "error"
+
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    action = models.CharField(max_length=50, db_index=True)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.CharField(max_length=150)
+    database = models.CharField(max_length=100, blank=True)
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    step_run = models.ForeignKey(
+        StepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+
+    class Meta:
+        ordering = ["time", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.actor}: {self.message}"
+
+
+class Backup(models.Model):
+    """A snapshot of tables taken before a run."""
+
+    database = models.CharField(max_length=100)
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups"
+    )
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups")
+    tables = models.JSONField(default=list, help_text="[{table, stored_as, rows, sha256}]")
+    location = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    restored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"backup #{self.pk} of {self.database} ({len(self.tables)} tables)"
+
+
+class TargetLock(models.Model):
+    """Who holds a target database; the row lock on SQLite, a mirror of the advisory lock on PG."""
+
+    database = models.CharField(max_length=100, unique=True)
+    deployment = models.ForeignKey(
+        Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    acquired_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.database} held by {self.host}:{self.pid} (deployment {self.deployment_id})"

@@ -1,0 +1,1 @@
+"""Sample app of the demo: tenants whose JSON config the demo catalog migrates."""

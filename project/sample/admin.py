@@ -1,0 +1,9 @@
+from django.contrib import admin
+
+from .models import Tenant
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "config", "created_at"]
+    search_fields = ["name"]

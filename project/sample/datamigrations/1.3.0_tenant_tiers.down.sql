@@ -1,0 +1,2 @@
+DROP TABLE sample_tenant_tier;
+DROP TABLE sample_rate_limit;

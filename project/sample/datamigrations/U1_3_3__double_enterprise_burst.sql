@@ -1,0 +1,1 @@
+UPDATE sample_rate_limit SET burst = burst / 2 WHERE tier = 'enterprise';
