@@ -103,8 +103,10 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 
-MIGRATOR = {
+MIGRATOR: dict[str, object] = {
     "BACKEND": os.environ.get("MIGRATOR_BACKEND", "thread"),
+    # A second target: the analytics database has its own catalog folder.
+    "DIRS": [{"path": BASE_DIR / "project" / "analytics_migrations", "database": "analytics"}],
 }
 
 LOGGING = {
@@ -113,4 +115,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"migrator": {"handlers": ["console"], "level": "INFO"}},
 }
-MIGRATOR["DIRS"] = [{"path": BASE_DIR / "project" / "analytics_migrations", "database": "analytics"}]
+MIGRATOR["DIRS"] = [
+    {"path": BASE_DIR / "project" / "analytics_migrations", "database": "analytics"}
+]

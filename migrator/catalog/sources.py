@@ -55,7 +55,9 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
         elif isinstance(entry, str | Path):
             raw_path = entry
         else:
-            problems.append(CatalogProblem(origin, "must be a path or {'path': ..., 'database': ...}"))
+            problems.append(
+                CatalogProblem(origin, "must be a path or {'path': ..., 'database': ...}")
+            )
             continue
         path = _resolve(raw_path)
         if database not in connections.databases:
@@ -67,7 +69,9 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
             )
             continue
         if not path.is_dir():
-            problems.append(CatalogProblem(origin, f"folder {path} does not exist: create it or fix the path"))
+            problems.append(
+                CatalogProblem(origin, f"folder {path} does not exist: create it or fix the path")
+            )
             continue
         found.append(Source(path, database, origin))
     if default_db not in connections.databases:

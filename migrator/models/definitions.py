@@ -100,7 +100,9 @@ class Step(models.Model):
     class Meta:
         ordering = ["migration", "order"]
         constraints = [
-            models.UniqueConstraint(fields=["migration", "order"], name="migrator_step_unique_order"),
+            models.UniqueConstraint(
+                fields=["migration", "order"], name="migrator_step_unique_order"
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=["sql", "python", "transform", "validate"]),
                 name="migrator_step_valid_kind",

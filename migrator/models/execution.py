@@ -40,7 +40,9 @@ class Deployment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=_VALID_STATUS, name="migrator_deployment_valid_status"),
+            models.CheckConstraint(
+                condition=_VALID_STATUS, name="migrator_deployment_valid_status"
+            ),
             models.CheckConstraint(
                 condition=models.Q(direction__in=["forward", "backward"]),
                 name="migrator_deployment_valid_direction",
@@ -56,7 +58,9 @@ class Run(models.Model):
     """One migration executed in one direction inside a deployment."""
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="runs")
-    migration = models.ForeignKey("migrator.Migration", on_delete=models.PROTECT, related_name="runs")
+    migration = models.ForeignKey(
+        "migrator.Migration", on_delete=models.PROTECT, related_name="runs"
+    )
     order = models.PositiveIntegerField()
     direction = models.CharField(max_length=10, choices=Direction.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -74,7 +78,9 @@ class Run(models.Model):
         ordering = ["deployment", "order"]
         constraints = [
             models.CheckConstraint(condition=_VALID_STATUS, name="migrator_run_valid_status"),
-            models.UniqueConstraint(fields=["deployment", "order"], name="migrator_run_unique_order"),
+            models.UniqueConstraint(
+                fields=["deployment", "order"], name="migrator_run_unique_order"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +143,9 @@ class Event(models.Model):
     deployment = models.ForeignKey(
         Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
-    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
     step_run = models.ForeignKey(
         StepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
@@ -156,7 +164,9 @@ class Backup(models.Model):
     deployment = models.ForeignKey(
         Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups"
     )
-    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups")
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups"
+    )
     tables = models.JSONField(default=list, help_text="[{table, stored_as, rows, sha256}]")
     location = models.CharField(max_length=1000)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,15 +6,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlparse
+
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
+
+#: Placeholders written by ``migrator create``; an unfilled UP part is refused as empty.
+TODO_UP = "-- TODO: write the forward SQL here"
+TODO_DOWN = "-- TODO: write the backward SQL here (leave empty if irreversible)"
 
 
 @dataclass(frozen=True)
 class Claim:
     """An entry of a catalog folder claimed by a format as one part of one migration."""
 
-    format: "MigrationFormat"
+    format: MigrationFormat
     version: str
     name: str
     role: str  # "main", "up", "down" or "undo"
@@ -124,6 +130,11 @@ def _flag(path: Path, key: str, value: str, line: int) -> bool:
     raise CatalogError.at(path, f"{key} must be yes or no, not {value!r}", line)
 
 
+def has_statements(sql: str) -> bool:
+    """Whether ``sql`` holds anything but comments and whitespace."""
+    return bool(sqlparse.format(sql, strip_comments=True).strip())
+
+
 def sql_migration(
     *,
     fmt: str,
@@ -137,8 +148,10 @@ def sql_migration(
     transactional: bool = True,
 ) -> MigrationSpec:
     """A migration of one SQL step, as every SQL-file format produces."""
-    if not up.strip():
+    if not has_statements(up):
         raise CatalogError.at(source, "the UP part is empty: write the forward SQL")
+    if not has_statements(down):
+        down = ""  # only comments (e.g. the scaffold's placeholder): irreversible
     step = StepSpec(
         name=name,
         kind="sql",

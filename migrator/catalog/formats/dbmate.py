@@ -7,7 +7,16 @@ from pathlib import Path
 
 from ..errors import CatalogError
 from ..spec import MigrationSpec
-from .base import Claim, MigrationFormat, apply_headers, parse_headers, read_text, sql_migration
+from .base import (
+    TODO_DOWN,
+    TODO_UP,
+    Claim,
+    MigrationFormat,
+    apply_headers,
+    parse_headers,
+    read_text,
+    sql_migration,
+)
 
 _MARKER = re.compile(r"^--\s*migrate:(?P<word>\S+)(?P<options>.*)$")
 _OPTION = re.compile(r"^(?P<key>[a-z_]+):(?P<value>\S+)$")
@@ -49,7 +58,9 @@ def parse(path: Path, version: str, name: str, database: str) -> MigrationSpec:
             if word in sections:
                 raise CatalogError.at(path, f"a second '-- migrate:{word}' marker", number)
             if word == "down" and "up" not in sections:
-                raise CatalogError.at(path, "'-- migrate:down' comes before '-- migrate:up'", number)
+                raise CatalogError.at(
+                    path, "'-- migrate:down' comes before '-- migrate:up'", number
+                )
             section_transactional = _options(path, match.group("options"), number)
             transactional = transactional and section_transactional
             current = word
@@ -87,5 +98,5 @@ class DbmateFormat(MigrationFormat):
 
     def scaffold(self, folder: Path, version: str, name: str) -> list[Path]:
         path = folder / f"{version}_{name}.sql"
-        path.write_text("-- migrate:up\n\n\n-- migrate:down\n\n")
+        path.write_text(f"-- migrate:up\n{TODO_UP}\n\n-- migrate:down\n{TODO_DOWN}\n")
         return [path]

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from ..errors import CatalogError
 from ..spec import MigrationSpec
-from .base import Claim, MigrationFormat, apply_headers, parse_headers, read_text, sql_migration
+from .base import (
+    TODO_DOWN,
+    TODO_UP,
+    Claim,
+    MigrationFormat,
+    apply_headers,
+    parse_headers,
+    read_text,
+    sql_migration,
+)
 
 _NAME = re.compile(r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.+)\.sql$")
 
@@ -62,6 +71,6 @@ class FlywayFormat(MigrationFormat):
         flyway_version = version.replace(".", "_")
         main = folder / f"V{flyway_version}__{name}.sql"
         undo = folder / f"U{flyway_version}__{name}.sql"
-        main.write_text("-- Description: \n\n")
-        undo.write_text("\n")
+        main.write_text(f"-- Description: \n{TODO_UP}\n")
+        undo.write_text(f"{TODO_DOWN}\n")
         return [main, undo]

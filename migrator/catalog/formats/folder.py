@@ -7,7 +7,16 @@ from pathlib import Path
 from ..errors import CatalogError
 from ..spec import MigrationSpec
 from ..versions import split_versioned_name
-from .base import Claim, MigrationFormat, apply_headers, parse_headers, read_text, sql_migration
+from .base import (
+    TODO_DOWN,
+    TODO_UP,
+    Claim,
+    MigrationFormat,
+    apply_headers,
+    parse_headers,
+    read_text,
+    sql_migration,
+)
 
 
 class FolderFormat(MigrationFormat):
@@ -48,6 +57,6 @@ class FolderFormat(MigrationFormat):
     def scaffold(self, folder: Path, version: str, name: str) -> list[Path]:
         target = folder / f"{version}_{name}"
         target.mkdir()
-        (target / "up.sql").write_text("-- Description: \n\n")
-        (target / "down.sql").write_text("\n")
+        (target / "up.sql").write_text(f"-- Description: \n{TODO_UP}\n")
+        (target / "down.sql").write_text(f"{TODO_DOWN}\n")
         return [target / "up.sql", target / "down.sql"]

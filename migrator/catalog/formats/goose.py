@@ -7,10 +7,27 @@ from pathlib import Path
 
 from ..errors import CatalogError
 from ..spec import MigrationSpec
-from .base import Claim, MigrationFormat, apply_headers, parse_headers, read_text, sql_migration
+from .base import (
+    TODO_DOWN,
+    TODO_UP,
+    Claim,
+    MigrationFormat,
+    apply_headers,
+    parse_headers,
+    read_text,
+    sql_migration,
+)
 
 _ANNOTATION = re.compile(r"^--\s*\+goose\s+(?P<word>.+?)\s*$", re.IGNORECASE)
-_KNOWN = {"up", "down", "statementbegin", "statementend", "no transaction", "envsub on", "envsub off"}
+_KNOWN = {
+    "up",
+    "down",
+    "statementbegin",
+    "statementend",
+    "no transaction",
+    "envsub on",
+    "envsub off",
+}
 
 
 def sniff(text: str) -> bool:
@@ -90,7 +107,7 @@ class GooseFormat(MigrationFormat):
     def scaffold(self, folder: Path, version: str, name: str) -> list[Path]:
         path = folder / f"{version}_{name}.sql"
         path.write_text(
-            "-- +goose Up\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n\n"
-            "-- +goose Down\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n"
+            f"-- +goose Up\n-- +goose StatementBegin\n{TODO_UP}\n-- +goose StatementEnd\n\n"
+            f"-- +goose Down\n-- +goose StatementBegin\n{TODO_DOWN}\n-- +goose StatementEnd\n"
         )
         return [path]

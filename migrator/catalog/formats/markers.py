@@ -12,7 +12,16 @@ from pathlib import Path
 
 from ..errors import CatalogError
 from ..spec import MigrationSpec
-from .base import Claim, MigrationFormat, apply_headers, parse_headers, read_text, sql_migration
+from .base import (
+    TODO_DOWN,
+    TODO_UP,
+    Claim,
+    MigrationFormat,
+    apply_headers,
+    parse_headers,
+    read_text,
+    sql_migration,
+)
 
 _MARKER = re.compile(r"^--\s*===\s*(?P<word>.*?)\s*===\s*$")
 UP, DOWN = "UP MIGRATION", "DOWN MIGRATION"
@@ -42,7 +51,9 @@ def parse(path: Path, version: str, name: str, database: str) -> MigrationSpec:
                 raise CatalogError.at(path, f"a second '-- === {word} ===' marker", number)
             if word == DOWN and UP not in sections:
                 raise CatalogError.at(
-                    path, f"'-- === {DOWN} ===' comes before '-- === {UP} ===': put UP first", number
+                    path,
+                    f"'-- === {DOWN} ===' comes before '-- === {UP} ===': put UP first",
+                    number,
                 )
             current = word
             sections[word] = []
@@ -50,7 +61,9 @@ def parse(path: Path, version: str, name: str, database: str) -> MigrationSpec:
         if current is None:
             if line.strip() and not line.strip().startswith("--"):
                 raise CatalogError.at(
-                    path, f"SQL before the '-- === {UP} ===' marker: move it below the marker", number
+                    path,
+                    f"SQL before the '-- === {UP} ===' marker: move it below the marker",
+                    number,
                 )
             continue
         sections[current].append(line)
@@ -82,6 +95,6 @@ class MarkerSqlFormat(MigrationFormat):
         path = folder / f"{version}_{name}.sql"
         path.write_text(
             f"-- Migration: {version}_{name}\n-- Description: \n-- Author: \n\n"
-            f"-- === {UP} ===\n\n\n-- === {DOWN} ===\n\n"
+            f"-- === {UP} ===\n{TODO_UP}\n\n-- === {DOWN} ===\n{TODO_DOWN}\n"
         )
         return [path]

@@ -7,7 +7,16 @@ from pathlib import Path
 from ..errors import CatalogError
 from ..spec import MigrationSpec
 from ..versions import split_versioned_name
-from .base import Claim, MigrationFormat, apply_headers, parse_headers, read_text, sql_migration
+from .base import (
+    TODO_DOWN,
+    TODO_UP,
+    Claim,
+    MigrationFormat,
+    apply_headers,
+    parse_headers,
+    read_text,
+    sql_migration,
+)
 
 
 class PairedFormat(MigrationFormat):
@@ -32,16 +41,17 @@ class PairedFormat(MigrationFormat):
                 down.path, f"a .down.sql without its .up.sql: add {down.version}_{down.name}.up.sql"
             )
         up = by_role["up"]
-        down = by_role.get("down")
-        if down and down.name != up.name:
+        down_claim = by_role.get("down")
+        if down_claim and down_claim.name != up.name:
             raise CatalogError.at(
-                down.path, f"name differs from its up file {up.path.name}: rename one of them"
+                down_claim.path,
+                f"name differs from its up file {up.path.name}: rename one of them",
             )
         up_raw, up_text = read_text(up.path)
         parts = [("up", up_raw)]
         down_text = ""
-        if down:
-            down_raw, down_text = read_text(down.path)
+        if down_claim:
+            down_raw, down_text = read_text(down_claim.path)
             parts.append(("down", down_raw))
         spec = sql_migration(
             fmt=self.name,
@@ -59,6 +69,6 @@ class PairedFormat(MigrationFormat):
     def scaffold(self, folder: Path, version: str, name: str) -> list[Path]:
         up = folder / f"{version}_{name}.up.sql"
         down = folder / f"{version}_{name}.down.sql"
-        up.write_text("-- Description: \n\n")
-        down.write_text("\n")
+        up.write_text(f"-- Description: \n{TODO_UP}\n")
+        down.write_text(f"{TODO_DOWN}\n")
         return [up, down]

@@ -81,7 +81,9 @@ class PythonFormat(MigrationFormat):
         if depends_on is not None and not isinstance(depends_on, list | tuple):
             raise CatalogError.at(path, "depends_on must be a list of versions", line)
         if declared.kind and declared.kind not in ("schema", "data", "hybrid"):
-            raise CatalogError.at(path, f"kind must be schema, data or hybrid, not {declared.kind!r}", line)
+            raise CatalogError.at(
+                path, f"kind must be schema, data or hybrid, not {declared.kind!r}", line
+            )
         return MigrationSpec(
             version=claim.version,
             name=claim.name,
@@ -136,7 +138,9 @@ def _callable_path(value: Any, module: ModuleType, path: Path, line: int | None,
         try:
             import_string(value)
         except ImportError as exc:
-            raise CatalogError.at(path, f"{what} {value!r} cannot be imported: {exc}", line) from exc
+            raise CatalogError.at(
+                path, f"{what} {value!r} cannot be imported: {exc}", line
+            ) from exc
         return value
     raise CatalogError.at(path, f"{what} must be a callable or a dotted path", line)
 
@@ -145,7 +149,9 @@ def _step_spec(
     step: Any, index: int, path: Path, line: int | None, vendor: str, module: ModuleType
 ) -> StepSpec:
     if not isinstance(step, dsl.Step):
-        raise CatalogError.at(path, f"step {index} is not a dsl step but {type(step).__name__}", line)
+        raise CatalogError.at(
+            path, f"step {index} is not a dsl step but {type(step).__name__}", line
+        )
     name = step.name or f"{step.kind} {index}"
     validation = _vendor_sql(step.validation, vendor, path, line, f"step {index} validation")
     options = dict(step.options)
@@ -159,7 +165,9 @@ def _step_spec(
             options=options,
         )
     if isinstance(step, dsl.RunPython):
-        forward = step.forward if callable(step.forward) else import_or_fail(step.forward, path, line)
+        forward = (
+            step.forward if callable(step.forward) else import_or_fail(step.forward, path, line)
+        )
         backward = step.backward
         if isinstance(backward, str):
             backward = import_or_fail(backward, path, line)
@@ -203,17 +211,23 @@ def _transform_spec(
 ) -> dict[str, Any]:
     where = f"step {index} (transform)"
     if not isinstance(step.table, str) or not _IDENTIFIER.match(step.table):
-        raise CatalogError.at(path, f"{where}: table must be a table name, not {step.table!r}", line)
+        raise CatalogError.at(
+            path, f"{where}: table must be a table name, not {step.table!r}", line
+        )
     if not isinstance(step.key, str) or not _IDENTIFIER.match(step.key):
         raise CatalogError.at(path, f"{where}: key must be a column name, not {step.key!r}", line)
     if not isinstance(step.set, dict) or not step.set:
-        raise CatalogError.at(path, f"{where}: set must map at least one column to an expression", line)
+        raise CatalogError.at(
+            path, f"{where}: set must map at least one column to an expression", line
+        )
     columns: dict[str, str] = {}
     for column, expression in step.set.items():
         if not isinstance(column, str) or not _IDENTIFIER.match(column) or "." in column:
             raise CatalogError.at(path, f"{where}: {column!r} is not a column name", line)
         if column == step.key:
-            raise CatalogError.at(path, f"{where}: the key column {column!r} cannot be changed", line)
+            raise CatalogError.at(
+                path, f"{where}: the key column {column!r} cannot be changed", line
+            )
         columns[column] = _vendor_sql(expression, vendor, path, line, f"{where} set[{column!r}]")
     batch_size = step.batch_size
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):

@@ -1,0 +1,119 @@
+"""Deployments, runs, step runs, events, backups and locks: execution state, read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from ..models import Backup, Deployment, Event, Run, StepRun, TargetLock
+from .base import ReadOnlyAdmin, ReadOnlyAdminMixin
+
+
+class RunInline(admin.TabularInline):
+    model = Run
+    extra = 0
+    fields = ["order", "migration", "direction", "status", "rows_done", "rows_total", "error"]
+    readonly_fields = [
+        "order",
+        "migration",
+        "direction",
+        "status",
+        "rows_done",
+        "rows_total",
+        "error",
+    ]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "id",
+        "database",
+        "direction",
+        "goal_version",
+        "status",
+        "dry_run",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "direction", "database", "dry_run"]
+    search_fields = ["requested_by", "goal_version"]
+    inlines = [RunInline]
+
+
+class StepRunInline(admin.TabularInline):
+    model = StepRun
+    extra = 0
+    fields = [
+        "order",
+        "name",
+        "kind",
+        "status",
+        "rows_affected",
+        "batches_done",
+        "attempts",
+        "error",
+    ]
+    readonly_fields = [
+        "order",
+        "name",
+        "kind",
+        "status",
+        "rows_affected",
+        "batches_done",
+        "attempts",
+        "error",
+    ]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "id",
+        "deployment",
+        "migration",
+        "direction",
+        "status",
+        "rows_done",
+        "rows_total",
+        "heartbeat_at",
+    ]
+    list_filter = ["status", "direction"]
+    list_select_related = ["deployment", "migration"]
+    inlines = [StepRunInline]
+
+
+@admin.register(StepRun)
+class StepRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "run", "order", "name", "kind", "status", "rows_affected", "attempts"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["run__migration", "run__deployment"]
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["time", "level", "action", "actor", "database", "message"]
+    list_filter = ["level", "action", "database"]
+    search_fields = ["message", "actor"]
+    date_hierarchy = "time"
+
+
+@admin.register(Backup)
+class BackupAdmin(ReadOnlyAdmin):
+    list_display = ["id", "database", "location", "created_at", "restored_at"]
+    list_filter = ["database"]
+
+
+@admin.register(TargetLock)
+class TargetLockAdmin(ReadOnlyAdmin):
+    list_display = ["database", "host", "pid", "deployment", "acquired_at", "heartbeat_at"]

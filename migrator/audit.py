@@ -1,0 +1,49 @@
+"""The event log: one append-only row per thing that happened, with who did it."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+from typing import Any
+
+from .models import Event
+
+logger = logging.getLogger("migrator")
+
+
+def cli_actor() -> str:
+    """Who is acting from a shell: the OS user and host, e.g. ``cli:alice@build-7``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        user = "unknown"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
+def record(
+    action: str,
+    message: str,
+    *,
+    actor: str,
+    level: str = Event.Level.INFO,
+    database: str = "",
+    deployment: Any = None,
+    run: Any = None,
+    step_run: Any = None,
+    **data: Any,
+) -> Event:
+    """Append an event and mirror it to the ``migrator`` logger."""
+    event = Event.objects.create(
+        action=action,
+        message=message,
+        actor=actor,
+        level=level,
+        database=database,
+        deployment=deployment,
+        run=run,
+        step_run=step_run,
+        data=data,
+    )
+    logger.log(logging.getLevelName(level.upper()), "%s (%s)", message, actor)
+    return event

@@ -1,0 +1,141 @@
+"""Mirroring the catalog into the database, all or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import router, transaction
+
+from ..models import Migration, Step
+from .loader import Catalog
+from .spec import MigrationSpec
+from .versions import key_of
+
+
+@dataclass
+class SyncReport:
+    """What a sync changed (or, with ``check``, would change)."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.missing)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "missing": self.missing,
+            "unchanged": self.unchanged,
+            "changed": self.changed,
+        }
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+def _row_fields(spec: MigrationSpec, position: int, row: Migration | None) -> dict[str, Any]:
+    # An applied row keeps the algorithm of its applied checksum, so that the two stay
+    # comparable when a newer algorithm becomes the default.
+    algorithm = "v1"
+    if row is not None and row.applied and row.applied_checksum:
+        algorithm = row.applied_checksum.partition(":")[0]
+    return {
+        "version": spec.version,
+        "name": spec.name,
+        "position": position,
+        "kind": spec.effective_kind,
+        "description": spec.description,
+        "author": spec.author,
+        "source": str(spec.source),
+        "format": spec.format,
+        "checksum": spec.checksum_with(algorithm),
+        "depends_on": list(spec.depends_on or []),
+        "reversible": spec.reversible,
+        "transactional": spec.transactional,
+        "risk": spec.risk,
+        "requires_downtime": spec.requires_downtime,
+        "release": spec.release,
+        "on_disk": True,
+    }
+
+
+def _sync_steps(row: Migration, spec: MigrationSpec, reason: str) -> bool:
+    existing = {step.order: step for step in row.steps.all()}
+    changed = False
+    for order, step_spec in enumerate(spec.steps, start=1):
+        values = {
+            "name": step_spec.name,
+            "kind": step_spec.kind,
+            "forward": step_spec.forward,
+            "backward": step_spec.backward,
+            "validation": step_spec.validation,
+            "options": step_spec.options,
+        }
+        step = existing.pop(order, None)
+        if step is None:
+            step = Step(migration=row, order=order, **values)
+        elif all(getattr(step, k) == v for k, v in values.items()):
+            continue
+        else:
+            for key, value in values.items():
+                setattr(step, key, value)
+        step._change_reason = reason  # type: ignore[attr-defined]
+        step.save()
+        changed = True
+    for step in existing.values():
+        step._change_reason = reason  # type: ignore[attr-defined]
+        step.delete()
+        changed = True
+    return changed
+
+
+def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncReport:
+    """Make the Migration and Step rows match ``catalog``; with ``check``, change nothing."""
+    report = SyncReport()
+    reason = f"sync by {actor}"
+    try:
+        with transaction.atomic(using=router.db_for_write(Migration)):
+            databases = set(catalog.databases) | set(
+                Migration.objects.values_list("database", flat=True).distinct()
+            )
+            for database in sorted(databases):
+                rows = {key_of(m.version): m for m in Migration.objects.filter(database=database)}
+                for position, spec in enumerate(catalog.for_database(database)):
+                    row = rows.pop(key_of(spec.version), None)
+                    values = _row_fields(spec, position, row)
+                    label = f"{database}:{spec.version}"
+                    if row is None:
+                        row = Migration(database=database, **values)
+                        row._change_reason = reason  # type: ignore[attr-defined]
+                        row.save()
+                        _sync_steps(row, spec, reason)
+                        report.created.append(label)
+                        continue
+                    dirty = [k for k, v in values.items() if getattr(row, k) != v]
+                    if dirty:
+                        for key in dirty:
+                            setattr(row, key, values[key])
+                        row._change_reason = reason  # type: ignore[attr-defined]
+                        row.save()
+                    if _sync_steps(row, spec, reason) or dirty:
+                        report.updated.append(label)
+                    else:
+                        report.unchanged += 1
+                for row in rows.values():
+                    if row.on_disk:
+                        row.on_disk = False
+                        row._change_reason = reason  # type: ignore[attr-defined]
+                        row.save()
+                        report.missing.append(f"{database}:{row.version}")
+            if check:
+                raise _DryRunRollback
+    except _DryRunRollback:
+        pass
+    return report

@@ -1,0 +1,365 @@
+"""The operations that the admin, the CLI and the jobs all call.
+
+Nothing outside this module (and the engine it drives) decides how the catalog, the
+applied state and deployments change; adapters only translate input and output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from . import audit
+from .catalog import Catalog, CatalogError, MigrationSpec, load_catalog
+from .catalog import checksum as checksums
+from .catalog.formats import SCAFFOLDS
+from .catalog.sync import SyncReport, sync_catalog
+from .catalog.versions import key_of
+from .exceptions import BadInput, OperationFailed
+from .models import Deployment, Migration, TargetLock
+from .states import ACTIVE, Status
+
+
+def _require_tables() -> None:
+    try:
+        Migration.objects.exists()
+    except DatabaseError as exc:
+        raise BadInput(
+            "migrator's tables are missing: run `python manage.py migrate` first"
+        ) from exc
+
+
+def _check_database(database: str) -> None:
+    if database not in connections.databases:
+        raise BadInput(
+            f"unknown database alias {database!r}: use one of {sorted(connections.databases)}"
+        )
+
+
+def sync(*, actor: str, check: bool = False) -> SyncReport:
+    """Read the catalog and mirror it into the database, all or nothing."""
+    _require_tables()
+    catalog = load_catalog()
+    report = sync_catalog(catalog, actor=actor, check=check)
+    if report.changed and not check:
+        audit.record(
+            "sync",
+            f"catalog synced: {len(report.created)} new, {len(report.updated)} updated, "
+            f"{len(report.missing)} gone from disk",
+            actor=actor,
+            **report.as_dict(),
+        )
+    return report
+
+
+@dataclass
+class MigrationState:
+    """A migration as ``status`` reports it."""
+
+    database: str
+    version: str
+    name: str
+    format: str
+    source: str
+    state: str  # applied, pending, drifted or missing
+    reversible: bool
+    checksum: str
+    applied_checksum: str
+    applied_at: str | None
+    applied_by: str
+    baselined: bool
+    out_of_order: bool
+
+
+def _states(catalog: Catalog, database: str) -> list[MigrationState]:
+    applied = {
+        key_of(m.version): m for m in Migration.objects.filter(database=database, applied=True)
+    }
+    current = max((key_of(v) for v in [m.version for m in applied.values()]), default=None)
+    states: list[MigrationState] = []
+    for spec in catalog.for_database(database):
+        row = applied.pop(key_of(spec.version), None)
+        if row is None:
+            state = "pending"
+        elif checksums.matches(row.applied_checksum, spec.parts):
+            state = "applied"
+        else:
+            state = "drifted"
+        states.append(
+            MigrationState(
+                database=database,
+                version=spec.version,
+                name=spec.name,
+                format=spec.format,
+                source=str(spec.source),
+                state=state,
+                reversible=spec.reversible,
+                checksum=spec.checksum,
+                applied_checksum=row.applied_checksum if row else "",
+                applied_at=row.applied_at.isoformat() if row and row.applied_at else None,
+                applied_by=row.applied_by if row else "",
+                baselined=row.baselined if row else False,
+                out_of_order=state == "pending"
+                and current is not None
+                and key_of(spec.version) < current,
+            )
+        )
+    for row in applied.values():
+        states.append(
+            MigrationState(
+                database=database,
+                version=row.version,
+                name=row.name,
+                format=row.format,
+                source=row.source,
+                state="missing",
+                reversible=row.reversible,
+                checksum=row.checksum,
+                applied_checksum=row.applied_checksum,
+                applied_at=row.applied_at.isoformat() if row.applied_at else None,
+                applied_by=row.applied_by,
+                baselined=row.baselined,
+                out_of_order=False,
+            )
+        )
+    states.sort(key=lambda s: key_of(s.version))
+    return states
+
+
+def _databases(catalog: Catalog, database: str | None) -> list[str]:
+    if database is not None:
+        _check_database(database)
+        return [database]
+    known = set(catalog.databases) | set(
+        Migration.objects.values_list("database", flat=True).distinct()
+    )
+    return sorted(known) or ["default"]
+
+
+def status(database: str | None = None) -> dict[str, Any]:
+    """Everything an operator asks first: where each target is and what is waiting.
+
+    The keys of the returned dict are the stable ``status --json`` format (docs/commands.md).
+    """
+    _require_tables()
+    catalog = load_catalog()
+    targets = []
+    for alias in _databases(catalog, database):
+        states = _states(catalog, alias)
+        applied = [s for s in states if s.state in ("applied", "drifted", "missing")]
+        deployments = Deployment.objects.filter(database=alias).filter(
+            status__in=[*ACTIVE, Status.PAUSED, Status.INTERRUPTED, Status.PENDING]
+        )
+        lock = TargetLock.objects.filter(database=alias).first()
+        targets.append(
+            {
+                "database": alias,
+                "current_version": applied[-1].version if applied else None,
+                "latest_version": states[-1].version if states else None,
+                "applied": [s.version for s in applied],
+                "pending": [s.version for s in states if s.state == "pending"],
+                "drifted": [s.version for s in states if s.state == "drifted"],
+                "missing": [s.version for s in states if s.state == "missing"],
+                "irreversible": [s.version for s in states if not s.reversible],
+                "migrations": [asdict(s) for s in states],
+                "deployments": [
+                    {
+                        "id": d.pk,
+                        "status": d.status,
+                        "direction": d.direction,
+                        "goal_version": d.goal_version or None,
+                        "requested_by": d.requested_by,
+                    }
+                    for d in deployments
+                ],
+                "lock": None
+                if lock is None
+                else {
+                    "host": lock.host,
+                    "pid": lock.pid,
+                    "deployment": lock.deployment_id,
+                    "acquired_at": lock.acquired_at.isoformat(),
+                    "heartbeat_at": lock.heartbeat_at.isoformat(),
+                },
+            }
+        )
+    return {
+        "databases": targets,
+        "warnings": [w.as_dict() for w in catalog.warnings],
+    }
+
+
+def verify(database: str | None = None) -> list[str]:
+    """Problems with applied migrations: drifted files and applied files gone from disk."""
+    _require_tables()
+    catalog = load_catalog()
+    problems = []
+    for alias in _databases(catalog, database):
+        for state in _states(catalog, alias):
+            if state.state == "drifted":
+                problems.append(
+                    f"{state.source}: {alias} {state.version} changed after it was applied "
+                    f"(applied {state.applied_checksum}, now {state.checksum}); restore the file "
+                    "or accept it with `migrator repair`"
+                )
+            elif state.state == "missing":
+                problems.append(
+                    f"{state.source}: {alias} {state.version} is applied but its file is gone"
+                )
+    return problems
+
+
+def repair(
+    *, actor: str, reason: str, database: str | None = None, versions: list[str] | None = None
+) -> list[str]:
+    """Accept the current checksum of drifted migrations; recorded with who and why."""
+    _require_tables()
+    if not reason.strip():
+        raise BadInput("repair needs --reason: say why the changed files are accepted")
+    catalog = load_catalog()
+    repaired: list[str] = []
+    wanted = {key_of(v) for v in versions} if versions else None
+    with transaction.atomic(using=router.db_for_write(Migration)):
+        sync_catalog(catalog, actor=actor)
+        for alias in _databases(catalog, database):
+            drifted = [s for s in _states(catalog, alias) if s.state == "drifted"]
+            if wanted is not None:
+                unknown = wanted - {key_of(s.version) for s in drifted}
+                if unknown:
+                    raise BadInput(f"not drifted on {alias}: {sorted(str(u) for u in unknown)}")
+                drifted = [s for s in drifted if key_of(s.version) in wanted]
+            for state in drifted:
+                row = Migration.objects.get(database=alias, version=state.version)
+                old = row.applied_checksum
+                row.applied_checksum = state.checksum
+                row._change_reason = f"repair by {actor}: {reason}"  # type: ignore[attr-defined]
+                row.save()
+                audit.record(
+                    "repair",
+                    f"{alias} {row.version}: accepted checksum {state.checksum} ({reason})",
+                    actor=actor,
+                    database=alias,
+                    version=row.version,
+                    old_checksum=old,
+                    new_checksum=state.checksum,
+                    reason=reason,
+                )
+                repaired.append(f"{alias}:{row.version}")
+    return repaired
+
+
+def baseline(*, version: str, actor: str, database: str) -> list[str]:
+    """Mark every migration up to ``version`` applied without running it (audited)."""
+    _require_tables()
+    _check_database(database)
+    catalog = load_catalog()
+    spec = catalog.get(database, version)
+    if spec is None:
+        known = [s.version for s in catalog.for_database(database)]
+        raise BadInput(f"unknown version {version!r} for database {database!r}; known: {known}")
+    if Migration.objects.filter(database=database, applied=True).exists():
+        raise OperationFailed(
+            f"{database} already has applied migrations; baseline is for a target without "
+            "history (use `migrator apply` to move it)"
+        )
+    marked: list[str] = []
+    now = timezone.now()
+    with transaction.atomic(using=router.db_for_write(Migration)):
+        sync_catalog(catalog, actor=actor)
+        for row in Migration.objects.filter(database=database):
+            if key_of(row.version) > key_of(spec.version):
+                continue
+            row.applied = True
+            row.baselined = True
+            row.applied_at = now
+            row.applied_by = actor
+            row.applied_checksum = row.checksum
+            row._change_reason = f"baseline to {spec.version} by {actor}"  # type: ignore[attr-defined]
+            row.save()
+            marked.append(row.version)
+        audit.record(
+            "baseline",
+            f"{database} baselined at {spec.version}: {len(marked)} migrations marked applied",
+            actor=actor,
+            database=database,
+            version=spec.version,
+            marked=marked,
+        )
+    return marked
+
+
+_NAME_CLEAN = re.compile(r"[^a-z0-9]+")
+
+
+def next_version(versions: list[str], now: datetime | None = None) -> str:
+    """The version after the newest one, in the same style (counter, timestamp, dotted)."""
+    if not versions:
+        return "0001"
+    last = max(versions, key=key_of)
+    if last.isdigit():
+        if len(last) >= 12:  # a timestamp such as 20240101120000
+            stamp = (now or timezone.now()).strftime("%Y%m%d%H%M%S")
+            return stamp if stamp > last else str(int(last) + 1)
+        return str(int(last) + 1).zfill(len(last))
+    head, _, tail = last.rpartition(".")
+    return f"{head}.{int(tail) + 1}"
+
+
+def create(
+    *, name: str, fmt: str = "sql", database: str | None = None, directory: str | None = None
+) -> list[Path]:
+    """Scaffold a new migration with the next version in the right folder."""
+    if fmt not in SCAFFOLDS:
+        raise BadInput(f"unknown format {fmt!r}: use one of {sorted(SCAFFOLDS)}")
+    slug = _NAME_CLEAN.sub("_", name.lower()).strip("_")
+    if not slug:
+        raise BadInput(f"name {name!r} has no letters or digits; use e.g. add_user_roles")
+    catalog = load_catalog()
+    if directory:
+        folder = Path(directory)
+        if not folder.is_dir():
+            raise BadInput(f"--dir {folder} does not exist")
+        alias = database or next(
+            (s.database for s in catalog.sources if s.path.resolve() == folder.resolve()), "default"
+        )
+    else:
+        from .conf import migrator_settings
+
+        alias = database or migrator_settings.DEFAULT_DATABASE
+        candidates = [s for s in catalog.sources if s.database == alias]
+        if not candidates:
+            raise BadInput(
+                f"no catalog folder for database {alias!r}: create <app>/datamigrations/ "
+                "or add it to MIGRATOR['DIRS'], or pass --dir"
+            )
+        folder = candidates[0].path
+    _check_database(alias)
+    version = next_version([s.version for s in catalog.for_database(alias)])
+    return SCAFFOLDS[fmt].scaffold(folder, version, slug)
+
+
+def spec_for(database: str, version: str) -> MigrationSpec:
+    """The catalog's migration ``version`` on ``database``, or :class:`BadInput`."""
+    spec = load_catalog().get(database, version)
+    if spec is None:
+        raise BadInput(f"unknown version {version!r} for database {database!r}")
+    return spec
+
+
+__all__ = [
+    "CatalogError",
+    "baseline",
+    "create",
+    "next_version",
+    "repair",
+    "status",
+    "sync",
+    "verify",
+]
