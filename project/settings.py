@@ -102,6 +102,7 @@ RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
 
 MIGRATOR: dict[str, object] = {
     "BACKEND": os.environ.get("MIGRATOR_BACKEND", "thread"),
@@ -113,7 +114,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"migrator": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "migrator": {
+            "handlers": ["console"],
+            "level": os.environ.get("MIGRATOR_LOG_LEVEL", "WARNING"),
+        }
+    },
 }
 MIGRATOR["DIRS"] = [
     {"path": BASE_DIR / "project" / "analytics_migrations", "database": "analytics"}

@@ -1,8 +1,4 @@
-"""The operations that the admin, the CLI and the jobs all call.
-
-Nothing outside this module (and the engine it drives) decides how the catalog, the
-applied state and deployments change; adapters only translate input and output.
-"""
+"""Catalog operations: sync, status, verify, repair, baseline, create."""
 
 from __future__ import annotations
 
@@ -16,15 +12,15 @@ from django.db import connections, router, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from . import audit
-from .catalog import Catalog, CatalogError, MigrationSpec, load_catalog
-from .catalog import checksum as checksums
-from .catalog.formats import SCAFFOLDS
-from .catalog.sync import SyncReport, sync_catalog
-from .catalog.versions import key_of
-from .exceptions import BadInput, OperationFailed
-from .models import Deployment, Migration, TargetLock
-from .states import ACTIVE, Status
+from .. import audit
+from ..catalog import Catalog, CatalogError, MigrationSpec, load_catalog
+from ..catalog import checksum as checksums
+from ..catalog.formats import SCAFFOLDS
+from ..catalog.sync import SyncReport, sync_catalog
+from ..catalog.versions import key_of
+from ..exceptions import BadInput, OperationFailed
+from ..models import Deployment, Migration, TargetLock
+from ..states import ACTIVE, Status
 
 
 def _require_tables() -> None:
@@ -330,7 +326,7 @@ def create(
             (s.database for s in catalog.sources if s.path.resolve() == folder.resolve()), "default"
         )
     else:
-        from .conf import migrator_settings
+        from ..conf import migrator_settings
 
         alias = database or migrator_settings.DEFAULT_DATABASE
         candidates = [s for s in catalog.sources if s.database == alias]
@@ -351,15 +347,3 @@ def spec_for(database: str, version: str) -> MigrationSpec:
     if spec is None:
         raise BadInput(f"unknown version {version!r} for database {database!r}")
     return spec
-
-
-__all__ = [
-    "CatalogError",
-    "baseline",
-    "create",
-    "next_version",
-    "repair",
-    "status",
-    "sync",
-    "verify",
-]

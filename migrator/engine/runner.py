@@ -1,0 +1,409 @@
+"""Executing a deployment: run by run, step by step, with checkpoints and rollback.
+
+Entry point: :func:`execute` with a deployment's primary key. Any worker can call it for
+any deployment: everything it needs, including where to resume, is in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db.models import Max
+from django.utils import timezone
+
+from .. import audit
+from ..catalog import MigrationSpec, StepSpec, load_catalog
+from ..catalog import checksum as checksums
+from ..conf import migrator_settings
+from ..models import Deployment, Migration, Run, StepRun
+from ..states import FINISHED, Status
+from . import control, locks, schema_versions
+from .control import CancelRequested, PauseRequested
+from .execution import StepExecution, StepFailed
+from .progress import Progress, Reporter
+from .steps import KINDS
+from .target import Target
+from .transitions import set_status
+
+logger = logging.getLogger("migrator")
+
+
+class RunFailed(Exception):
+    """A step failed for good (after retries); carries the message to record."""
+
+
+def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment:
+    """Run (or resume) a deployment to its end, a pause, a cancel or a failure."""
+    deployment = Deployment.objects.get(pk=deployment_id)
+    if deployment.status in FINISHED:
+        return deployment
+    if deployment.dry_run:
+        from .dryrun import execute_dry_run
+
+        return execute_dry_run(deployment, reporter)
+    target = Target(deployment.database)
+    try:
+        with locks.hold(target, deployment):
+            _drive(deployment, target, reporter)
+    except locks.LockHeld as exc:
+        deployment.refresh_from_db()
+        set_status(deployment, Status.FAILED, message=str(exc), level="error", error=str(exc))
+    deployment.refresh_from_db()
+    return deployment
+
+
+def _drive(deployment: Deployment, target: Target, reporter: Reporter | None) -> None:
+    deployment.refresh_from_db()
+    resuming_cancel = deployment.status == Status.CANCELLING
+    if not resuming_cancel:
+        set_status(deployment, Status.RUNNING)
+    current: Run | None = None
+    try:
+        if deployment.cancel_requested:
+            raise CancelRequested
+        for run in deployment.runs.select_related("migration").order_by("order"):
+            if run.status in (Status.SUCCEEDED, Status.ROLLED_BACK, Status.CANCELLED):
+                continue
+            current = run
+            _execute_run(run, deployment, target, reporter)
+        current = None
+        schema_versions.record(deployment, target)
+        set_status(deployment, Status.SUCCEEDED)
+    except PauseRequested:
+        _pause(deployment, current)
+    except CancelRequested:
+        _cancel(deployment, current, target, reporter)
+    except RunFailed as failure:
+        _fail(deployment, current, target, reporter, str(failure))
+
+
+def _pause(deployment: Deployment, run: Run | None) -> None:
+    if run is not None:
+        run.refresh_from_db()
+        set_status(run, Status.PAUSING)
+        set_status(run, Status.PAUSED)
+    deployment.refresh_from_db()
+    set_status(deployment, Status.PAUSING)
+    set_status(deployment, Status.PAUSED, pause_requested=False)
+
+
+def _cancel(
+    deployment: Deployment, run: Run | None, target: Target, reporter: Reporter | None
+) -> None:
+    deployment.refresh_from_db()
+    if deployment.status != Status.CANCELLING:
+        set_status(deployment, Status.CANCELLING)
+    if run is None:  # cancelled between runs, or a paused deployment being cancelled
+        run = deployment.runs.exclude(status__in=[*FINISHED]).order_by("order").first()
+    if run is not None:
+        run.refresh_from_db()
+        if run.status not in (Status.PENDING, Status.QUEUED):
+            set_status(run, Status.CANCELLING)
+            try:
+                _undo_partial_run(run, deployment, target, reporter)
+            except RunFailed as failure:
+                set_status(
+                    run, Status.FAILED, message=str(failure), level="error", error=str(failure)
+                )
+                set_status(
+                    deployment,
+                    Status.FAILED,
+                    message="cancel could not undo the current run",
+                    level="error",
+                    error=str(failure),
+                )
+                return
+            set_status(run, Status.CANCELLED)
+        else:
+            run.status = Status.CANCELLED
+            run.save(update_fields=["status"])
+    for pending in deployment.runs.filter(status__in=[Status.PENDING, Status.QUEUED]):
+        pending.status = Status.CANCELLED
+        pending.save(update_fields=["status"])
+    set_status(deployment, Status.CANCELLED, cancel_requested=False)
+
+
+def _fail(
+    deployment: Deployment, run: Run | None, target: Target, reporter: Reporter | None, error: str
+) -> None:
+    deployment.refresh_from_db()
+    if run is not None:
+        run.refresh_from_db()
+        set_status(run, Status.FAILED, message=error, level="error", error=error)
+    auto = deployment.options.get("auto_rollback", migrator_settings.AUTO_ROLLBACK)
+    forward = deployment.direction == "forward"
+    if not (auto and forward and run is not None):
+        set_status(deployment, Status.FAILED, message=error, level="error", error=error)
+        return
+    set_status(deployment, Status.ROLLING_BACK, message=error, level="error", error=error)
+    try:
+        set_status(run, Status.ROLLING_BACK)
+        _undo_partial_run(run, deployment, target, reporter)
+        set_status(run, Status.ROLLED_BACK)
+        # Earlier migrations of this deployment went through: undo them too, newest first,
+        # so the target ends exactly where the deployment found it.
+        done = deployment.runs.filter(direction="forward", status=Status.SUCCEEDED).order_by(
+            "-order"
+        )
+        for earlier in list(done):
+            _execute_run(
+                _append_run(deployment, earlier.migration, "backward"), deployment, target, reporter
+            )
+    except (RunFailed, StepFailed) as failure:
+        message = f"automatic rollback failed: {failure}"
+        set_status(
+            deployment, Status.FAILED, message=message, level="error", error=f"{error}\n{message}"
+        )
+        return
+    set_status(deployment, Status.ROLLED_BACK, message="every change of this deployment was undone")
+
+
+def _append_run(deployment: Deployment, migration: Migration, direction: str) -> Run:
+    order = (deployment.runs.aggregate(last=Max("order"))["last"] or 0) + 1
+    return Run.objects.create(
+        deployment=deployment, migration=migration, order=order, direction=direction
+    )
+
+
+# -- one run ---------------------------------------------------------------------------
+
+
+def load_spec(migration: Migration, direction: str) -> MigrationSpec:
+    """The migration from disk, refused if it changed since it was planned or applied."""
+    spec = load_catalog().get(migration.database, migration.version)
+    if spec is None:
+        raise RunFailed(
+            f"{migration.version}: its file is gone from the catalog ({migration.source})"
+        )
+    expected = (
+        migration.applied_checksum
+        if direction == "backward" and migration.applied
+        else migration.checksum
+    )
+    if expected and not checksums.matches(expected, spec.parts):
+        raise RunFailed(
+            f"{migration.version}: {spec.source} changed since it was "
+            f"{'applied' if direction == 'backward' else 'planned'}; verify and plan again"
+        )
+    return spec
+
+
+def latest_forward_run(migration: Migration) -> Run | None:
+    return (
+        Run.objects.filter(migration=migration, direction="forward", status=Status.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def _steps_in_order(spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, int]]:
+    """``(position in this run, step, forward order)``; backward runs go in reverse and
+    skip steps the forward run skipped."""
+    numbered = list(enumerate(spec.steps, start=1))
+    if run.direction == "forward":
+        return [(order, step, order) for order, step in numbered]
+    forward = latest_forward_run(run.migration)
+    skipped: set[int] = set()
+    if forward is not None:
+        skipped = set(
+            forward.step_runs.filter(status=Status.SKIPPED).values_list("order", flat=True)
+        )
+    backward = [(order, step) for order, step in reversed(numbered) if order not in skipped]
+    return [(position, step, order) for position, (order, step) in enumerate(backward, start=1)]
+
+
+def _execute_run(
+    run: Run, deployment: Deployment, target: Target, reporter: Reporter | None
+) -> None:
+    spec = load_spec(run.migration, run.direction)
+    run.refresh_from_db()
+    set_status(run, Status.RUNNING)
+    forward_run = run if run.direction == "forward" else latest_forward_run(run.migration)
+    with control.Heartbeat(run, deployment.database):
+        for position, step_spec, order in _steps_in_order(spec, run):
+            step_run, _ = StepRun.objects.get_or_create(
+                run=run,
+                order=position,
+                defaults={
+                    "name": step_spec.name,
+                    "kind": step_spec.kind,
+                    "step": run.migration.steps.filter(order=order).first(),
+                },
+            )
+            if step_run.status in (Status.SUCCEEDED, Status.SKIPPED):
+                continue
+            control.check(deployment.pk)
+            ex = StepExecution(
+                target=target,
+                deployment=deployment,
+                run=run,
+                step_run=step_run,
+                spec=step_spec,
+                order=order,
+                forward_run_id=forward_run.pk if forward_run else 0,
+                direction=run.direction,
+                progress=Progress(
+                    run=run,
+                    step_run=step_run,
+                    label=run.migration.version,
+                    step_name=step_spec.name,
+                    deployment_id=deployment.pk,
+                    reporter=reporter,
+                ),
+            )
+            _run_step(ex, step_run)
+    _mark_applied(run, spec, deployment)
+    set_status(run, Status.SUCCEEDED)
+
+
+def _run_step(ex: StepExecution, step_run: StepRun) -> None:
+    """Run one step with its ``on_error`` policy: fail, skip, or retry with backoff."""
+    options = ex.spec.options
+    policy = options.get("on_error", "fail")
+    retries = int(options.get("retries", 3 if policy == "retry" else 0))
+    backoff = float(options.get("backoff", 1.0))
+    kind = KINDS[ex.spec.kind]
+    while True:
+        step_run.attempts += 1
+        step_run.status = Status.RUNNING
+        step_run.started_at = step_run.started_at or timezone.now()
+        step_run.save(update_fields=["attempts", "status", "started_at"])
+        try:
+            if ex.direction == "forward":
+                kind.forward(ex)
+            else:
+                kind.backward(ex)
+        except (PauseRequested, CancelRequested):
+            step_run.status = Status.PAUSED
+            step_run.save(update_fields=["status"])
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, then decided
+            error = str(exc) if isinstance(exc, StepFailed) else f"{ex.where}{exc}"
+            logger.warning("%s", error)
+            if policy == "retry" and step_run.attempts <= retries:
+                delay = backoff * 2 ** (step_run.attempts - 1)
+                _step_event(
+                    ex,
+                    "retry",
+                    f"{error}; retry {step_run.attempts}/{retries} in {delay:g}s",
+                    "warning",
+                )
+                time.sleep(delay)
+                continue
+            step_run.error = error
+            step_run.finished_at = timezone.now()
+            if policy == "skip" and ex.direction == "forward":
+                step_run.status = Status.SKIPPED
+                step_run.save(update_fields=["status", "error", "finished_at"])
+                _step_event(ex, Status.SKIPPED, f"{error}; skipped (on_error=skip)", "warning")
+                return
+            step_run.status = Status.FAILED
+            step_run.save(update_fields=["status", "error", "finished_at"])
+            _step_event(ex, "failed", error, "error")
+            raise RunFailed(error) from exc
+        step_run.status = Status.SUCCEEDED
+        step_run.finished_at = timezone.now()
+        step_run.error = ""
+        step_run.save(update_fields=["status", "finished_at", "error"])
+        return
+
+
+def _step_event(ex: StepExecution, action: str, message: str, level: str) -> None:
+    audit.record(
+        f"step_{action}",
+        message,
+        actor=ex.deployment.requested_by,
+        level=level,
+        database=ex.target.alias,
+        deployment=ex.deployment,
+        run=ex.run,
+        step_run=ex.step_run,
+    )
+
+
+def _undo_partial_run(
+    run: Run, deployment: Deployment, target: Target, reporter: Reporter | None
+) -> None:
+    """Undo what a failed or cancelled forward run had done, newest step first."""
+    if run.direction != "forward":
+        return  # a backward run stopped midway is recorded as it is; see docs/engine.md
+    spec = load_spec(run.migration, "forward")
+    for step_run in run.step_runs.order_by("-order"):
+        started = step_run.status == Status.SUCCEEDED or (
+            step_run.batches_done > 0 or bool((step_run.cursor or {}).get("captures"))
+        )
+        if not started or step_run.status in (Status.SKIPPED, Status.ROLLED_BACK):
+            continue
+        step_spec = spec.steps[step_run.order - 1]
+        ex = StepExecution(
+            target=target,
+            deployment=deployment,
+            run=run,
+            step_run=step_run,
+            spec=step_spec,
+            order=step_run.order,
+            forward_run_id=run.pk,
+            direction="backward",
+            progress=Progress(
+                run=run,
+                step_run=None,
+                label=run.migration.version,
+                step_name=f"undo {step_spec.name}",
+                deployment_id=deployment.pk,
+                reporter=reporter,
+            ),
+        )
+        kind = KINDS[step_spec.kind]
+        if (
+            step_run.status != Status.SUCCEEDED
+            and step_spec.kind == "sql"
+            and step_spec.transactional
+        ):
+            continue  # its transaction was rolled back by the database
+        try:
+            kind.backward(ex)
+        except Exception as exc:  # noqa: BLE001
+            message = str(exc) if isinstance(exc, StepFailed) else f"{ex.where}{exc}"
+            _step_event(ex, "undo_failed", message, "error")
+            raise RunFailed(f"undoing step {step_run.order}: {message}") from exc
+        step_run.status = Status.ROLLED_BACK
+        step_run.save(update_fields=["status"])
+        _step_event(ex, "undone", f"{ex.where}undone", "info")
+
+
+def _mark_applied(run: Run, spec: MigrationSpec, deployment: Deployment) -> None:
+    migration = run.migration
+    if run.direction == "forward":
+        migration.applied = True
+        migration.applied_at = timezone.now()
+        migration.applied_checksum = spec.checksum
+        migration.applied_by = deployment.requested_by
+        migration.baselined = False
+        reason = f"applied by deployment #{deployment.pk}"
+    else:
+        migration.applied = False
+        migration.applied_at = None
+        migration.applied_checksum = ""
+        migration.applied_by = ""
+        migration.baselined = False
+        reason = f"rolled back by deployment #{deployment.pk}"
+    migration._change_reason = reason  # type: ignore[attr-defined]
+    migration.save(
+        update_fields=["applied", "applied_at", "applied_checksum", "applied_by", "baselined"]
+    )
+
+
+def run_story(deployment: Deployment) -> list[dict[str, Any]]:
+    """A deployment's events in order: its full story, for the CLI and the admin."""
+    return [
+        {
+            "time": e.time.isoformat(),
+            "level": e.level,
+            "action": e.action,
+            "actor": e.actor,
+            "message": e.message,
+        }
+        for e in deployment.events.order_by("time", "pk")
+    ]
