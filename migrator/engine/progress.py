@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,23 @@ from . import control
 Reporter = Callable[["Snapshot"], None]
 
 FLUSH_SECONDS = 0.5
+
+#: The reporter of deployments executed in this context (the CLI's inline runs).
+_current_reporter: ContextVar[Reporter | None] = ContextVar("migrator_reporter", default=None)
+
+
+@contextmanager
+def reporting(reporter: Reporter) -> Iterator[None]:
+    """Send the progress of deployments executed inside this block to ``reporter``."""
+    token = _current_reporter.set(reporter)
+    try:
+        yield
+    finally:
+        _current_reporter.reset(token)
+
+
+def current_reporter() -> Reporter | None:
+    return _current_reporter.get()
 
 
 @dataclass

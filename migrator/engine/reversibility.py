@@ -36,7 +36,7 @@ def obstacles(migration: Migration, spec: MigrationSpec, target: Target) -> list
                 if not target.table_exists(target.capture_table(forward.pk, order, table)):
                     problems.append(f"{label}: its captured values are gone")
         elif step.kind == "python" and step.backward_callable is None:
-            captures = {}
+            captures: dict[str, str] = {}
             if forward is not None:
                 cursor = (
                     StepRun.objects.filter(run=forward, order=order)

@@ -17,12 +17,13 @@ from .. import audit
 from ..catalog import MigrationSpec, StepSpec, load_catalog
 from ..catalog import checksum as checksums
 from ..conf import migrator_settings
-from ..models import Deployment, Migration, Run, StepRun
+from ..models import Backup, Deployment, Migration, Run, StepRun
 from ..states import FINISHED, Status
-from . import control, locks, schema_versions
+from . import backups, control, locks, schema_versions
 from .control import CancelRequested, PauseRequested
 from .execution import StepExecution, StepFailed
-from .progress import Progress, Reporter
+from .progress import Progress, Reporter, current_reporter
+from .reversibility import obstacles
 from .steps import KINDS
 from .target import Target
 from .transitions import set_status
@@ -36,6 +37,7 @@ class RunFailed(Exception):
 
 def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment:
     """Run (or resume) a deployment to its end, a pause, a cancel or a failure."""
+    reporter = reporter or current_reporter()
     deployment = Deployment.objects.get(pk=deployment_id)
     if deployment.status in FINISHED:
         return deployment
@@ -256,6 +258,40 @@ def _execute_run(
             _run_step(ex, step_run)
     _mark_applied(run, spec, deployment)
     set_status(run, Status.SUCCEEDED)
+
+
+def _backup_before(run: Run, spec: MigrationSpec, deployment: Deployment, target: Target) -> None:
+    mode = deployment.options.get("backup", migrator_settings.BACKUP)
+    tables = backups.tables_for(mode, spec, target)
+    if tables is None or run.backups.exists():
+        return
+    try:
+        backups.take(target, tables, deployment=deployment, run=run, actor=deployment.requested_by)
+    except Exception as exc:  # noqa: BLE001 - no backup, no run: it was asked for
+        raise RunFailed(f"{run.migration.version}: backup failed: {exc}") from exc
+
+
+def _restore_instead(run: Run, spec: MigrationSpec, deployment: Deployment, target: Target) -> None:
+    """A migration with no way back: restore the backup taken before it was applied."""
+    backup = (
+        Backup.objects.filter(
+            run__migration=run.migration, run__direction="forward", restored_at__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if backup is None:
+        raise RunFailed(
+            f"{run.migration.version}: " + "; ".join(obstacles(run.migration, spec, target))
+        )
+    try:
+        backups.restore(target, backup, actor=deployment.requested_by)
+    except Exception as exc:  # noqa: BLE001
+        raise RunFailed(
+            f"{run.migration.version}: restoring backup #{backup.pk} failed: {exc}"
+        ) from exc
+    _mark_applied(run, spec, deployment)
+    set_status(run, Status.SUCCEEDED, message=f"restored backup #{backup.pk}")
 
 
 def _run_step(ex: StepExecution, step_run: StepRun) -> None:

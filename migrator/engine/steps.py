@@ -59,7 +59,7 @@ class SqlStep:
             )
         ex.progress.start(None)
         ex.progress.done = result.rows
-        ex.progress.flush()
+        ex.progress.flush(finished=True)
         ex.note(kind="timing", seconds=round(time.monotonic() - started, 6))
 
     def forward(self, ex: StepExecution) -> None:

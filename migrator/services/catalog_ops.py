@@ -13,7 +13,7 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from .. import audit
-from ..catalog import Catalog, CatalogError, MigrationSpec, load_catalog
+from ..catalog import Catalog, MigrationSpec, load_catalog
 from ..catalog import checksum as checksums
 from ..catalog.formats import SCAFFOLDS
 from ..catalog.sync import SyncReport, sync_catalog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,8 +17,9 @@ from ..catalog import Catalog, load_catalog
 from ..catalog.sync import sync_catalog
 from ..catalog.versions import key_of
 from ..conf import BACKUP_MODES, migrator_settings
-from ..engine import locks
+from ..engine import backups, locks
 from ..engine.reversibility import obstacles
+from ..engine.runner import latest_forward_run
 from ..engine.target import Target
 from ..engine.transitions import set_status
 from ..exceptions import BadInput, OperationFailed
@@ -462,3 +464,47 @@ def wait(deployment_id: int, poll: float = 0.5, timeout: float | None = None) ->
         if timeout is not None and time.monotonic() - started > timeout:
             return deployment
         time.sleep(poll)
+
+
+_CAPTURE = re.compile(r"^migrator_cap_r(\d+)_s\d+_")
+
+
+def prune(*, actor: str, keep: int = 5) -> dict[str, list[Any]]:
+    """Drop backups beyond the newest ``keep`` per target, and captured values nobody can
+    use any more (runs that were rolled back or superseded)."""
+    if keep < 0:
+        raise BadInput("--keep must be 0 or more")
+    removed: dict[str, list[Any]] = {"backups": [], "captures": []}
+    databases = set(Backup.objects.values_list("database", flat=True)) | set(
+        Migration.objects.values_list("database", flat=True)
+    )
+    for database in sorted(databases):
+        target = Target(database)
+        for backup in Backup.objects.filter(database=database).order_by("-created_at")[keep:]:
+            removed["backups"].append(backup.pk)
+            backups.drop(target, backup)
+        live = {
+            run.pk
+            for run in (
+                latest_forward_run(m)
+                for m in Migration.objects.filter(database=database, applied=True)
+            )
+            if run is not None
+        } | set(
+            Run.objects.filter(deployment__status__in=list(UNFINISHED)).values_list("pk", flat=True)
+        )
+        with target.connection.cursor() as cursor:
+            names = target.connection.introspection.table_names(cursor)
+        for name in names:
+            match = _CAPTURE.match(name)
+            if match and int(match.group(1)) not in live:
+                target.drop_table(name)
+                removed["captures"].append(f"{database}:{name}")
+    if removed["backups"] or removed["captures"]:
+        audit.record(
+            "prune",
+            f"pruned {len(removed['backups'])} backups, {len(removed['captures'])} captures",
+            actor=actor,
+            **removed,
+        )
+    return removed
