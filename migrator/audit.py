@@ -21,6 +21,16 @@ def cli_actor() -> str:
     return f"cli:{user}@{socket.gethostname()}"
 
 
+#: simple-history's ``history_change_reason`` is a varchar(100).
+REASON_LENGTH = 100
+
+
+def change_reason(text: str) -> str:
+    """A history change reason that fits its column (the full text goes to the event log)."""
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
+
+
 def record(
     action: str,
     message: str,

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import router, transaction
 
+from .. import audit
 from ..models import Migration, Step
 from .loader import Catalog
 from .spec import MigrationSpec
@@ -86,11 +87,11 @@ def _sync_steps(row: Migration, spec: MigrationSpec, reason: str) -> bool:
         else:
             for key, value in values.items():
                 setattr(step, key, value)
-        step._change_reason = reason  # type: ignore[attr-defined]
+        step._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
         step.save()
         changed = True
     for step in existing.values():
-        step._change_reason = reason  # type: ignore[attr-defined]
+        step._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
         step.delete()
         changed = True
     return changed
@@ -113,7 +114,7 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
                     label = f"{database}:{spec.version}"
                     if row is None:
                         row = Migration(database=database, **values)
-                        row._change_reason = reason  # type: ignore[attr-defined]
+                        row._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
                         row.save()
                         _sync_steps(row, spec, reason)
                         report.created.append(label)
@@ -122,7 +123,7 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
                     if dirty:
                         for key in dirty:
                             setattr(row, key, values[key])
-                        row._change_reason = reason  # type: ignore[attr-defined]
+                        row._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
                         row.save()
                     if _sync_steps(row, spec, reason) or dirty:
                         report.updated.append(label)
@@ -131,7 +132,7 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
                 for row in rows.values():
                     if row.on_disk:
                         row.on_disk = False
-                        row._change_reason = reason  # type: ignore[attr-defined]
+                        row._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
                         row.save()
                         report.missing.append(f"{database}:{row.version}")
             if check:

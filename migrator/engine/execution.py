@@ -8,12 +8,11 @@ from typing import Any
 
 from ..catalog import StepSpec
 from ..models import Deployment, Run, StepRun
+from .errors import StepFailed
 from .progress import Progress
 from .target import Target
 
-
-class StepFailed(Exception):
-    """A step could not do its work; the message says what and where."""
+__all__ = ["StepExecution", "StepFailed"]
 
 
 @dataclass

@@ -425,7 +425,7 @@ def _mark_applied(run: Run, spec: MigrationSpec, deployment: Deployment) -> None
         migration.applied_by = ""
         migration.baselined = False
         reason = f"rolled back by deployment #{deployment.pk}"
-    migration._change_reason = reason  # type: ignore[attr-defined]
+    migration._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
     migration.save(
         update_fields=["applied", "applied_at", "applied_checksum", "applied_by", "baselined"]
     )

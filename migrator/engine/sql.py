@@ -9,6 +9,8 @@ from typing import Any
 import sqlparse
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .errors import StepFailed
+
 
 @dataclass
 class Statement:
@@ -35,7 +37,7 @@ class ScriptResult:
         return sum(max(s.rows, 0) for s in self.statements)
 
 
-class StatementError(Exception):
+class StatementError(StepFailed):
     """A statement failed; keeps the database's message, the statement and its line."""
 
     def __init__(self, statement: Statement, original: BaseException, where: str = ""):

@@ -38,7 +38,8 @@ def set_status(
     deployment = obj if isinstance(obj, Deployment) else obj.deployment
     run = obj if isinstance(obj, Run) else None
     actor = deployment.requested_by
-    obj._change_reason = f"{previous} → {status}" + (f": {message}" if message else "")  # type: ignore[union-attr]
+    reason = f"{previous} → {status}" + (f": {message}" if message else "")
+    obj._change_reason = audit.change_reason(reason)  # type: ignore[union-attr]
     obj.save(update_fields=sorted(set(update)))
     what = (
         f"deployment #{deployment.pk}"

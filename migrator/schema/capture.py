@@ -65,7 +65,7 @@ def _constraints(
             constraints[name] = {
                 "type": "foreign_key",
                 "columns": columns,
-                "references": list(info["foreign_key"]),
+                "references": list(info["foreign_key"] or ()),
             }
         elif info.get("check"):
             constraints[name] = {"type": "check", "columns": columns}

@@ -235,7 +235,7 @@ def repair(
                 row = Migration.objects.get(database=alias, version=state.version)
                 old = row.applied_checksum
                 row.applied_checksum = state.checksum
-                row._change_reason = f"repair by {actor}: {reason}"  # type: ignore[attr-defined]
+                row._change_reason = audit.change_reason(f"repair by {actor}: {reason}")  # type: ignore[attr-defined]
                 row.save()
                 audit.record(
                     "repair",
@@ -277,7 +277,7 @@ def baseline(*, version: str, actor: str, database: str) -> list[str]:
             row.applied_at = now
             row.applied_by = actor
             row.applied_checksum = row.checksum
-            row._change_reason = f"baseline to {spec.version} by {actor}"  # type: ignore[attr-defined]
+            row._change_reason = audit.change_reason(f"baseline to {spec.version} by {actor}")  # type: ignore[attr-defined]
             row.save()
             marked.append(row.version)
         audit.record(

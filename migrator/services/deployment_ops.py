@@ -505,6 +505,7 @@ def prune(*, actor: str, keep: int = 5) -> dict[str, list[Any]]:
             "prune",
             f"pruned {len(removed['backups'])} backups, {len(removed['captures'])} captures",
             actor=actor,
-            **removed,
+            backups=removed["backups"],
+            captures=removed["captures"],
         )
     return removed
