@@ -138,6 +138,3 @@ LOGGING = {
         }
     },
 }
-MIGRATOR["DIRS"] = [
-    {"path": BASE_DIR / "project" / "analytics_migrations", "database": "analytics"}
-]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 
 from .. import audit
 from ..models import Migration, Step
@@ -97,12 +97,29 @@ def _sync_steps(row: Migration, spec: MigrationSpec, reason: str) -> bool:
     return changed
 
 
+def _serialize(alias: str) -> None:
+    """Two syncs at once would both insert the same new rows: make the second wait.
+
+    SQLite transactions here start with BEGIN IMMEDIATE and already exclude each other.
+    """
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SYNC_LOCK_KEY])
+
+
+#: Advisory lock key of catalog syncs (any constant distinct from the target locks).
+SYNC_LOCK_KEY = 0x6D6967726174_01
+
+
 def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncReport:
     """Make the Migration and Step rows match ``catalog``; with ``check``, change nothing."""
     report = SyncReport()
     reason = f"sync by {actor}"
+    alias = router.db_for_write(Migration)
     try:
-        with transaction.atomic(using=router.db_for_write(Migration)):
+        with transaction.atomic(using=alias):
+            _serialize(alias)
             databases = set(catalog.databases) | set(
                 Migration.objects.values_list("database", flat=True).distinct()
             )

@@ -132,10 +132,34 @@ def start_celery_worker(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (RQ's work horse calls setsid(), leaving our group)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def stop(process: subprocess.Popen[str], hard: bool = False) -> str:
-    """Stop a worker (SIGKILL to its whole process group if ``hard``); return its output."""
+    """Stop a worker; with ``hard``, SIGKILL it and every descendant. Return its output."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL if hard else signal.SIGTERM)
+        if hard:
+            for pid in [process.pid, *descendants(process.pid)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        else:
+            os.killpg(process.pid, signal.SIGTERM)
     try:
         out, err = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
