@@ -392,8 +392,21 @@ def _run_with_progress(
         reporter.close()
 
 
+def _check_backend(options: dict[str, Any]) -> None:
+    """Refuse --async with a backend whose jobs die with this process, before any work."""
+    from .backends import get_backend
+
+    backend = _backend(options)
+    if options.get("async_") and not get_backend(backend).detached:
+        raise CommandError(
+            f"--async needs a queue backend (rq or celery), not {backend!r}", returncode=2
+        )
+
+
 def cmd_apply(command: BaseCommand, options: dict[str, Any]) -> None:
     database = _database(options)
+    params = _params(options["param"])
+    _check_backend(options)
     if not options["json"] and not options["dry_run"]:
         preview = services.plan(database, to=options.get("to_version"))
         _print_plan(command, preview)
@@ -413,7 +426,7 @@ def cmd_apply(command: BaseCommand, options: dict[str, Any]) -> None:
             backend=_backend(options),
             backup=options.get("backup"),
             auto_rollback=False if options["no_auto_rollback"] else None,
-            params=_params(options["param"]),
+            params=params,
         ),
     )
     _follow(command, deployment, options)
@@ -421,6 +434,7 @@ def cmd_apply(command: BaseCommand, options: dict[str, Any]) -> None:
 
 def cmd_rollback(command: BaseCommand, options: dict[str, Any]) -> None:
     database = _database(options)
+    _check_backend(options)
     to, count = options.get("to_version"), options.get("steps")
     if not options["dry_run"]:
         preview = services.plan(database, to=to, direction="backward", count=count)
@@ -455,6 +469,7 @@ def cmd_pause(command: BaseCommand, options: dict[str, Any]) -> None:
 
 
 def cmd_resume(command: BaseCommand, options: dict[str, Any]) -> None:
+    _check_backend(options)
     deployment = _run_with_progress(
         command,
         options,

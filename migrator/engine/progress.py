@@ -61,6 +61,7 @@ class Progress:
         deployment_id: int,
         reporter: Reporter | None = None,
         dry_run: bool = False,
+        controllable: bool = True,
     ):
         self.run = run
         self.step_run = step_run
@@ -69,6 +70,8 @@ class Progress:
         self.deployment_id = deployment_id
         self.reporter = reporter
         self.dry_run = dry_run
+        #: False for undo work: a rollback in progress is never paused or cancelled halfway.
+        self.controllable = controllable
         self.done = 0
         self.total: int | None = None
         self.batches = 0
@@ -101,7 +104,8 @@ class Progress:
         now = time.monotonic()
         if now - self._last_flush >= FLUSH_SECONDS:
             self.flush(cursor)
-        control.check(self.deployment_id)
+        if self.controllable:
+            control.check(self.deployment_id)
 
     def flush(self, cursor: Any = None, finished: bool = False) -> None:
         if not self.dry_run:

@@ -150,9 +150,8 @@ def _fail(
             "-order"
         )
         for earlier in list(done):
-            _execute_run(
-                _append_run(deployment, earlier.migration, "backward"), deployment, target, reporter
-            )
+            compensation = _append_run(deployment, earlier.migration, "backward")
+            _execute_run(compensation, deployment, target, reporter, controllable=False)
     except (RunFailed, StepFailed) as failure:
         message = f"automatic rollback failed: {failure}"
         set_status(
@@ -217,7 +216,11 @@ def _steps_in_order(spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, 
 
 
 def _execute_run(
-    run: Run, deployment: Deployment, target: Target, reporter: Reporter | None
+    run: Run,
+    deployment: Deployment,
+    target: Target,
+    reporter: Reporter | None,
+    controllable: bool = True,
 ) -> None:
     spec = load_spec(run.migration, run.direction)
     run.refresh_from_db()
@@ -236,7 +239,8 @@ def _execute_run(
             )
             if step_run.status in (Status.SUCCEEDED, Status.SKIPPED):
                 continue
-            control.check(deployment.pk)
+            if controllable:
+                control.check(deployment.pk)
             ex = StepExecution(
                 target=target,
                 deployment=deployment,
@@ -253,6 +257,7 @@ def _execute_run(
                     step_name=step_spec.name,
                     deployment_id=deployment.pk,
                     reporter=reporter,
+                    controllable=controllable,
                 ),
             )
             _run_step(ex, step_run)
@@ -316,7 +321,8 @@ def _run_step(ex: StepExecution, step_run: StepRun) -> None:
             step_run.save(update_fields=["status"])
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, then decided
-            error = str(exc) if isinstance(exc, StepFailed) else f"{ex.where}{exc}"
+            detail = str(exc) or type(exc).__name__
+            error = detail if isinstance(exc, StepFailed) else f"{ex.where}{detail}"
             logger.warning("%s", error)
             if policy == "retry" and step_run.attempts <= retries:
                 delay = backoff * 2 ** (step_run.attempts - 1)
@@ -389,6 +395,7 @@ def _undo_partial_run(
                 step_name=f"undo {step_spec.name}",
                 deployment_id=deployment.pk,
                 reporter=reporter,
+                controllable=False,
             ),
         )
         kind = KINDS[step_spec.kind]

@@ -102,6 +102,12 @@ def plan(
     """The ordered migrations for moving ``database``; raises if a preflight check fails."""
     _require_tables()
     _check_database(database)
+    if direction not in ("forward", "backward"):
+        raise BadInput(f"direction must be forward or backward, not {direction!r}")
+    if count is not None and (direction == "forward" or to is not None):
+        raise BadInput("--steps is for a rollback without --to: give --to or --steps, not both")
+    if count is not None and count < 1:
+        raise BadInput("--steps must be 1 or more")
     catalog = load_catalog()
     states = _states(catalog, database)
     drifted = [s for s in states if s.state == "drifted"]
@@ -304,10 +310,6 @@ def rollback(
     backend: str | None = None,
 ) -> Deployment:
     """Plan and start rolling ``database`` back to ``to`` or by ``count`` migrations."""
-    if to is not None and count is not None:
-        raise BadInput("give --to or --steps, not both")
-    if count is not None and count < 1:
-        raise BadInput("--steps must be 1 or more")
     result = plan(database, to=to, direction="backward", count=count)
     return _start(result, actor=actor, dry_run=dry_run, backend=backend, options={})
 

@@ -1,0 +1,90 @@
+"""Bad requests exit 2 (or 1) with a clear message and change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migrator import services
+from migrator.models import Deployment, Migration
+
+from ..conftest import marker_sql, write
+from .helpers import checksum, items_migration, transform_migration
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+
+
+@pytest.fixture
+def items(catalog_dir: Path) -> Path:
+    write(catalog_dir, "001_items.sql", items_migration(100))
+    assert services.apply("default", actor="t", to="001", backend="inline").status == "succeeded"
+    return catalog_dir
+
+
+def unchanged(before: tuple[int, str], deployments: int) -> None:
+    assert checksum("items") == before
+    assert Deployment.objects.count() == deployments
+
+
+def test_unknown_version(items: Path, cli) -> None:
+    before, count = checksum("items"), Deployment.objects.count()
+    for args in (
+        ["apply", "--to", "9", "--yes"],
+        ["rollback", "--to", "9", "--yes"],
+        ["plan", "--to", "9"],
+    ):
+        result = cli(*args)
+        assert result.code == 2 and "unknown version '9'" in result.err
+    unchanged(before, count)
+
+
+def test_drifted_migration_is_refused(items: Path, cli) -> None:
+    write(items, "002_next.sql", marker_sql("UPDATE items SET qty = 1;", "SELECT 1;"))
+    (items / "001_items.sql").write_text(items_migration(100) + "\n-- edited\n")
+    before, count = checksum("items"), Deployment.objects.count()
+    result = cli("apply", "--yes")
+    assert result.code == 1 and "drifted" in result.err and "001_items.sql" in result.err
+    unchanged(before, count)
+
+
+def test_irreversible_rollback_is_refused(items: Path, cli) -> None:
+    write(items, "002_oneway.sql", "-- === UP MIGRATION ===\nUPDATE items SET qty = 0;\n")
+    assert cli("apply", "--yes").code == 0
+    before, count = checksum("items"), Deployment.objects.count()
+    result = cli("rollback", "--yes")
+    assert result.code == 1
+    assert (
+        "002_oneway.sql" in result.err
+        and "no backward SQL" in result.err
+        and "No backup" in result.err
+    )
+    unchanged(before, count)
+
+
+def test_invalid_transform_spec(items: Path, cli) -> None:
+    write(items, "002_bad.py", transform_migration(batch_size=0))
+    before, count = checksum("items"), Deployment.objects.count()
+    result = cli("apply", "--yes")
+    assert result.code == 2 and "002_bad.py" in result.err and "batch_size" in result.err
+    unchanged(before, count)
+
+
+def test_bad_options(items: Path, cli) -> None:
+    count = Deployment.objects.count()
+    assert cli("rollback", "--to", "001", "--steps", "1", "--yes").code == 2
+    assert cli("rollback", "--steps", "0", "--yes").code == 2
+    assert cli("apply", "--param", "novalue", "--yes").code == 2
+    assert cli("apply", "--backup", "sometimes").code == 2
+    assert cli("apply", "--async", "--backend", "inline", "--yes").code == 2
+    assert cli("rollback").code == 2  # not a terminal and no --yes
+    assert cli("apply", "--database", "nope").code == 2
+    assert Deployment.objects.count() == count
+    assert Migration.objects.get(version="001").applied
+
+
+def test_apply_to_an_older_applied_version_points_to_rollback(items: Path, cli) -> None:
+    write(items, "002_next.sql", marker_sql("SELECT 1;", "SELECT 1;"))
+    assert cli("apply", "--yes").code == 0
+    result = cli("apply", "--to", "001", "--yes")
+    assert result.code == 2 and "rollback --to 001" in result.err
