@@ -22,13 +22,5 @@ def split_versioned_name(stem: str) -> tuple[str, str] | None:
     return match.group("version"), match.group("name")
 
 
-def sort_versions(versions: list[str]) -> list[str]:
-    return sorted(versions, key=version_key)
-
-
-def same_version(a: str, b: str) -> bool:
-    return bool(version_key(a) == version_key(b))
-
-
 def key_of(version: str) -> Any:
     return version_key(version)

@@ -83,11 +83,3 @@ def restore_batch(target: Target, capture_table: str, table: str, after: Any, up
         f"WHERE {q(table)}.{q(key)} = migrator_old.{q(key)} AND {condition}",
         params,
     )
-
-
-def capture_tables(target: Target, run_id: int, order: int) -> list[str]:
-    """Capture tables made by one step of one forward run."""
-    prefix = target.capture_table(run_id, order, "")
-    with target.connection.cursor() as cursor:
-        names = target.connection.introspection.table_names(cursor)
-    return sorted(name for name in names if name.startswith(prefix))

@@ -226,6 +226,11 @@ def _execute_run(
     run.refresh_from_db()
     set_status(run, Status.RUNNING)
     forward_run = run if run.direction == "forward" else latest_forward_run(run.migration)
+    if run.direction == "forward":
+        _backup_before(run, spec, deployment, target)
+    elif obstacles(run.migration, spec, target):
+        _restore_instead(run, spec, deployment, target)
+        return
     with control.Heartbeat(run, deployment.database):
         for position, step_spec, order in _steps_in_order(spec, run):
             step_run, _ = StepRun.objects.get_or_create(

@@ -101,11 +101,3 @@ def run_script(
                 )
             )
     return result
-
-
-def query_rows(
-    connection: BaseDatabaseWrapper, sql: str, params: Any = None
-) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
