@@ -19,6 +19,8 @@ demo: venv
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo_data --tenants $(DEMO_TENANTS)
 	$(PY) manage.py migrator sync
+	$(PY) manage.py migrator apply --yes
+	$(PY) manage.py migrator apply --database analytics --yes
 	$(PY) manage.py migrator status
 	$(PY) manage.py demo_login
 	@if [ "$$MIGRATOR_DEMO_NO_SERVE" = "1" ]; then echo "MIGRATOR_DEMO_NO_SERVE=1: not serving"; \

@@ -6,6 +6,7 @@ import graphlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import CatalogError, CatalogProblem
 from .formats import FORMATS, Claim
@@ -21,16 +22,20 @@ class Catalog:
     migrations: dict[str, list[MigrationSpec]] = field(default_factory=dict)
     warnings: list[CatalogProblem] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    _index: dict[tuple[str, Any], MigrationSpec] | None = field(default=None, repr=False)
 
     def for_database(self, database: str) -> list[MigrationSpec]:
         return self.migrations.get(database, [])
 
     def get(self, database: str, version: str) -> MigrationSpec | None:
-        wanted = key_of(version)
-        for spec in self.for_database(database):
-            if key_of(spec.version) == wanted:
-                return spec
-        return None
+        """The migration with this version (compared naturally: 010 is 10), or None."""
+        if self._index is None:
+            self._index = {
+                (s.database, key_of(s.version)): s
+                for specs in self.migrations.values()
+                for s in specs
+            }
+        return self._index.get((database, key_of(version)))
 
     @property
     def databases(self) -> list[str]:

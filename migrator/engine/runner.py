@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db.models import Max
 from django.utils import timezone
 
 from .. import audit
-from ..catalog import MigrationSpec, StepSpec, load_catalog
+from ..catalog import Catalog, MigrationSpec, StepSpec, load_catalog
 from ..catalog import checksum as checksums
 from ..conf import migrator_settings
 from ..models import Backup, Deployment, Migration, Run, StepRun
@@ -44,10 +47,11 @@ def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment:
     if deployment.dry_run:
         from .dryrun import execute_dry_run
 
-        return execute_dry_run(deployment, reporter)
+        with one_catalog():
+            return execute_dry_run(deployment, reporter)
     target = Target(deployment.database)
     try:
-        with locks.hold(target, deployment):
+        with locks.hold(target, deployment), one_catalog():
             _drive(deployment, target, reporter)
     except locks.LockHeld as exc:
         deployment.refresh_from_db()
@@ -171,9 +175,24 @@ def _append_run(deployment: Deployment, migration: Migration, direction: str) ->
 # -- one run ---------------------------------------------------------------------------
 
 
+#: The catalog read once per execution (re-reading it per run made long deployments quadratic).
+_execution_catalog: ContextVar[Catalog | None] = ContextVar("migrator_catalog", default=None)
+
+
+@contextmanager
+def one_catalog() -> Iterator[None]:
+    """Read the catalog once for everything executed inside this block."""
+    token = _execution_catalog.set(load_catalog())
+    try:
+        yield
+    finally:
+        _execution_catalog.reset(token)
+
+
 def load_spec(migration: Migration, direction: str) -> MigrationSpec:
     """The migration from disk, refused if it changed since it was planned or applied."""
-    spec = load_catalog().get(migration.database, migration.version)
+    catalog = _execution_catalog.get() or load_catalog()
+    spec = catalog.get(migration.database, migration.version)
     if spec is None:
         raise RunFailed(
             f"{migration.version}: its file is gone from the catalog ({migration.source})"

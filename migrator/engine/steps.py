@@ -39,15 +39,17 @@ class SqlStep:
     @staticmethod
     def _run(ex: StepExecution, script: str) -> None:
         started = time.monotonic()
+        ex.progress.start(None)
+        validate = bool(ex.spec.validation) and ex.direction == "forward"
         if ex.spec.transactional:
             with ex.target.atomic():
                 _statement_timeout(ex)
                 result = run_script(ex.target.connection, script, ex.where)
-                if ex.spec.validation and ex.direction == "forward":
+                if validate:  # inside the transaction: a failed check undoes the step
                     check_validation(ex, ex.spec.validation, "validation")
         else:
             result = run_script(ex.target.connection, script, ex.where)
-            if ex.spec.validation and ex.direction == "forward":
+            if validate:
                 check_validation(ex, ex.spec.validation, "validation")
         for statement in result.statements:
             ex.note(
@@ -57,7 +59,6 @@ class SqlStep:
                 rows=statement.rows,
                 seconds=round(statement.seconds, 6),
             )
-        ex.progress.start(None)
         ex.progress.done = result.rows
         ex.progress.flush(finished=True)
         ex.note(kind="timing", seconds=round(time.monotonic() - started, 6))
