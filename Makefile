@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_TENANTS ?= 100000
 
-.PHONY: demo test venv lint clean
+.PHONY: demo test venv lint clean bench
 
 venv: $(VENV)/.installed
 
@@ -35,3 +35,7 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
+
+## bench: the benchmarks under bench/ on a throwaway PostgreSQL (ratios, exit 1 if a target is missed).
+bench: venv
+	scripts/bench.sh

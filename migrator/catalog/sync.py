@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, router, transaction
+from simple_history.utils import bulk_create_with_history
 
 from .. import audit
 from ..models import Migration, Step
@@ -112,6 +113,31 @@ def _serialize(alias: str) -> None:
 SYNC_LOCK_KEY = 0x6D6967726174_01
 
 
+def _create(new: list[tuple[Migration, MigrationSpec]], reason: str) -> None:
+    """Insert new migrations and their steps in bulk, with their history rows."""
+    if not new:
+        return
+    reason = audit.change_reason(reason)
+    created = bulk_create_with_history(
+        [row for row, _ in new], Migration, default_change_reason=reason
+    )
+    steps = [
+        Step(
+            migration=row,
+            order=order,
+            name=step.name,
+            kind=step.kind,
+            forward=step.forward,
+            backward=step.backward,
+            validation=step.validation,
+            options=step.options,
+        )
+        for row, (_, spec) in zip(created, new, strict=True)
+        for order, step in enumerate(spec.steps, start=1)
+    ]
+    bulk_create_with_history(steps, Step, default_change_reason=reason)
+
+
 def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncReport:
     """Make the Migration and Step rows match ``catalog``; with ``check``, change nothing."""
     report = SyncReport()
@@ -124,16 +150,15 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
                 Migration.objects.values_list("database", flat=True).distinct()
             )
             for database in sorted(databases):
-                rows = {key_of(m.version): m for m in Migration.objects.filter(database=database)}
+                existing = Migration.objects.filter(database=database).prefetch_related("steps")
+                rows = {key_of(m.version): m for m in existing}
+                new: list[tuple[Migration, MigrationSpec]] = []
                 for position, spec in enumerate(catalog.for_database(database)):
                     row = rows.pop(key_of(spec.version), None)
                     values = _row_fields(spec, position, row)
                     label = f"{database}:{spec.version}"
                     if row is None:
-                        row = Migration(database=database, **values)
-                        row._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]
-                        row.save()
-                        _sync_steps(row, spec, reason)
+                        new.append((Migration(database=database, **values), spec))
                         report.created.append(label)
                         continue
                     dirty = [k for k, v in values.items() if getattr(row, k) != v]
@@ -146,6 +171,7 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
                         report.updated.append(label)
                     else:
                         report.unchanged += 1
+                _create(new, reason)
                 for row in rows.values():
                     if row.on_disk:
                         row.on_disk = False

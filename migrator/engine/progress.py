@@ -108,6 +108,12 @@ class Progress:
             control.check(self.deployment_id)
 
     def flush(self, cursor: Any = None, finished: bool = False) -> None:
+        """Write progress; a finished step's counts are written with its result instead."""
+        if finished and self.step_run is not None:
+            if cursor is not None:
+                self.step_run.cursor = {**(self.step_run.cursor or {}), **cursor}
+            self._report(finished)
+            return
         if not self.dry_run:
             delta = self.done - self._flushed_done
             if self.step_run is not None:

@@ -69,11 +69,17 @@ def _drive(deployment: Deployment, target: Target, reporter: Reporter | None) ->
     try:
         if deployment.cancel_requested:
             raise CancelRequested
-        for run in deployment.runs.select_related("migration").order_by("order"):
-            if run.status in (Status.SUCCEEDED, Status.ROLLED_BACK, Status.CANCELLED):
-                continue
-            current = run
-            _execute_run(run, deployment, target, reporter)
+        runs = (
+            deployment.runs.select_related("migration")
+            .prefetch_related("step_runs", "migration__steps")
+            .order_by("order")
+        )
+        with control.Heartbeat(deployment.database) as heartbeat:
+            for run in runs:
+                if run.status in (Status.SUCCEEDED, Status.ROLLED_BACK, Status.CANCELLED):
+                    continue
+                current = heartbeat.run = run
+                _execute_run(run, deployment, target, reporter)
         current = None
         schema_versions.record(deployment, target)
         set_status(deployment, Status.SUCCEEDED)
@@ -242,26 +248,32 @@ def _execute_run(
     controllable: bool = True,
 ) -> None:
     spec = load_spec(run.migration, run.direction)
-    run.refresh_from_db()
-    set_status(run, Status.RUNNING)
+    set_status(run, Status.RUNNING, heartbeat_at=timezone.now())
     forward_run = run if run.direction == "forward" else latest_forward_run(run.migration)
     if run.direction == "forward":
         _backup_before(run, spec, deployment, target)
     elif obstacles(run.migration, spec, target):
         _restore_instead(run, spec, deployment, target)
         return
-    with control.Heartbeat(run, deployment.database):
+    known = {step_run.order: step_run for step_run in run.step_runs.all()}
+    steps = {step.order: step for step in run.migration.steps.all()}
+    rows = 0
+    with _heartbeat_for(run, deployment):
         for position, step_spec, order in _steps_in_order(spec, run):
-            step_run, _ = StepRun.objects.get_or_create(
-                run=run,
-                order=position,
-                defaults={
-                    "name": step_spec.name,
-                    "kind": step_spec.kind,
-                    "step": run.migration.steps.filter(order=order).first(),
-                },
-            )
+            step_run = known.get(position)
+            if step_run is None:  # created running: one write instead of two
+                step_run = StepRun.objects.create(
+                    run=run,
+                    order=position,
+                    name=step_spec.name,
+                    kind=step_spec.kind,
+                    step=steps.get(order),
+                    status=Status.RUNNING,
+                    attempts=1,
+                    started_at=timezone.now(),
+                )
             if step_run.status in (Status.SUCCEEDED, Status.SKIPPED):
+                rows += step_run.rows_affected
                 continue
             if controllable:
                 control.check(deployment.pk)
@@ -285,8 +297,22 @@ def _execute_run(
                 ),
             )
             _run_step(ex, step_run)
+            rows += step_run.rows_affected
     _mark_applied(run, spec, deployment)
-    set_status(run, Status.SUCCEEDED)
+    set_status(run, Status.SUCCEEDED, rows_done=rows)
+
+
+@contextmanager
+def _heartbeat_for(run: Run, deployment: Deployment) -> Iterator[None]:
+    """Runs of a deployment share its heartbeat thread; compensating runs start their own."""
+    heartbeat = control.Heartbeat.current()
+    if heartbeat is not None:
+        heartbeat.run = run
+        yield
+        return
+    with control.Heartbeat(deployment.database) as own:
+        own.run = run
+        yield
 
 
 def _backup_before(run: Run, spec: MigrationSpec, deployment: Deployment, target: Target) -> None:
@@ -330,11 +356,14 @@ def _run_step(ex: StepExecution, step_run: StepRun) -> None:
     retries = int(options.get("retries", 3 if policy == "retry" else 0))
     backoff = float(options.get("backoff", 1.0))
     kind = KINDS[ex.spec.kind]
+    recorded = step_run.status == Status.RUNNING and step_run.attempts == 1 and not step_run.error
     while True:
-        step_run.attempts += 1
-        step_run.status = Status.RUNNING
-        step_run.started_at = step_run.started_at or timezone.now()
-        step_run.save(update_fields=["attempts", "status", "started_at"])
+        if not recorded:  # a retry, or a step resumed after a pause or a crash
+            step_run.attempts += 1
+            step_run.status = Status.RUNNING
+            step_run.started_at = step_run.started_at or timezone.now()
+            step_run.save(update_fields=["attempts", "status", "started_at"])
+        recorded = False
         try:
             if ex.direction == "forward":
                 kind.forward(ex)
@@ -369,10 +398,22 @@ def _run_step(ex: StepExecution, step_run: StepRun) -> None:
             step_run.save(update_fields=["status", "error", "finished_at"])
             _step_event(ex, "failed", error, "error")
             raise RunFailed(error) from exc
+        # The step's result in one write: status and what its progress counted.
         step_run.status = Status.SUCCEEDED
         step_run.finished_at = timezone.now()
         step_run.error = ""
-        step_run.save(update_fields=["status", "finished_at", "error"])
+        step_run.rows_affected = ex.progress.done
+        step_run.batches_done = ex.progress.batches
+        step_run.save(
+            update_fields=[
+                "status",
+                "finished_at",
+                "error",
+                "rows_affected",
+                "batches_done",
+                "cursor",
+            ]
+        )
         return
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlparse
 from django.db.backends.base.base import BaseDatabaseWrapper
+from sqlparse.engine import FilterStack
 
 from .errors import StepFailed
 
@@ -59,25 +60,26 @@ def split(script: str) -> list[Statement]:
     """Statements of ``script``, without comments around them or the final ``;``.
 
     sqlparse does the lexing, so semicolons inside strings, dollar-quoted function bodies
-    and comments do not split. ``line`` is where the statement's first token is.
+    and comments do not split. ``line`` is where the statement's first token is. The
+    script is parsed once; parsing is lossless, so offsets add up to line numbers.
     """
     statements: list[Statement] = []
-    offset = 0
-    for raw in sqlparse.split(script, strip_semicolon=False):
-        position = script.find(raw, offset)
-        if position < 0:  # sqlparse normalised whitespace: fall back to the last offset
-            position = offset
-        offset = position + len(raw)
-        tokens = list(sqlparse.parse(raw)[0].flatten()) if raw.strip() else []
+    line = 1
+    # The splitter without sqlparse's grouping pass: splitting needs tokens, not a tree.
+    for parsed in FilterStack().run(script):
+        tokens = list(parsed.flatten())
         code = [i for i, token in enumerate(tokens) if _is_code(token)]
         if code and tokens[code[-1]].match(sqlparse.tokens.Punctuation, ";"):
             code.pop()
-        if not code:
-            continue
-        first, last = code[0], code[-1]
-        before = "".join(t.value for t in tokens[:first])
-        line = script.count("\n", 0, position) + before.count("\n") + 1
-        statements.append(Statement("".join(t.value for t in tokens[first : last + 1]), line))
+        if code:
+            first, last = code[0], code[-1]
+            before = "".join(t.value for t in tokens[:first])
+            statements.append(
+                Statement(
+                    "".join(t.value for t in tokens[first : last + 1]), line + before.count("\n")
+                )
+            )
+        line += str(parsed).count("\n")
     return statements
 
 

@@ -76,8 +76,96 @@ def _constraints(
     return primary_key, indexes, constraints
 
 
+_PG_COLUMNS = """
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()
+ORDER BY c.relname, a.attnum
+"""
+
+_PG_CONSTRAINTS = """
+SELECT cl.relname, con.conname, con.contype,
+       array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
+       fcl.relname,
+       (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = con.confrelid AND a.attnum = con.confkey[1])
+FROM pg_constraint con
+JOIN pg_class cl ON cl.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = cl.relnamespace
+LEFT JOIN pg_class fcl ON fcl.oid = con.confrelid
+WHERE n.nspname = current_schema()
+ORDER BY cl.relname, con.conname
+"""
+
+_PG_INDEXES = """
+SELECT t.relname, i.relname, ix.indisunique,
+       array(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.num ORDER BY k.ord)
+FROM pg_index ix
+JOIN pg_class t ON t.oid = ix.indrelid
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = current_schema() AND NOT ix.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid)
+ORDER BY t.relname, i.relname
+"""
+
+_PG_CONSTRAINT_TYPES = {"f": "foreign_key", "c": "check", "u": "unique", "x": "exclusion"}
+
+
+def _capture_postgresql(connection: BaseDatabaseWrapper) -> dict[str, Any]:
+    """The same shape as the per-table path, in three queries for the whole schema."""
+    tables: dict[str, Any] = {}
+
+    def table(name: str) -> dict[str, Any]:
+        return tables.setdefault(
+            name, {"columns": {}, "primary_key": [], "indexes": {}, "constraints": {}}
+        )
+
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_COLUMNS)
+        for name, column, kind, nullable, default in cursor.fetchall():
+            if not name.startswith(OWN_PREFIX):
+                table(name)["columns"][column] = {
+                    "type": str(kind).lower(),
+                    "nullable": bool(nullable),
+                    "default": default,
+                }
+        cursor.execute(_PG_CONSTRAINTS)
+        for name, constraint, kind, columns, ref_table, ref_column in cursor.fetchall():
+            if name not in tables:
+                continue
+            if kind == "p":
+                tables[name]["primary_key"] = list(columns)
+            elif kind == "f":
+                tables[name]["constraints"][constraint] = {
+                    "type": "foreign_key",
+                    "columns": list(columns),
+                    "references": [ref_table, ref_column],
+                }
+            else:
+                tables[name]["constraints"][constraint] = {
+                    "type": _PG_CONSTRAINT_TYPES.get(kind, kind),
+                    "columns": list(columns),
+                }
+        cursor.execute(_PG_INDEXES)
+        for name, index, unique, columns in cursor.fetchall():
+            if name in tables:
+                tables[name]["indexes"][index] = {
+                    "columns": [c for c in columns if c],
+                    "unique": bool(unique),
+                }
+    return {"vendor": connection.vendor, "tables": dict(sorted(tables.items()))}
+
+
 def capture_schema(connection: BaseDatabaseWrapper) -> dict[str, Any]:
     """Tables with columns (type, nullability, default), primary key, indexes, constraints."""
+    if connection.vendor == "postgresql":
+        return _capture_postgresql(connection)
     tables: dict[str, Any] = {}
     for table in user_tables(connection):
         primary_key, indexes, constraints = _constraints(connection, table)

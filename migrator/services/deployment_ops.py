@@ -10,6 +10,7 @@ from typing import Any
 from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from .. import audit
 from ..backends import get_backend
@@ -233,13 +234,24 @@ def create_deployment(
             dry_run=dry_run,
             options=options,
         )
-        for order, planned in enumerate(result.runs, start=1):
-            Run.objects.create(
-                deployment=deployment,
-                migration=Migration.objects.get(database=result.database, version=planned.version),
-                order=order,
-                direction=planned.direction,
-            )
+        versions = [planned.version for planned in result.runs]
+        migrations = {
+            m.version: m
+            for m in Migration.objects.filter(database=result.database, version__in=versions)
+        }
+        bulk_create_with_history(
+            [
+                Run(
+                    deployment=deployment,
+                    migration=migrations[planned.version],
+                    order=order,
+                    direction=planned.direction,
+                )
+                for order, planned in enumerate(result.runs, start=1)
+            ],
+            Run,
+            default_change_reason="planned",
+        )
         audit.record(
             "deployment_created",
             f"deployment #{deployment.pk}: {result.direction} {result.database} to "

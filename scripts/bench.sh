@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Run the benchmarks on a throwaway PostgreSQL; stops it whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PY:-.venv/bin/python}"
+scripts/services.sh start
+trap 'scripts/services.sh stop' EXIT
+# shellcheck disable=SC1091
+source var/services.env
+"$PY" manage.py migrate --noinput -v0
+"$PY" manage.py migrate --database analytics --noinput -v0
+status=0
+"$PY" bench/transform_bench.py "$@" || status=1
+"$PY" bench/catalog_bench.py || status=1
+exit $status
