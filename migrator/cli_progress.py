@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import datetime
 from typing import IO, Any
@@ -28,12 +29,15 @@ class TerminalReporter:
         if key != self.key:
             self.close()
             self.key = key
+            # A terminal that reports no size (0 x 0) would get no bar at all: fall back.
+            size = shutil.get_terminal_size((100, 20))
             self.bar = tqdm(
                 total=snap.total,
                 desc=f"{snap.migration} {snap.step}"[:40],
                 unit="rows",
                 file=self.stream,
-                dynamic_ncols=True,
+                ncols=size.columns or 100,
+                nrows=size.lines or 20,
                 leave=True,
             )
         if snap.total is not None and self.bar.total != snap.total:
