@@ -71,3 +71,31 @@ def test_console_shows_catalog_problems(admin_client, catalog_dir: Path) -> None
 def test_console_needs_staff(client) -> None:
     response = client.get(reverse("admin:migrator_console"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def _deployment_with_runs(count: int) -> Deployment:
+    deployment = Deployment.objects.create(direction="forward", requested_by="t")
+    for order in range(1, count + 1):
+        migration = Migration.objects.create(
+            version=f"{deployment.pk}.{order}", name="m", source="x", format="sql", checksum="v1:x"
+        )
+        models.Run.objects.create(
+            deployment=deployment, migration=migration, order=order, direction="forward"
+        )
+    return deployment
+
+
+def test_deployment_page_queries_do_not_grow_with_its_runs(admin_client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    warm = _deployment_with_runs(1)  # the first change page fills per-process caches
+    admin_client.get(reverse("admin:migrator_deployment_change", args=[warm.pk]))
+    counts = []
+    for runs in (1, 6):
+        deployment = _deployment_with_runs(runs)
+        url = reverse("admin:migrator_deployment_change", args=[deployment.pk])
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

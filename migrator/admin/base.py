@@ -23,3 +23,16 @@ class ReadOnlyAdminMixin:
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     pass
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """A tabular inline of rows migrator writes: every field shown, none editable."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields or ()
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

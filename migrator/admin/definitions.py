@@ -15,18 +15,12 @@ from .. import services
 from ..catalog import CatalogError
 from ..exceptions import MigratorError
 from ..models import Migration, SchemaVersion, Step
-from .base import ReadOnlyAdminMixin
+from .base import ReadOnlyAdminMixin, ReadOnlyInline
 
 
-class StepInline(admin.TabularInline):
+class StepInline(ReadOnlyInline):
     model = Step
-    extra = 0
     fields = ["order", "name", "kind", "forward", "backward", "validation", "options"]
-    readonly_fields = ["order", "name", "kind", "forward", "backward", "validation", "options"]
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Migration)

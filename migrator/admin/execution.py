@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from ..models import Backup, Deployment, Event, Run, StepRun, TargetLock
-from .base import ReadOnlyAdmin, ReadOnlyAdminMixin
+from .base import ReadOnlyAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 
 
-class RunInline(admin.TabularInline):
+class RunInline(ReadOnlyInline):
     model = Run
-    extra = 0
     fields = ["order", "migration", "direction", "status", "rows_done", "rows_total", "error"]
-    readonly_fields = [
-        "order",
-        "migration",
-        "direction",
-        "status",
-        "rows_done",
-        "rows_total",
-        "error",
-    ]
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Run]:
+        return super().get_queryset(request).select_related("migration")
 
 
 @admin.register(Deployment)
@@ -47,9 +38,8 @@ class DeploymentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     inlines = [RunInline]
 
 
-class StepRunInline(admin.TabularInline):
+class StepRunInline(ReadOnlyInline):
     model = StepRun
-    extra = 0
     fields = [
         "order",
         "name",
@@ -60,20 +50,6 @@ class StepRunInline(admin.TabularInline):
         "attempts",
         "error",
     ]
-    readonly_fields = [
-        "order",
-        "name",
-        "kind",
-        "status",
-        "rows_affected",
-        "batches_done",
-        "attempts",
-        "error",
-    ]
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(Run)
@@ -116,4 +92,5 @@ class BackupAdmin(ReadOnlyAdmin):
 
 @admin.register(TargetLock)
 class TargetLockAdmin(ReadOnlyAdmin):
+    list_select_related = ["deployment"]
     list_display = ["database", "host", "pid", "deployment", "acquired_at", "heartbeat_at"]

@@ -15,7 +15,7 @@ from ..models import Deployment
 from ..schema import capture_schema, diff_schemas
 from ..states import Status
 from .execution import StepExecution
-from .progress import Progress, Reporter
+from .progress import Reporter
 from .runner import RunFailed, _steps_in_order, latest_forward_run, load_spec
 from .steps import KINDS
 from .target import Target
@@ -96,7 +96,7 @@ def _dry_run(
                 executed=False, reason="non-transactional: cannot run inside the dry run", sql=sql
             )
             continue
-        ex = StepExecution(
+        ex = StepExecution.build(
             target=target,
             deployment=deployment,
             run=run,
@@ -105,16 +105,8 @@ def _dry_run(
             order=order,
             forward_run_id=forward.pk if forward else 0,
             direction=run.direction,
+            reporter=reporter,
             dry_run=True,
-            progress=Progress(
-                run=run,
-                step_run=None,
-                label=run.migration.version,
-                step_name=step_spec.name,
-                deployment_id=deployment.pk,
-                reporter=reporter,
-                dry_run=True,
-            ),
         )
         started = time.perf_counter()
         kind = KINDS[step_spec.kind]

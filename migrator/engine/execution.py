@@ -9,7 +9,7 @@ from typing import Any
 from ..catalog import StepSpec
 from ..models import Deployment, Run, StepRun
 from .errors import StepFailed
-from .progress import Progress
+from .progress import Progress, Reporter
 from .target import Target
 
 __all__ = ["StepExecution", "StepFailed"]
@@ -31,6 +31,48 @@ class StepExecution:
     dry_run: bool = False
     #: Statements and validation outcomes, for dry-run reports.
     notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        target: Target,
+        deployment: Deployment,
+        run: Run,
+        step_run: StepRun | None,
+        spec: StepSpec,
+        order: int,
+        forward_run_id: int,
+        direction: str,
+        reporter: Reporter | None,
+        dry_run: bool = False,
+        controllable: bool = True,
+        undo: bool = False,
+    ) -> StepExecution:
+        """A step execution with its progress; ``undo`` work keeps the step run's forward
+        counts (its progress is not written to it) and is never paused or cancelled."""
+        progress = Progress(
+            run=run,
+            step_run=None if undo else step_run,
+            label=run.migration.version,
+            step_name=f"undo {spec.name}" if undo else spec.name,
+            deployment_id=deployment.pk,
+            reporter=reporter,
+            dry_run=dry_run,
+            controllable=controllable and not undo,
+        )
+        return cls(
+            target=target,
+            deployment=deployment,
+            run=run,
+            step_run=step_run,
+            spec=spec,
+            order=order,
+            forward_run_id=forward_run_id,
+            direction=direction,
+            progress=progress,
+            dry_run=dry_run,
+        )
 
     @property
     def where(self) -> str:

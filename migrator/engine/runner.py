@@ -25,7 +25,7 @@ from ..states import FINISHED, Status
 from . import backups, control, locks, schema_versions
 from .control import CancelRequested, PauseRequested
 from .execution import StepExecution, StepFailed
-from .progress import Progress, Reporter, current_reporter
+from .progress import Reporter, current_reporter
 from .reversibility import obstacles
 from .steps import KINDS
 from .target import Target
@@ -277,7 +277,7 @@ def _execute_run(
                 continue
             if controllable:
                 control.check(deployment.pk)
-            ex = StepExecution(
+            ex = StepExecution.build(
                 target=target,
                 deployment=deployment,
                 run=run,
@@ -286,15 +286,8 @@ def _execute_run(
                 order=order,
                 forward_run_id=forward_run.pk if forward_run else 0,
                 direction=run.direction,
-                progress=Progress(
-                    run=run,
-                    step_run=step_run,
-                    label=run.migration.version,
-                    step_name=step_spec.name,
-                    deployment_id=deployment.pk,
-                    reporter=reporter,
-                    controllable=controllable,
-                ),
+                reporter=reporter,
+                controllable=controllable,
             )
             _run_step(ex, step_run)
             rows += step_run.rows_affected
@@ -444,7 +437,7 @@ def _undo_partial_run(
         if not started or step_run.status in (Status.SKIPPED, Status.ROLLED_BACK):
             continue
         step_spec = spec.steps[step_run.order - 1]
-        ex = StepExecution(
+        ex = StepExecution.build(
             target=target,
             deployment=deployment,
             run=run,
@@ -453,15 +446,8 @@ def _undo_partial_run(
             order=step_run.order,
             forward_run_id=run.pk,
             direction="backward",
-            progress=Progress(
-                run=run,
-                step_run=None,
-                label=run.migration.version,
-                step_name=f"undo {step_spec.name}",
-                deployment_id=deployment.pk,
-                reporter=reporter,
-                controllable=False,
-            ),
+            reporter=reporter,
+            undo=True,
         )
         kind = KINDS[step_spec.kind]
         if (
