@@ -9,8 +9,6 @@ from django.db import connections
 from .base import Backend, job_id
 from .jobs import run_deployment
 
-THREADS: dict[int, threading.Thread] = {}
-
 
 def _run(deployment_id: int) -> None:
     try:
@@ -27,7 +25,6 @@ class ThreadBackend(Backend):
         thread = threading.Thread(
             target=_run, args=(deployment_id,), name=job_id(deployment_id), daemon=True
         )
-        THREADS[deployment_id] = thread
         thread.start()
         return job_id(deployment_id)
 

@@ -49,6 +49,11 @@ def check(deployment_id: int, force: bool = False) -> None:
         raise PauseRequested
 
 
+def forget(deployment_id: int) -> None:
+    """Drop the read-rate bookkeeping of a deployment whose execution ended."""
+    _last_check.pop(deployment_id, None)
+
+
 class Heartbeat:
     """A thread that stamps the current run and the target lock every ``HEARTBEAT_SECONDS``.
 

@@ -56,6 +56,8 @@ def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment:
     except locks.LockHeld as exc:
         deployment.refresh_from_db()
         set_status(deployment, Status.FAILED, message=str(exc), level="error", error=str(exc))
+    finally:
+        control.forget(deployment.pk)
     deployment.refresh_from_db()
     return deployment
 
