@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from datetime import timedelta
@@ -124,6 +125,9 @@ def test_a_held_target_refuses_a_second_deployment_naming_the_holder(slow: Path)
     thread.start()
     assert held.wait(30)
     try:
+        lock = services.status("default")["databases"][0]["lock"]
+        assert lock["deployment"] == holder.pk and lock["pid"] == os.getpid()
+        assert lock["host"] == socket.gethostname()
         done = execute(other.pk)
     finally:
         release.set()
@@ -166,3 +170,22 @@ def test_recover_marks_stale_runs_and_unlock_needs_staleness(slow: Path, setting
     resumed = services.resume(deployment.pk, actor="t", backend="inline")
     assert resumed.status == Status.SUCCEEDED
     assert checksum("items") == expected
+
+
+def test_throttle_caps_rows_per_second(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from migrator.engine.execution import StepExecution
+
+    slept: list[float] = []
+    monkeypatch.setattr("migrator.engine.execution.time.sleep", slept.append)
+    ex = SimpleNamespace(spec=SimpleNamespace(options={"max_rows_per_second": 1000}), dry_run=False)
+    now = __import__("time").monotonic()
+    StepExecution.throttle(ex, 500, now)  # 500 rows at 1000/s: the batch must take 0.5 s
+    assert len(slept) == 1 and 0.45 < slept[0] <= 0.5
+    ex.spec.options = {"pause_between_batches": 0.25}
+    StepExecution.throttle(ex, 500, now)
+    assert slept[-1] == 0.25
+    ex.dry_run = True
+    StepExecution.throttle(ex, 500, now)
+    assert len(slept) == 2  # dry runs never sleep
