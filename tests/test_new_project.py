@@ -96,7 +96,7 @@ def test_baseline_then_verify_names_the_edited_file(site: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("008_dup.sql", marker_sql("SELECT 1;"), "001_users.sql"),
+        ("1_dup.sql", marker_sql("SELECT 1;"), "001_users.sql"),  # 1 is 001 again
         ("008_bad.sql", "-- === UP MIGRATION ===\nSELECT 1;\n-- === UPP ===\n", "008_bad.sql:3"),
         ("008_noup.sql", "SELECT 1;\n", "008_noup.sql"),
         ("008_broken.py", "import nowhere_to_be_found\n", "008_broken.py:1"),
@@ -105,7 +105,7 @@ def test_baseline_then_verify_names_the_edited_file(site: Path) -> None:
 def test_bad_input_exits_2_and_changes_nothing(
     site: Path, name: str, text: str, expected: str
 ) -> None:
-    path = site / "dbchanges" / (name if "dup" not in name else "1_dup.sql")
+    path = site / "dbchanges" / name
     path.write_text(text)
     before = rows(site)
     try:

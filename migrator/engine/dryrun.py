@@ -16,7 +16,8 @@ from ..schema import capture_schema, diff_schemas
 from ..states import Status
 from .execution import StepExecution
 from .progress import Reporter
-from .runner import RunFailed, _steps_in_order, latest_forward_run, load_spec
+from .reversibility import latest_forward_run
+from .runner import RunFailed, _steps_in_order, load_spec
 from .steps import KINDS
 from .target import Target
 from .transitions import set_status

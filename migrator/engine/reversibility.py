@@ -10,7 +10,8 @@ from ..states import Status
 from .target import Target
 
 
-def _forward_run(migration: Migration) -> Run | None:
+def latest_forward_run(migration: Migration) -> Run | None:
+    """The run that last applied ``migration``: its captured values are what rollback uses."""
     return (
         Run.objects.filter(migration=migration, direction="forward", status=Status.SUCCEEDED)
         .order_by("-finished_at", "-pk")
@@ -18,9 +19,20 @@ def _forward_run(migration: Migration) -> Run | None:
     )
 
 
+def captured_tables(target: Target, forward_run_id: int, order: int) -> dict[str, str]:
+    """``{capture table: table}`` that step ``order`` of a forward run kept and still exist."""
+    cursor = (
+        StepRun.objects.filter(run_id=forward_run_id, order=order)
+        .values_list("cursor", flat=True)
+        .first()
+    )
+    captures = cursor.get("captures", {}) if isinstance(cursor, dict) else {}
+    return {name: table for name, table in captures.items() if target.table_exists(name)}
+
+
 def obstacles(migration: Migration, spec: MigrationSpec, target: Target) -> list[str]:
     """Steps that have no way back, each as a sentence; empty when rollback can proceed."""
-    forward = _forward_run(migration)
+    forward = latest_forward_run(migration)
     problems = []
     for order, step in enumerate(spec.steps, start=1):
         label = f"step {order} ({step.name}, {step.kind})"
@@ -36,14 +48,6 @@ def obstacles(migration: Migration, spec: MigrationSpec, target: Target) -> list
                 if not target.table_exists(target.capture_table(forward.pk, order, table)):
                     problems.append(f"{label}: its captured values are gone")
         elif step.kind == "python" and step.backward_callable is None:
-            captures: dict[str, str] = {}
-            if forward is not None:
-                cursor = (
-                    StepRun.objects.filter(run=forward, order=order)
-                    .values_list("cursor", flat=True)
-                    .first()
-                )
-                captures = (cursor or {}).get("captures", {}) if isinstance(cursor, dict) else {}
-            if not any(target.table_exists(name) for name in captures):
+            if forward is None or not captured_tables(target, forward.pk, order):
                 problems.append(f"{label} has no backward callable and captured nothing")
     return problems

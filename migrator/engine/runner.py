@@ -26,7 +26,7 @@ from . import backups, control, locks, schema_versions
 from .control import CancelRequested, PauseRequested
 from .execution import StepExecution, StepFailed
 from .progress import Reporter, current_reporter
-from .reversibility import obstacles
+from .reversibility import latest_forward_run, obstacles
 from .steps import KINDS
 from .target import Target
 from .transitions import set_status
@@ -216,14 +216,6 @@ def load_spec(migration: Migration, direction: str) -> MigrationSpec:
             f"{'applied' if direction == 'backward' else 'planned'}; verify and plan again"
         )
     return spec
-
-
-def latest_forward_run(migration: Migration) -> Run | None:
-    return (
-        Run.objects.filter(migration=migration, direction="forward", status=Status.SUCCEEDED)
-        .order_by("-finished_at", "-pk")
-        .first()
-    )
 
 
 def _steps_in_order(spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, int]]:

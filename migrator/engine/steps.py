@@ -10,6 +10,7 @@ from ..models import StepRun
 from . import capture
 from .context import StepContext, restore_captures
 from .execution import StepExecution, StepFailed
+from .reversibility import captured_tables
 from .sql import run_script
 
 
@@ -71,9 +72,6 @@ class SqlStep:
             raise StepFailed(f"{ex.where}no backward SQL")
         self._run(ex, ex.spec.backward)
 
-    def can_go_back(self, ex: StepExecution) -> bool:
-        return bool(ex.spec.backward.strip())
-
 
 class ValidateStep:
     """A query that must return no rows (or a single true). Going back does nothing."""
@@ -83,9 +81,6 @@ class ValidateStep:
 
     def backward(self, ex: StepExecution) -> None:
         return None
-
-    def can_go_back(self, ex: StepExecution) -> bool:
-        return True
 
 
 class TransformStep:
@@ -132,12 +127,6 @@ class TransformStep:
             )
         restore_captures(ex, {capture_table: spec["table"]})
 
-    def can_go_back(self, ex: StepExecution) -> bool:
-        spec = json.loads(ex.spec.forward)
-        return ex.target.table_exists(
-            ex.target.capture_table(ex.forward_run_id, ex.order, spec["table"])
-        )
-
 
 class PythonStep:
     """``forward(ctx)`` / ``backward(ctx)``; without a backward, captured values are restored."""
@@ -165,23 +154,10 @@ class PythonStep:
             finally:
                 ctx.close()
             return
-        tables = _captures_of(ex)
+        tables = captured_tables(ex.target, ex.forward_run_id, ex.order)
         if not tables:
             raise StepFailed(f"{ex.where}no backward callable and nothing captured to restore")
         restore_captures(ex, tables)
-
-    def can_go_back(self, ex: StepExecution) -> bool:
-        return ex.spec.backward_callable is not None or bool(_captures_of(ex))
-
-
-def _captures_of(ex: StepExecution) -> dict[str, str]:
-    forward = (
-        StepRun.objects.filter(run_id=ex.forward_run_id, order=ex.order)
-        .values_list("cursor", flat=True)
-        .first()
-    )
-    captures = (forward or {}).get("captures", {}) if isinstance(forward, dict) else {}
-    return {name: table for name, table in captures.items() if ex.target.table_exists(name)}
 
 
 def _remember_capture(step_run: StepRun | None, capture_table: str, table: str) -> None:

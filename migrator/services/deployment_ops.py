@@ -19,8 +19,7 @@ from ..catalog.sync import sync_catalog
 from ..catalog.versions import key_of
 from ..conf import BACKUP_MODES, migrator_settings
 from ..engine import backups, locks
-from ..engine.reversibility import obstacles
-from ..engine.runner import latest_forward_run
+from ..engine.reversibility import latest_forward_run, obstacles
 from ..engine.target import Target
 from ..engine.transitions import set_status
 from ..exceptions import BadInput, OperationFailed
