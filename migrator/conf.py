@@ -1,7 +1,8 @@
 """Every migrator setting with its default, read from ``settings.MIGRATOR`` when used.
 
 Reading lazily (a property per setting) keeps ``override_settings`` working in tests
-and lets a project change ``MIGRATOR`` without restarting imports.
+and lets a project change ``MIGRATOR`` without restarting imports. Each setting is
+documented in docs/settings.md and checked by a system check.
 """
 
 from __future__ import annotations
@@ -11,34 +12,52 @@ from typing import Any
 from django.conf import settings as django_settings
 
 DEFAULTS: dict[str, Any] = {
-    # Extra folders holding migrations: a path, or {"path": ..., "database": alias}.
+    # Extra folders holding migrations: a path, or {"path": ..., "database": alias,
+    # "format": tool, "foreign_keys": bool}.
     "DIRS": [],
     # Folder name looked for inside every installed app.
     "APP_DIRNAME": "datamigrations",
     # Database alias that app folders and plain DIRS paths target.
     "DEFAULT_DATABASE": "default",
-    # Job backend: "inline", "thread", "rq" or "celery".
+    # Job backend: "inline", "thread", "rq", "celery", or a dotted path to a Backend class.
     "BACKEND": "thread",
     # Queue name used by the rq and celery backends.
     "QUEUE": "default",
-    # Default batch size of transform steps and python batch iterators.
+    # Default batch size of transform steps, python batch iterators and restores.
     "BATCH_SIZE": 1000,
-    # Backups before a run: "off", "touched" (tables the migration touches) or "tables".
-    "BACKUP": "off",
+    # Backups before a run: "auto" (only migrations that have no other way back),
+    # "off", "touched" (tables each migration touches) or "tables" (BACKUP_TABLES).
+    "BACKUP": "auto",
     # Tables backed up when BACKUP is "tables".
     "BACKUP_TABLES": [],
     # Schema (PostgreSQL) or file folder (SQLite) where backups are stored.
     "BACKUP_SCHEMA": "migrator_backup",
     "BACKUP_DIR": "var/backups",
-    # Roll back a run's completed steps when one of its steps fails.
+    # Roll back the whole deployment when one of its steps fails.
     "AUTO_ROLLBACK": True,
-    # Seconds between heartbeats, and age after which a run counts as interrupted.
-    "HEARTBEAT_SECONDS": 5,
+    # Seconds between heartbeats (each carries live progress), and the age after which a
+    # worker on another host counts as gone.
+    "HEARTBEAT_SECONDS": 1.0,
     "STALE_AFTER_SECONDS": 60,
+    # Deployments of at most this many runs record the schema after every run; bigger
+    # ones once at the end.
+    "SCHEMA_CAPTURE_MAX_RUNS": 25,
+    # Files that the original tool ignores are errors instead of warnings.
+    "STRICT": False,
+    # Deployments at or above this risk ("low", "medium", "high") wait for approval by
+    # another user with the approve permission; None turns the gate off.
+    "APPROVAL_RISK": None,
+    # Rollbacks wait for approval too.
+    "APPROVE_ROLLBACKS": False,
+    # Lint findings of these severities block an apply (unless overridden with a reason).
+    "LINT_BLOCKING": ["error"],
 }
 
-BACKENDS = ("inline", "thread", "rq", "celery")
-BACKUP_MODES = ("off", "touched", "tables")
+BUILTIN_BACKENDS = ("inline", "thread", "rq", "celery")
+#: Kept for callers of the first releases.
+BACKENDS = BUILTIN_BACKENDS
+BACKUP_MODES = ("auto", "off", "touched", "tables")
+RISKS = ("low", "medium", "high")
 
 
 class MigratorSettings:
@@ -47,6 +66,11 @@ class MigratorSettings:
     def _get(self, name: str) -> Any:
         user = getattr(django_settings, "MIGRATOR", {}) or {}
         return user.get(name, DEFAULTS[name])
+
+    def __getattr__(self, name: str) -> Any:
+        if name in DEFAULTS:
+            return self._get(name)
+        raise AttributeError(name)
 
     @property
     def DIRS(self) -> list[Any]:  # noqa: N802 - settings are upper case by convention
@@ -99,6 +123,27 @@ class MigratorSettings:
     @property
     def STALE_AFTER_SECONDS(self) -> float:  # noqa: N802
         return float(self._get("STALE_AFTER_SECONDS"))
+
+    @property
+    def SCHEMA_CAPTURE_MAX_RUNS(self) -> int:  # noqa: N802
+        return int(self._get("SCHEMA_CAPTURE_MAX_RUNS"))
+
+    @property
+    def STRICT(self) -> bool:  # noqa: N802
+        return bool(self._get("STRICT"))
+
+    @property
+    def APPROVAL_RISK(self) -> str | None:  # noqa: N802
+        value = self._get("APPROVAL_RISK")
+        return str(value) if value else None
+
+    @property
+    def APPROVE_ROLLBACKS(self) -> bool:  # noqa: N802
+        return bool(self._get("APPROVE_ROLLBACKS"))
+
+    @property
+    def LINT_BLOCKING(self) -> list[str]:  # noqa: N802
+        return [str(v) for v in self._get("LINT_BLOCKING")]
 
     def unknown_keys(self) -> list[str]:
         """Keys in ``settings.MIGRATOR`` that migrator does not know (likely typos)."""

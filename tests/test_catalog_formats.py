@@ -9,6 +9,7 @@ import pytest
 
 from migrator.catalog import checksum as checksums
 from migrator.catalog import load_catalog
+from migrator.engine.kinds import WayBack
 
 from .conftest import marker_sql, write
 
@@ -107,7 +108,8 @@ def test_python_module_with_typed_steps(catalog_dir: Path) -> None:
     [spec] = only(catalog_dir)
     assert [s.kind for s in spec.steps] == ["sql", "python", "transform", "validate"]
     assert spec.kind == "hybrid"
-    assert not spec.reversible  # the python step has no backward
+    # The python step has no backward: it is taken back by what it ctx.capture()s.
+    assert spec.steps[1].way_back == WayBack.CAPTURED
     transform = json.loads(spec.steps[2].forward)
     from django.db import connection
 

@@ -6,7 +6,15 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from migrator.models import Deployment, Migration, SchemaVersion
-from migrator.states import TRANSITIONS, InvalidTransition, Status, check_transition
+from migrator.states import (
+    DEPLOYMENT_TRANSITIONS,
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    TRANSITIONS,
+    InvalidTransition,
+    Status,
+    check_transition,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -61,10 +69,30 @@ def test_deployment_status_changes_have_history() -> None:
     ]
 
 
-def test_transitions_table() -> None:
-    assert set(TRANSITIONS) == set(Status)
+@pytest.mark.parametrize("table", [DEPLOYMENT_TRANSITIONS, RUN_TRANSITIONS, STEP_TRANSITIONS])
+def test_transition_tables_are_closed_and_end_in_terminal_states(table) -> None:
+    for state, targets in table.items():
+        assert targets <= set(table), f"{state} leads to states the table does not know"
+    for finished in (Status.SUCCEEDED, Status.CANCELLED, Status.ROLLED_BACK):
+        if finished in table:
+            assert not table[finished] or table is STEP_TRANSITIONS
+    # Every state can reach a state with no way out (nothing is stuck forever).
+    terminal = {state for state, targets in table.items() if not targets}
+    for state in table:
+        seen, todo = set(), [state]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(table[current])
+        assert seen & terminal, f"{state} can never end"
+
+
+def test_check_transition() -> None:
+    assert set(TRANSITIONS) == set(Status) - {Status.SKIPPED}
     check_transition(Status.RUNNING, Status.PAUSING)
     with pytest.raises(InvalidTransition):
         check_transition(Status.SUCCEEDED, Status.RUNNING)
-    for finished in (Status.SUCCEEDED, Status.CANCELLED, Status.ROLLED_BACK):
-        assert not TRANSITIONS[finished]
+    with pytest.raises(InvalidTransition):
+        check_transition(Status.PENDING, Status.SUCCEEDED, STEP_TRANSITIONS)

@@ -62,7 +62,7 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "status",
         "rows_done",
         "rows_total",
-        "heartbeat_at",
+        "started_at",
     ]
     list_filter = ["status", "direction"]
     list_select_related = ["deployment", "migration"]

@@ -7,10 +7,11 @@ from django.db import close_old_connections
 
 def run_deployment(deployment_id: int) -> str:
     """Execute (or resume) a deployment; return its final status."""
-    from ..engine import execute
+    from ..engine.executor import execute
 
     close_old_connections()
     try:
-        return execute(deployment_id).status
+        deployment = execute(deployment_id)
+        return deployment.status if deployment is not None else "missing"
     finally:
         close_old_connections()

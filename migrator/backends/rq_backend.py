@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
 from ..conf import migrator_settings
 from .base import Backend, job_id
+
+if TYPE_CHECKING:
+    from ..models import Deployment
+
+_WAITING = {"queued", "deferred", "scheduled"}
 
 
 class RQBackend(Backend):
@@ -22,6 +30,30 @@ class RQBackend(Backend):
             failure_ttl=7 * 24 * 3600,
         )
         return str(job.id)
+
+    def job_alive(self, deployment: Deployment) -> bool | None:
+        import django_rq
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        connection = django_rq.get_connection(migrator_settings.QUEUE)
+        try:
+            job = Job.fetch(deployment.job_id or job_id(deployment.pk), connection=connection)
+        except NoSuchJobError:
+            return False
+        status = str(job.get_status(refresh=True) or "")
+        status = getattr(status, "value", status)
+        if status in _WAITING:
+            return True
+        if status != "started":
+            return False
+        beat = job.last_heartbeat
+        if beat is None:
+            return True
+        if beat.tzinfo is None:
+            beat = beat.replace(tzinfo=UTC)
+        limit = timedelta(seconds=migrator_settings.STALE_AFTER_SECONDS)
+        return datetime.now(UTC) - beat < limit
 
 
 BACKEND = RQBackend()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from django.db import connections
 
+from ..engine.locks import process_alive
 from .base import Backend, job_id
 from .jobs import run_deployment
+
+if TYPE_CHECKING:
+    from ..models import Deployment
 
 
 def _run(deployment_id: int) -> None:
@@ -27,6 +32,10 @@ class ThreadBackend(Backend):
         )
         thread.start()
         return job_id(deployment_id)
+
+    def job_alive(self, deployment: Deployment) -> bool | None:
+        # The job lives in the process that queued it (recorded as the worker).
+        return process_alive(deployment.worker) if deployment.worker else None
 
 
 BACKEND = ThreadBackend()

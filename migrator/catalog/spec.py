@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine.kinds import StepKind, WayBack, kind_for
 from . import checksum as checksums
 
 
@@ -24,16 +25,21 @@ class StepSpec:
     backward_callable: Any = None
 
     @property
+    def kind_impl(self) -> StepKind:
+        return kind_for(self.kind)
+
+    @property
+    def way_back(self) -> WayBack:
+        """How the step can be taken back, as declared (see :class:`StepKind`)."""
+        return self.kind_impl.declared_way_back(self)
+
+    @property
     def reversible(self) -> bool:
-        if self.kind in ("transform", "validate"):
-            return True  # transforms restore captured values; validations change nothing
-        if self.kind == "python":
-            return self.backward_callable is not None or bool(self.backward)
-        return bool(self.backward.strip())
+        return self.way_back is not WayBack.NONE
 
     @property
     def transactional(self) -> bool:
-        return bool(self.options.get("transaction", True))
+        return self.kind_impl.transactional(self)
 
 
 @dataclass
@@ -57,6 +63,14 @@ class MigrationSpec:
     requires_downtime: bool = False
     #: Line of the declaration in ``source``, for error messages.
     line: int | None = None
+    #: Why migrator cannot run it (a goose ``.go`` file, a Flyway Java migration); "" if it can.
+    unsupported: str = ""
+    #: Flyway ``R__`` scripts: no version order of their own, rerun whenever they change.
+    repeatable: bool = False
+    #: The version order the upgrade path must stop at this version.
+    required_stop: bool = False
+    #: Migration-wide options (``foreign_keys: False`` on SQLite).
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def checksum(self) -> str:
@@ -78,12 +92,10 @@ class MigrationSpec:
         """Declared kind, or inferred: SQL only is schema, transforms/python only is data."""
         if self.kind:
             return self.kind
-        kinds = {step.kind for step in self.steps} - {"validate"}
-        if kinds <= {"sql"}:
-            return "schema"
-        if kinds <= {"python", "transform"}:
-            return "data"
-        return "hybrid"
+        changes = {step.kind_impl.changes for step in self.steps} - {""}
+        if len(changes) == 1:
+            return changes.pop()
+        return "hybrid" if changes else "schema"
 
     @property
     def label(self) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from simple_history.utils import bulk_create_with_history
 
 from .. import audit
+from ..dialects import dialect_for
 from ..models import Migration, Step
 from .loader import Catalog
 from .spec import MigrationSpec
@@ -23,6 +26,7 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -35,6 +39,7 @@ class SyncReport:
             "missing": self.missing,
             "unchanged": self.unchanged,
             "changed": self.changed,
+            "warnings": self.warnings,
         }
 
 
@@ -64,6 +69,10 @@ def _row_fields(spec: MigrationSpec, position: int, row: Migration | None) -> di
         "risk": spec.risk,
         "requires_downtime": spec.requires_downtime,
         "release": spec.release,
+        "repeatable": spec.repeatable,
+        "unsupported": spec.unsupported,
+        "required_stop": spec.required_stop,
+        "options": dict(spec.options),
         "on_disk": True,
     }
 
@@ -98,19 +107,17 @@ def _sync_steps(row: Migration, spec: MigrationSpec, reason: str) -> bool:
     return changed
 
 
-def _serialize(alias: str) -> None:
-    """Two syncs at once would both insert the same new rows: make the second wait.
-
-    SQLite transactions here start with BEGIN IMMEDIATE and already exclude each other.
-    """
-    connection = connections[alias]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SYNC_LOCK_KEY])
-
-
 #: Advisory lock key of catalog syncs (any constant distinct from the target locks).
 SYNC_LOCK_KEY = 0x6D6967726174_01
+
+
+@contextmanager
+def sync_lock() -> Iterator[None]:
+    """Inside a transaction on migrator's database: one sync (or deployment creation) at a
+    time. Two at once would both insert the same new rows, or both find the target free.
+    SQLite needs nothing: its write transactions already exclude each other."""
+    with dialect_for(router.db_for_write(Migration)).serialized(SYNC_LOCK_KEY):
+        yield
 
 
 def _create(new: list[tuple[Migration, MigrationSpec]], reason: str) -> None:
@@ -140,12 +147,11 @@ def _create(new: list[tuple[Migration, MigrationSpec]], reason: str) -> None:
 
 def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncReport:
     """Make the Migration and Step rows match ``catalog``; with ``check``, change nothing."""
-    report = SyncReport()
+    report = SyncReport(warnings=[str(w) for w in catalog.warnings])
     reason = f"sync by {actor}"
     alias = router.db_for_write(Migration)
     try:
-        with transaction.atomic(using=alias):
-            _serialize(alias)
+        with transaction.atomic(using=alias), sync_lock():
             databases = set(catalog.databases) | set(
                 Migration.objects.values_list("database", flat=True).distinct()
             )

@@ -1,5 +1,14 @@
-"""Executing deployments: steps, batching, locks, backups, rollback and dry runs."""
+"""Executing deployments.
 
-from .runner import execute
+``migrator.engine.executor.execute(deployment_id)`` is the one entry point: it takes the
+target's lock, claims the deployment, beats its heartbeat and drives it to a terminal state
+(or a pause), for live runs and dry runs alike. This package imports nothing eagerly so
+that the step kinds (``migrator.engine.kinds``) can be imported by the catalog.
+"""
 
-__all__ = ["execute"]
+
+def execute(deployment_id: int, reporter: object = None) -> object:
+    """Run (or resume) a deployment; see :func:`migrator.engine.executor.execute`."""
+    from .executor import execute as run
+
+    return run(deployment_id, reporter)  # type: ignore[arg-type]

@@ -1,83 +1,52 @@
 """Backups of tables before a run, verified restores, and pruning.
 
-PostgreSQL: copies in a backup schema (``BACKUP_SCHEMA``). SQLite: copies in a separate
-database file under ``BACKUP_DIR``, attached while copying. Each copy has its row count and
-a sha256 of its content; a restore checks the sha256 first and refuses a copy that changed.
+Where copies live is the dialect's business (a backup schema on PostgreSQL, an attached
+file on SQLite). Each copy has its row count and a sha256 of its content; a restore
+checks both first and refuses a copy that changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlparse
-from django.conf import settings
 from django.utils import timezone
 
 from .. import audit
-from ..catalog import MigrationSpec
 from ..conf import migrator_settings
 from ..exceptions import OperationFailed
-from ..models import Backup, Deployment, Run
-from ..schema import user_tables
+from ..models import Backup, Deployment, Migration, Run
+from .kinds import kind_for
 from .target import Target
 
-ATTACHED = "migrator_backup"
-_TABLE_KEYWORDS = {"FROM", "INTO", "UPDATE", "TABLE", "JOIN", "ON", "EXISTS"}
+if TYPE_CHECKING:
+    from ..catalog import MigrationSpec
 
 
-def touched_tables(spec: MigrationSpec, target: Target) -> list[str]:
-    """Existing tables the migration's SQL and transforms name (parsed with sqlparse)."""
+def touched_tables(spec: MigrationSpec, target: Target) -> list[str] | None:
+    """Existing tables the migration's steps change; None when a step cannot tell."""
+    dialect = target.dialect
     names: set[str] = set()
     for step in spec.steps:
-        if step.kind == "transform":
-            names.add(json.loads(step.forward)["table"])
-            continue
-        if step.kind != "sql":
-            continue
-        for statement in sqlparse.parse(step.forward):
-            previous = ""
-            for token in statement.flatten():
-                if token.is_whitespace or token.ttype in sqlparse.tokens.Comment:
-                    continue
-                if previous in _TABLE_KEYWORDS and token.ttype in (sqlparse.tokens.Name, None):
-                    names.add(token.value.strip('"`[]'))
-                previous = token.value.upper() if token.ttype in sqlparse.tokens.Keyword else ""
-    existing = set(user_tables(target.connection))
-    return sorted(names & existing)
+        named = kind_for(step.kind).touched_tables(step, dialect)
+        if named is None:
+            return None
+        names |= named
+    return sorted(names & set(dialect.user_tables()))
+
+
+def backup_can_undo(spec: MigrationSpec, target: Target) -> bool:
+    """Whether restoring a backup of the touched tables takes the migration back exactly:
+    every step only changes rows of tables that can be named."""
+    dialect = target.dialect
+    return touched_tables(spec, target) is not None and all(
+        kind_for(step.kind).only_changes_rows(step, dialect) for step in spec.steps
+    )
 
 
 def _copy_name(backup: Backup, table: str) -> str:
     return f"b{backup.pk}_{table}"[:60]
-
-
-def _sqlite_file(backup: Backup) -> Path:
-    folder = Path(migrator_settings.BACKUP_DIR)
-    if not folder.is_absolute():
-        folder = Path(getattr(settings, "BASE_DIR", ".")) / folder
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"backup-{backup.pk}.sqlite3"
-
-
-@contextmanager
-def _backup_space(target: Target, backup: Backup) -> Iterator[str]:
-    """The qualifier under which backup copies live, set up for the duration."""
-    if target.vendor == "postgresql":
-        schema = migrator_settings.BACKUP_SCHEMA
-        target.execute(f"CREATE SCHEMA IF NOT EXISTS {target.quote(schema)}")
-        yield schema
-        return
-    if target.vendor != "sqlite":
-        raise OperationFailed(f"backups are not supported on {target.vendor}")
-    target.execute(f"ATTACH DATABASE %s AS {ATTACHED}", [str(_sqlite_file(backup))])
-    try:
-        yield ATTACHED
-    finally:
-        target.execute(f"DETACH DATABASE {ATTACHED}")
 
 
 def copy_checksum(target: Target, qualified: str) -> tuple[int, str]:
@@ -98,33 +67,41 @@ def copy_checksum(target: Target, qualified: str) -> tuple[int, str]:
 
 
 def take(
-    target: Target, tables: list[str], *, deployment: Deployment, run: Run | None, actor: str
+    target: Target,
+    tables: list[str],
+    *,
+    deployment: Deployment | None,
+    run: Run | None,
+    migration: Migration | None,
+    actor: str,
 ) -> Backup:
-    """Copy ``tables`` into the backup space; record counts and checksums."""
+    """Copy ``tables`` into the backup space; record counts, sizes and checksums."""
+    dialect = target.dialect
     backup = Backup.objects.create(
-        database=target.alias, deployment=deployment, run=run, tables=[], location=""
+        database=target.alias,
+        deployment=deployment,
+        run=run,
+        migration=migration,
+        tables=[],
+        location="",
     )
-    entries = []
-    with _backup_space(target, backup) as space:
+    entries: list[dict[str, Any]] = []
+    with dialect.backup_space(backup.pk) as space:
         for table in tables:
-            copy = f"{target.quote(space)}.{target.quote(_copy_name(backup, table))}"
-            target.execute(f"CREATE TABLE {copy} AS SELECT * FROM {target.quote(table)}")
+            stored_as = _copy_name(backup, table)
+            copy = f"{dialect.quote(space)}.{dialect.quote(stored_as)}"
+            dialect.execute(f"CREATE TABLE {copy} AS SELECT * FROM {dialect.quote(table)}")
             rows, sha = copy_checksum(target, copy)
+            size = dialect.relation_size(f"{space}.{stored_as}")
             entries.append(
-                {
-                    "table": table,
-                    "stored_as": _copy_name(backup, table),
-                    "rows": rows,
-                    "sha256": sha,
-                }
+                {"table": table, "stored_as": stored_as, "rows": rows, "sha256": sha, "bytes": size}
             )
     backup.tables = entries
-    backup.location = (
-        f"schema {migrator_settings.BACKUP_SCHEMA}"
-        if target.vendor == "postgresql"
-        else str(_sqlite_file(backup))
-    )
-    backup.save(update_fields=["tables", "location"])
+    backup.location = dialect.backup_location(backup.pk)
+    backup.rows = sum(int(e["rows"]) for e in entries)
+    sizes = [int(e["bytes"]) for e in entries if e["bytes"] is not None]
+    backup.size_bytes = sum(sizes) if sizes else None
+    backup.save(update_fields=["tables", "location", "rows", "size_bytes"])
     audit.record(
         "backup",
         f"backup #{backup.pk} of {', '.join(tables) or 'no tables'}",
@@ -139,9 +116,10 @@ def take(
 
 def restore(target: Target, backup: Backup, *, actor: str) -> None:
     """Verify every copy's checksum, then replace each table's rows with the copy's."""
-    with _backup_space(target, backup) as space:
+    dialect = target.dialect
+    with dialect.backup_space(backup.pk) as space:
         for entry in backup.tables:
-            copy = f"{target.quote(space)}.{target.quote(entry['stored_as'])}"
+            copy = f"{dialect.quote(space)}.{dialect.quote(entry['stored_as'])}"
             rows, sha = copy_checksum(target, copy)
             if sha != entry["sha256"] or rows != entry["rows"]:
                 raise OperationFailed(
@@ -150,14 +128,12 @@ def restore(target: Target, backup: Backup, *, actor: str) -> None:
                 )
         with target.atomic():
             for entry in backup.tables:
-                table, copy = (
-                    entry["table"],
-                    f"{target.quote(space)}.{target.quote(entry['stored_as'])}",
-                )
+                table = entry["table"]
+                copy = f"{dialect.quote(space)}.{dialect.quote(entry['stored_as'])}"
                 columns = _common_columns(target, table, copy)
-                target.execute(f"DELETE FROM {target.quote(table)}")
-                target.execute(
-                    f"INSERT INTO {target.quote(table)} ({columns}) SELECT {columns} FROM {copy}"
+                dialect.execute(f"DELETE FROM {dialect.quote(table)}")
+                dialect.execute(
+                    f"INSERT INTO {dialect.quote(table)} ({columns}) SELECT {columns} FROM {copy}"
                 )
     backup.restored_at = timezone.now()
     backup.save(update_fields=["restored_at"])
@@ -183,19 +159,13 @@ def _common_columns(target: Target, table: str, copy: str) -> str:
 
 
 def drop(target: Target, backup: Backup) -> None:
-    """Remove a backup's copies (and its file on SQLite) and its row."""
-    if target.vendor == "postgresql":
-        for entry in backup.tables:
-            target.execute(
-                f"DROP TABLE IF EXISTS {target.quote(migrator_settings.BACKUP_SCHEMA)}.{target.quote(entry['stored_as'])}"
-            )
-    else:
-        _sqlite_file(backup).unlink(missing_ok=True)
+    """Remove a backup's copies (its file on SQLite) and its row."""
+    target.dialect.drop_backup(backup.pk, [e["stored_as"] for e in backup.tables])
     backup.delete()
 
 
 def tables_for(mode: str, spec: MigrationSpec, target: Target) -> list[str] | None:
-    """Which tables a backup in ``mode`` covers; None when backups are off."""
+    """Which tables a backup in ``mode`` covers; None when no backup is to be taken."""
     if mode == "off":
         return None
     if mode == "tables":
@@ -209,4 +179,6 @@ def summary(backup: Backup) -> dict[str, Any]:
         "database": backup.database,
         "tables": backup.tables,
         "location": backup.location,
+        "rows": backup.rows,
+        "size_bytes": backup.size_bytes,
     }

@@ -1,4 +1,4 @@
-"""Cooperative control between batches, and the heartbeat of a running run."""
+"""Cooperative control between batches and steps, and the heartbeat of a deployment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from ..conf import migrator_settings
-from ..models import Deployment, Run, TargetLock
+from ..models import Deployment, TargetLock
+from .progress import Board
 
 logger = logging.getLogger("migrator")
 
@@ -23,79 +24,70 @@ class CancelRequested(Exception):
     """An operator asked the deployment to cancel; raised between batches or steps."""
 
 
-#: Flags are read at most this often: pause/cancel answer within 0.2 s, and a deployment
-#: of many tiny migrations does not pay a query per step.
-CHECK_INTERVAL = 0.2
-_last_check: dict[int, float] = {}
+class Flags:
+    """Reads a deployment's pause and cancel flags, at most every ``interval`` seconds, so
+    that pause answers within a fraction of a second and many tiny steps do not pay a
+    query each."""
 
+    def __init__(self, deployment_id: int, interval: float = 0.2):
+        self.deployment_id = deployment_id
+        self.interval = interval
+        self._last = 0.0
 
-def check(deployment_id: int, force: bool = False) -> None:
-    """Raise if pause or cancel was requested (read at most every ``CHECK_INTERVAL``)."""
-    now = time.monotonic()
-    if not force and now - _last_check.get(deployment_id, 0.0) < CHECK_INTERVAL:
-        return
-    _last_check[deployment_id] = now
-    flags = (
-        Deployment.objects.filter(pk=deployment_id)
-        .values_list("pause_requested", "cancel_requested")
-        .first()
-    )
-    if flags is None:
-        return
-    pause, cancel = flags
-    if cancel:
-        raise CancelRequested
-    if pause:
-        raise PauseRequested
-
-
-def forget(deployment_id: int) -> None:
-    """Drop the read-rate bookkeeping of a deployment whose execution ended."""
-    _last_check.pop(deployment_id, None)
+    def check(self, force: bool = False, allow_pause: bool = True) -> None:
+        """Raise :class:`CancelRequested` or :class:`PauseRequested` if asked for (a
+        deployment running as one transaction cannot pause: it holds the transaction)."""
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        flags = (
+            Deployment.objects.filter(pk=self.deployment_id)
+            .values_list("pause_requested", "cancel_requested")
+            .first()
+        )
+        if flags is None:
+            return
+        pause, cancel = flags
+        if cancel:
+            raise CancelRequested
+        if pause and allow_pause:
+            raise PauseRequested
 
 
 class Heartbeat:
-    """A thread that stamps the current run and the target lock every ``HEARTBEAT_SECONDS``.
+    """A thread stamping the deployment (with its live progress) and its target lock.
 
-    A thread, not calls between batches, so that one long statement (an index build) does
-    not make a live run look dead to ``recover``. One per deployment: ``run`` is switched
-    as the deployment moves from run to run.
+    A thread, not calls between batches, so that one long statement (an index build) still
+    beats and the console still moves. Its own database connection, closed at the end.
     """
 
-    _local = threading.local()
-
-    def __init__(self, database: str):
-        self.database = database
-        self.run: Run | None = None
-        self.interval = migrator_settings.HEARTBEAT_SECONDS
+    def __init__(self, deployment: Deployment, board: Board, interval: float | None = None):
+        self.deployment_id = deployment.pk
+        self.database = deployment.database
+        self.board = board
+        self.interval = interval or migrator_settings.HEARTBEAT_SECONDS
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._loop, name=f"migrator-heartbeat-{database}", daemon=True
+            target=self._loop, name=f"migrator-heartbeat-{deployment.pk}", daemon=True
         )
 
-    @classmethod
-    def current(cls) -> Heartbeat | None:
-        """The heartbeat of the deployment this thread is executing, if any."""
-        return getattr(cls._local, "heartbeat", None)
-
     def __enter__(self) -> Heartbeat:
-        # The first beat of each run is its own move to running (set_status stamps it).
-        self._previous = Heartbeat.current()
-        Heartbeat._local.heartbeat = self
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        Heartbeat._local.heartbeat = self._previous
         self._stop.set()
-        self._thread.join(timeout=self.interval + 5)
+        self._thread.join(timeout=self.interval + 30)
 
     def beat(self) -> None:
         now = timezone.now()
-        run = self.run
-        if run is not None:
-            Run.objects.filter(pk=run.pk).update(heartbeat_at=now)
-        TargetLock.objects.filter(database=self.database).update(heartbeat_at=now)
+        Deployment.objects.filter(pk=self.deployment_id).update(
+            heartbeat_at=now, progress=self.board.snapshot()
+        )
+        TargetLock.objects.filter(database=self.database, deployment_id=self.deployment_id).update(
+            heartbeat_at=now
+        )
 
     def _loop(self) -> None:
         try:
@@ -103,7 +95,9 @@ class Heartbeat:
                 try:
                     self.beat()
                 except Exception:  # noqa: BLE001 - a missed beat must not kill the run
-                    logger.warning("heartbeat of %s failed", self.database, exc_info=True)
+                    logger.warning(
+                        "heartbeat of deployment %s failed", self.deployment_id, exc_info=True
+                    )
                     close_old_connections()
         finally:
             connections.close_all()

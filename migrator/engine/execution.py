@@ -1,95 +1,106 @@
-"""What every step implementation is given: the step, where it runs, and its bookkeeping."""
+"""What a step kind is given to do its work: the step, where it runs, and its bookkeeping."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..catalog import StepSpec
-from ..models import Deployment, Run, StepRun
-from .errors import StepFailed
-from .progress import Progress, Reporter
+from ..conf import migrator_settings
+from ..dialects import Dialect, Statement, split_statements
+from .checkpoints import Checkpoints
+from .progress import Progress
 from .target import Target
 
-__all__ = ["StepExecution", "StepFailed"]
+if TYPE_CHECKING:
+    from ..catalog.spec import StepSpec
+    from ..models import Deployment, Run, StepRun
+    from .journal import Journal
 
 
 @dataclass
 class StepExecution:
+    """One step executed in one direction, with everything its kind needs.
+
+    ``direction`` is ``forward``, ``backward`` (a rollback run) or ``undo`` (a forward run's
+    partial work being taken back). Captured values always belong to ``forward_run_id``.
+    """
+
     target: Target
     deployment: Deployment
     run: Run
-    step_run: StepRun | None
-    spec: StepSpec
-    #: 1-based position of the step in the migration (forward order).
+    step_run: StepRun
+    step: StepSpec
+    #: 1-based position of the step in its migration (forward order).
     order: int
-    #: The forward run whose captured values a backward step restores.
-    forward_run_id: int
     direction: str
+    forward_run_id: int
+    checkpoints: Checkpoints
     progress: Progress
     dry_run: bool = False
-    #: Statements and validation outcomes, for dry-run reports.
+    #: The step did part of its work and failed (undo takes back only what committed).
+    partial: bool = False
+    #: Where ``ctx.log()`` and notable moments are recorded.
+    journal: Journal | None = None
+    #: Statements, validations and timings, for dry-run reports.
     notes: list[dict[str, Any]] = field(default_factory=list)
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        target: Target,
-        deployment: Deployment,
-        run: Run,
-        step_run: StepRun | None,
-        spec: StepSpec,
-        order: int,
-        forward_run_id: int,
-        direction: str,
-        reporter: Reporter | None,
-        dry_run: bool = False,
-        controllable: bool = True,
-        undo: bool = False,
-    ) -> StepExecution:
-        """A step execution with its progress; ``undo`` work keeps the step run's forward
-        counts (its progress is not written to it) and is never paused or cancelled."""
-        progress = Progress(
-            run=run,
-            step_run=None if undo else step_run,
-            label=run.migration.version,
-            step_name=f"undo {spec.name}" if undo else spec.name,
-            deployment_id=deployment.pk,
-            reporter=reporter,
-            dry_run=dry_run,
-            controllable=controllable and not undo,
-        )
-        return cls(
-            target=target,
-            deployment=deployment,
-            run=run,
-            step_run=step_run,
-            spec=spec,
-            order=order,
-            forward_run_id=forward_run_id,
-            direction=direction,
-            progress=progress,
-            dry_run=dry_run,
-        )
+    @property
+    def dialect(self) -> Dialect:
+        return self.target.dialect
 
     @property
     def where(self) -> str:
-        return f"{self.run.migration.version} step {self.order} ({self.spec.name}): "
+        return f"{self.run.migration.version} step {self.order} ({self.step.name}): "
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.deployment.options.get("params", {}))
 
+    @property
+    def batch_size(self) -> int:
+        return int(self.step.options.get("batch_size") or migrator_settings.BATCH_SIZE)
+
+    def statements(self, script: str) -> tuple[Statement, ...]:
+        """``script`` split into statements once per process (scripts repeat across runs)."""
+        return split_statements(self.dialect.vendor, script)
+
     def note(self, **entry: Any) -> None:
         self.notes.append({"time": time.time(), **entry})
 
+    @contextmanager
+    def batch_transaction(self) -> Iterator[None]:
+        """A transaction for one batch and its checkpoint (committed without waiting for
+        the WAL flush where the database allows it: losing it on a crash loses both)."""
+        with self.target.atomic():
+            committer = getattr(self.dialect, "asynchronous_commit", None)
+            if committer is not None and not self.dry_run:
+                committer()
+            yield
+
+    @contextmanager
+    def limits(self) -> Iterator[None]:
+        """The step's ``timeout`` and ``lock_timeout`` options around its statements."""
+        options = self.step.options
+        with self.dialect.limits(
+            timeout=options.get("timeout"), lock_timeout=options.get("lock_timeout")
+        ):
+            yield
+
     def throttle(self, rows: int, started: float) -> None:
         """Pause between batches, or cap rows per second, as the step's options say."""
-        pause = float(self.spec.options.get("pause_between_batches", 0) or 0)
-        cap = float(self.spec.options.get("max_rows_per_second", 0) or 0)
-        if cap > 0 and rows:
-            pause = max(pause, rows / cap - (time.monotonic() - started))
-        if pause > 0 and not self.dry_run:
-            time.sleep(pause)
+        delay = throttle_delay(self.step.options, rows, time.monotonic() - started)
+        if delay > 0 and not self.dry_run:
+            time.sleep(delay)
+
+
+def throttle_delay(options: dict[str, Any], rows: int, elapsed: float) -> float:
+    """Seconds to wait after a batch of ``rows`` that took ``elapsed`` seconds: at least
+    ``pause_between_batches``, and enough to keep under ``max_rows_per_second``."""
+    pause = float(options.get("pause_between_batches", 0) or 0)
+    cap = float(options.get("max_rows_per_second", 0) or 0)
+    if cap > 0 and rows:
+        pause = max(pause, rows / cap - elapsed)
+    return max(pause, 0.0)

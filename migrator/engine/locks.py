@@ -1,9 +1,10 @@
-"""One deployment at a time per target database.
+"""One deployment at a time per target database, and telling whether a worker is alive.
 
-PostgreSQL: a session advisory lock held by the worker's connection to the target; the
-server releases it when that session ends, so a killed worker never leaves it behind.
-Other databases (SQLite): a row in ``TargetLock`` with a heartbeat; a stale row needs
-``migrator unlock``. On both, the row says who holds the target (host, pid, deployment).
+With advisory locks (PostgreSQL) the lock is a session lock held by the worker's own
+connection to the target: the server releases it when that session ends, so a killed
+worker never leaves it behind, and whether it is held is checked *in that database*.
+Without them (SQLite) the ``TargetLock`` row is the lock. Either way the row says who
+holds the target (host, pid, session, deployment).
 """
 
 from __future__ import annotations
@@ -23,15 +24,21 @@ from ..exceptions import OperationFailed
 from ..models import Deployment, TargetLock
 from .target import Target
 
+HOST = socket.gethostname()
+
 
 class LockHeld(OperationFailed):
     """The target is held by another deployment."""
 
 
 def advisory_key(database: str) -> int:
-    """A stable signed 64-bit key per target alias."""
+    """A stable signed 64-bit key per target alias (advisory locks are per database)."""
     digest = hashlib.sha256(f"migrator:{database}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def worker_id() -> str:
+    return f"{HOST}:{os.getpid()}"
 
 
 def describe(lock: TargetLock | None) -> str:
@@ -44,21 +51,26 @@ def describe(lock: TargetLock | None) -> str:
     )
 
 
-def is_stale(lock: TargetLock) -> bool:
+def is_stale(moment: object) -> bool:
+    """Whether a heartbeat taken at ``moment`` is older than ``STALE_AFTER_SECONDS``."""
+    if moment is None:
+        return True
     limit = timedelta(seconds=migrator_settings.STALE_AFTER_SECONDS)
-    return timezone.now() - lock.heartbeat_at > limit
+    return bool(timezone.now() - moment > limit)  # type: ignore[operator]
 
 
-def _holder_row(database: str, deployment: Deployment) -> TargetLock:
-    now = timezone.now()
-    return TargetLock(
-        database=database,
-        deployment=deployment,
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        acquired_at=now,
-        heartbeat_at=now,
-    )
+def process_alive(worker: str) -> bool | None:
+    """Whether ``host:pid`` is a live process: None when it runs on another host."""
+    host, _, pid = worker.rpartition(":")
+    if host != HOST or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _state_atomic() -> transaction.Atomic:
@@ -68,22 +80,31 @@ def _state_atomic() -> transaction.Atomic:
 @contextmanager
 def hold(target: Target, deployment: Deployment) -> Iterator[None]:
     """Hold ``target`` for ``deployment`` or raise :class:`LockHeld` naming the holder."""
-    row = _holder_row(target.alias, deployment)
-    if target.vendor == "postgresql":
+    dialect = target.dialect
+    now = timezone.now()
+    row = TargetLock(
+        database=target.alias,
+        deployment=deployment,
+        host=HOST,
+        pid=os.getpid(),
+        session=dialect.session_id(),
+        acquired_at=now,
+        heartbeat_at=now,
+    )
+    if dialect.advisory_locks:
         key = advisory_key(target.alias)
-        if not target.scalar("SELECT pg_try_advisory_lock(%s)", [key]):
-            raise LockHeld(
-                f"{target.alias} is locked by {describe(TargetLock.objects.filter(database=target.alias).first())}"
-            )
+        if not dialect.try_advisory_lock(key):
+            holder = TargetLock.objects.filter(database=target.alias).first()
+            raise LockHeld(f"{target.alias} is locked by {describe(holder)}")
         try:
-            # The advisory lock is the truth; the row only tells who holds it.
+            # The advisory lock is the truth; the row tells who holds it.
             with _state_atomic():
                 TargetLock.objects.filter(database=target.alias).delete()
                 row.save()
             yield
         finally:
             TargetLock.objects.filter(database=target.alias, deployment=deployment).delete()
-            target.scalar("SELECT pg_advisory_unlock(%s)", [key])
+            dialect.advisory_unlock(key)
         return
     try:
         with _state_atomic():
@@ -91,8 +112,8 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
     except IntegrityError:
         current = TargetLock.objects.filter(database=target.alias).first()
         hint = (
-            " It looks stale: check that worker, then `migrator unlock`."
-            if current and is_stale(current)
+            " Its worker is gone: run `migrator recover`."
+            if current is not None and not lock_holder_alive(current)
             else ""
         )
         raise LockHeld(f"{target.alias} is locked by {describe(current)}.{hint}") from None
@@ -102,16 +123,18 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
         TargetLock.objects.filter(pk=row.pk).delete()
 
 
+def lock_holder_alive(lock: TargetLock) -> bool:
+    """Whether the holder of a lock row still runs (advisory lock held, or its process)."""
+    target = Target(lock.database)
+    if target.dialect.advisory_locks:
+        return target.dialect.advisory_lock_held(advisory_key(lock.database))
+    alive = process_alive(f"{lock.host}:{lock.pid}")
+    if alive is not None:
+        return alive
+    return not is_stale(lock.heartbeat_at)
+
+
 def advisory_lock_is_held(target: Target) -> bool:
-    """PostgreSQL: whether any session holds the target's advisory lock right now."""
-    if target.vendor != "postgresql":
-        return False
-    key = advisory_key(target.alias)
-    classid, objid = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
-    return bool(
-        target.scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = %s "
-            "AND objid::bigint = %s AND granted",
-            [classid, objid],
-        )
-    )
+    """Whether a session of the target's own database holds its advisory lock."""
+    dialect = target.dialect
+    return dialect.advisory_locks and dialect.advisory_lock_held(advisory_key(target.alias))

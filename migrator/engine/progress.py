@@ -1,25 +1,23 @@
-"""Progress of a step: rows done, total estimate, rate and ETA; flushed to the state tables."""
+"""Progress of the step being executed: rows done, total, rate and ETA.
+
+The numbers live in memory; three readers take them: the CLI's reporter (a bar or log
+lines, on every change), the heartbeat thread (a snapshot on the deployment row every
+second, which is what the console polls), and the step's result when it finishes.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
-
-from django.db.models import F
-
-from ..models import Run, StepRun
-from . import control
 
 #: Called with a :class:`Snapshot` whenever progress moves (the CLI draws a bar with it).
 Reporter = Callable[["Snapshot"], None]
 
-FLUSH_SECONDS = 0.5
-
-#: The reporter of deployments executed in this context (the CLI's inline runs).
 _current_reporter: ContextVar[Reporter | None] = ContextVar("migrator_reporter", default=None)
 
 
@@ -48,46 +46,64 @@ class Snapshot:
     finished: bool = False
 
 
+class Board:
+    """What the deployment is doing right now, shared with the heartbeat thread."""
+
+    def __init__(self, runs_total: int = 0):
+        self._lock = threading.Lock()
+        self.runs_total = runs_total
+        self.runs_done = 0
+        self.current: Progress | None = None
+        self.run_id: int | None = None
+        self.phase = ""
+
+    def show(self, progress: Progress | None, run_id: int | None = None) -> None:
+        with self._lock:
+            self.current = progress
+            if run_id is not None:
+                self.run_id = run_id
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            progress = self.current
+            data: dict[str, Any] = {
+                "runs_done": self.runs_done,
+                "runs_total": self.runs_total,
+                "run": self.run_id,
+                "phase": self.phase,
+                "updated_at": time.time(),
+            }
+        if progress is not None:
+            data.update(progress.numbers())
+        return data
+
+
 class Progress:
-    """Counts one step's rows; writes them to its StepRun and Run at most twice a second."""
+    """Counts one step's rows and batches; reports every change."""
 
     def __init__(
         self,
         *,
-        run: Run,
-        step_run: StepRun | None,
         label: str,
         step_name: str,
-        deployment_id: int,
         reporter: Reporter | None = None,
-        dry_run: bool = False,
-        controllable: bool = True,
+        on_batch: Callable[[], None] | None = None,
     ):
-        self.run = run
-        self.step_run = step_run
         self.label = label
         self.step_name = step_name
-        self.deployment_id = deployment_id
         self.reporter = reporter
-        self.dry_run = dry_run
-        #: False for undo work: a rollback in progress is never paused or cancelled halfway.
-        self.controllable = controllable
+        #: Called after every committed batch (pause and cancel are checked there).
+        self.on_batch = on_batch
         self.done = 0
         self.total: int | None = None
         self.batches = 0
         self._start_done = 0
         self._started = time.monotonic()
-        self._flushed_done = 0
-        self._last_flush = 0.0
 
     def start(self, total: int | None, done: int = 0, batches: int = 0) -> None:
         self.total, self.done, self.batches = total, done, batches
-        self._start_done = self._flushed_done = done
+        self._start_done = done
         self._started = time.monotonic()
-        if self.total is not None and not self.dry_run:
-            Run.objects.filter(pk=self.run.pk).update(
-                rows_total=F("rows_done") + (total or 0) - done
-            )
         self._report()
 
     @property
@@ -95,46 +111,50 @@ class Progress:
         elapsed = time.monotonic() - self._started
         return (self.done - self._start_done) / elapsed if elapsed > 0 else 0.0
 
-    def batch(self, rows: int, cursor: Any = None) -> None:
-        """One batch committed: count it, flush now and then, and honour pause/cancel."""
+    @property
+    def eta(self) -> float | None:
+        rate = self.rate
+        if self.total is None or rate <= 0:
+            return None
+        return max(self.total - self.done, 0) / rate
+
+    def batch(self, rows: int) -> None:
+        """One batch committed: count it, report it, let the caller check its flags."""
         self.done += max(rows, 0)
         self.batches += 1
-        if self.dry_run:
-            return
-        now = time.monotonic()
-        if now - self._last_flush >= FLUSH_SECONDS:
-            self.flush(cursor)
-        if self.controllable:
-            control.check(self.deployment_id)
+        self._report()
+        if self.on_batch is not None:
+            self.on_batch()
 
-    def flush(self, cursor: Any = None, finished: bool = False) -> None:
-        """Write progress; a finished step's counts are written with its result instead."""
-        if finished and self.step_run is not None:
-            if cursor is not None:
-                self.step_run.cursor = {**(self.step_run.cursor or {}), **cursor}
-            self._report(finished)
-            return
-        if not self.dry_run:
-            delta = self.done - self._flushed_done
-            if self.step_run is not None:
-                if cursor is not None:  # merged: the cursor also lists capture tables
-                    self.step_run.cursor = {**(self.step_run.cursor or {}), **cursor}
-                StepRun.objects.filter(pk=self.step_run.pk).update(
-                    rows_affected=self.done, batches_done=self.batches, cursor=self.step_run.cursor
-                )
-            if delta:
-                Run.objects.filter(pk=self.run.pk).update(rows_done=F("rows_done") + delta)
-            self._flushed_done = self.done
-        self._last_flush = time.monotonic()
-        self._report(finished)
+    def set(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        self.done = done
+        self._report()
+
+    def finish(self) -> None:
+        self._report(finished=True)
+
+    def numbers(self) -> dict[str, Any]:
+        return {
+            "migration": self.label,
+            "step": self.step_name,
+            "done": self.done,
+            "total": self.total,
+            "batches": self.batches,
+            "rate": round(self.rate, 1),
+            "eta_seconds": round(self.eta, 1) if self.eta is not None else None,
+        }
 
     def _report(self, finished: bool = False) -> None:
         if self.reporter is None:
             return
-        rate = self.rate
-        eta = None
-        if self.total is not None and rate > 0:
-            eta = max(self.total - self.done, 0) / rate
         self.reporter(
-            Snapshot(self.label, self.step_name, self.done, self.total, rate, eta, finished)
+            Snapshot(
+                self.label, self.step_name, self.done, self.total, self.rate, self.eta, finished
+            )
         )
+
+
+def snapshot_dict(snapshot: Snapshot) -> dict[str, Any]:
+    return asdict(snapshot)

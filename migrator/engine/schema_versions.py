@@ -1,27 +1,54 @@
-"""Recording the schema a target has after a deployment, with what broke since before."""
+"""Recording the schema a target has at each version it reaches, and the schema a dry run
+expects pending versions to have."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import router, transaction
 
-from ..models import Deployment, Migration, SchemaVersion
-from ..schema import capture_schema, diff_schemas
+from ..catalog.versions import key_of
+from ..conf import migrator_settings
+from ..models import Deployment, Migration, Run, SchemaVersion
+from ..schema.diff import diff_schemas
 from .target import Target
+
+
+def capture_after_each(runs: Sequence[Run]) -> bool:
+    """Capture after every run of small deployments; big ones (adopting hundreds of
+    migrations) capture once at the end, which keeps each migration's cost flat."""
+    return len(runs) <= migrator_settings.SCHEMA_CAPTURE_MAX_RUNS
+
+
+def _previous(database: str, version: str) -> SchemaVersion | None:
+    candidates = [
+        sv
+        for sv in SchemaVersion.objects.filter(database=database).only("version", "schema")
+        if key_of(sv.version) < key_of(version)
+    ]
+    return max(candidates, key=lambda sv: key_of(sv.version), default=None)
+
+
+def _breaking(database: str, version: str, schema: dict[str, Any]) -> list[dict[str, Any]]:
+    previous = _previous(database, version)
+    if previous is None:
+        return []
+    return [c for c in diff_schemas(previous.schema, schema) if c["breaking"]]
 
 
 def record(deployment: Deployment, target: Target) -> SchemaVersion | None:
     """Capture the target's schema as the active version of the target (one per target)."""
     current = (
-        Migration.objects.filter(database=target.alias, applied=True).order_by("-position").first()
+        Migration.objects.filter(database=target.alias, applied=True, repeatable=False)
+        .order_by("-position")
+        .first()
     )
     with transaction.atomic(using=router.db_for_write(SchemaVersion)):
-        previous = SchemaVersion.objects.filter(database=target.alias, active=True).first()
-        if current is None:
-            SchemaVersion.objects.filter(database=target.alias, active=True).update(active=False)
-            return None
-        schema = capture_schema(target.connection)
-        changes = diff_schemas(previous.schema, schema) if previous else []
         SchemaVersion.objects.filter(database=target.alias, active=True).update(active=False)
+        if current is None:
+            return None
+        schema = target.dialect.capture_schema()
         version, _ = SchemaVersion.objects.update_or_create(
             database=target.alias,
             version=current.version,
@@ -29,7 +56,30 @@ def record(deployment: Deployment, target: Target) -> SchemaVersion | None:
                 "release": current.release,
                 "schema": schema,
                 "active": True,
-                "breaking_changes": [c for c in changes if c["breaking"]],
+                "origin": SchemaVersion.Origin.CAPTURED,
+                "deployment": deployment,
+                "breaking_changes": _breaking(target.alias, current.version, schema),
             },
         )
     return version
+
+
+def record_expected(deployment: Deployment, migration: Migration, schema: dict[str, Any]) -> None:
+    """A dry run's schema after ``migration``: the expected schema of a pending version
+    (never replacing one captured from the live database)."""
+    existing = SchemaVersion.objects.filter(
+        database=migration.database, version=migration.version
+    ).first()
+    if existing is not None and existing.origin == SchemaVersion.Origin.CAPTURED:
+        return
+    SchemaVersion.objects.update_or_create(
+        database=migration.database,
+        version=migration.version,
+        defaults={
+            "release": migration.release,
+            "schema": schema,
+            "origin": SchemaVersion.Origin.EXPECTED,
+            "deployment": deployment,
+            "breaking_changes": _breaking(migration.database, migration.version, schema),
+        },
+    )

@@ -1,24 +1,15 @@
-"""Splitting SQL into statements with a real parser, and running them with precise errors."""
+"""Running statements with precise errors: which migration, step, line, and the database's
+own message."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlparse
-from django.db.backends.base.base import BaseDatabaseWrapper
-from sqlparse.engine import FilterStack
-
+from ..dialects import Dialect, Statement, split_statements
 from .errors import StepFailed
-
-
-@dataclass
-class Statement:
-    """One statement of a script and the line of the script it starts on."""
-
-    sql: str
-    line: int
 
 
 @dataclass
@@ -46,51 +37,31 @@ class StatementError(StepFailed):
         self.original = original
         self.where = where
         first_line = statement.sql.strip().splitlines()[0] if statement.sql.strip() else ""
+        message = str(original).strip()
+        self.detail = {
+            "statement": statement.sql,
+            "line": statement.line,
+            "database_message": message,
+            "error_type": type(original).__name__,
+        }
         super().__init__(
             f"{where}statement at line {statement.line} failed: "
-            f"{type(original).__name__}: {str(original).strip()}\n    {first_line}"
+            f"{type(original).__name__}: {message}\n    {first_line}"
         )
 
 
-def _is_code(token: Any) -> bool:
-    return not (token.is_whitespace or token.ttype in sqlparse.tokens.Comment)
+def split(script: str, vendor: str = "") -> list[Statement]:
+    """``script`` split into statements (by ``vendor``'s rules; generic without one)."""
+    return list(split_statements(vendor, script))
 
 
-def split(script: str) -> list[Statement]:
-    """Statements of ``script``, without comments around them or the final ``;``.
-
-    sqlparse does the lexing, so semicolons inside strings, dollar-quoted function bodies
-    and comments do not split. ``line`` is where the statement's first token is. The
-    script is parsed once; parsing is lossless, so offsets add up to line numbers.
-    """
-    statements: list[Statement] = []
-    line = 1
-    # The splitter without sqlparse's grouping pass: splitting needs tokens, not a tree.
-    for parsed in FilterStack().run(script):
-        tokens = list(parsed.flatten())
-        code = [i for i, token in enumerate(tokens) if _is_code(token)]
-        if code and tokens[code[-1]].match(sqlparse.tokens.Punctuation, ";"):
-            code.pop()
-        if code:
-            first, last = code[0], code[-1]
-            before = "".join(t.value for t in tokens[:first])
-            statements.append(
-                Statement(
-                    "".join(t.value for t in tokens[first : last + 1]), line + before.count("\n")
-                )
-            )
-        line += str(parsed).count("\n")
-    return statements
-
-
-def run_script(
-    connection: BaseDatabaseWrapper, script: str, where: str = "", line_offset: int = 0
+def run_statements(
+    dialect: Dialect, statements: Iterable[Statement], where: str = ""
 ) -> ScriptResult:
-    """Execute every statement of ``script``; :class:`StatementError` names the failing one."""
+    """Execute statements in order; :class:`StatementError` names the failing one."""
     result = ScriptResult()
-    with connection.cursor() as cursor:
-        for statement in split(script):
-            statement.line += line_offset
+    with dialect.connection.cursor() as cursor:
+        for statement in statements:
             started = time.perf_counter()
             try:
                 # No parameters: the SQL is the migration's own, '%' must reach the database.
@@ -103,3 +74,12 @@ def run_script(
                 )
             )
     return result
+
+
+def check_validation(dialect: Dialect, query: str) -> tuple[bool, list[list[Any]]]:
+    """A validation passes when its query returns no rows, or one row holding true."""
+    with dialect.connection.cursor() as cursor:
+        cursor.execute(query)
+        rows = cursor.fetchmany(6)
+    passed = not rows or (len(rows) == 1 and len(rows[0]) == 1 and rows[0][0] in (True, 1))
+    return passed, [[str(v) for v in row] for row in rows[:5]]

@@ -1,114 +1,64 @@
-"""The target database as the engine sees it: quoting, and migrator's tables inside it.
+"""The target database as the engine sees it: where its work runs, and its dialect.
 
-Cursors and captured old values live in the *target* database, so that a batch, its
-captured values and its checkpoint commit in one transaction: a crash can lose a whole
-batch, never half of one.
+``alias`` names the target (locks, state rows, messages). ``work_alias`` is the connection
+the steps run on: the target's own connection for live runs, or a throwaway connection
+(a rolled-back transaction, or a scratch copy) for dry runs.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-CURSOR_TABLE = "migrator_cursor"
+from ..dialects import Dialect, dialect_for
 
 
 class Target:
-    """One target database alias."""
+    """One target database alias, and the connection its work runs on."""
 
-    def __init__(self, alias: str):
+    def __init__(self, alias: str, work_alias: str | None = None):
         self.alias = alias
+        self.work_alias = work_alias or alias
+
+    def working_on(self, work_alias: str) -> Target:
+        return Target(self.alias, work_alias)
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
         # Looked up on use: Django's connections are per thread.
-        return connections[self.alias]
+        return connections[self.work_alias]
 
     @property
-    def vendor(self) -> str:
-        return self.connection.vendor
+    def dialect(self) -> Dialect:
+        return dialect_for(self.connection)
+
+    @property
+    def shares_state(self) -> bool:
+        """Whether the work connection is the one migrator's own rows are written on: then
+        a step's result commits in the step's own transaction."""
+        from ..models import Run
+
+        return self.work_alias == router.db_for_write(Run)
 
     def quote(self, name: str) -> str:
-        """Quote an identifier (``schema.table`` quoted part by part)."""
-        return ".".join(self.connection.ops.quote_name(part) for part in name.split("."))
+        return self.dialect.quote(name)
 
     def atomic(self) -> Any:
-        return transaction.atomic(using=self.alias)
+        return transaction.atomic(using=self.work_alias)
 
     def execute(self, sql: str, params: Any = None) -> int:
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return int(cursor.rowcount)
+        return self.dialect.execute(sql, params)
 
     def scalar(self, sql: str, params: Any = None) -> Any:
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        return row[0] if row else None
+        return self.dialect.scalar(sql, params)
 
     def table_exists(self, name: str) -> bool:
-        with self.connection.cursor() as cursor:
-            return name in self.connection.introspection.table_names(cursor)
-
-    # -- checkpoints -----------------------------------------------------------------
-
-    def ensure_cursor_table(self) -> None:
-        if self.table_exists(CURSOR_TABLE):
-            return
-        self.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.quote(CURSOR_TABLE)} ("
-            "run_id BIGINT NOT NULL, step_order INTEGER NOT NULL, direction VARCHAR(10) NOT NULL, "
-            "position TEXT, batches INTEGER NOT NULL, done BIGINT NOT NULL, "
-            "PRIMARY KEY (run_id, step_order, direction))"
-        )
-
-    def read_cursor(self, run_id: int, order: int, direction: str) -> tuple[Any, int, int]:
-        """``(last key, batches, rows)`` committed so far; ``(None, 0, 0)`` at the start."""
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT position, batches, done FROM {self.quote(CURSOR_TABLE)} "
-                "WHERE run_id = %s AND step_order = %s AND direction = %s",
-                [run_id, order, direction],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None, 0, 0
-        return json.loads(row[0]) if row[0] is not None else None, int(row[1]), int(row[2])
-
-    def write_cursor(
-        self, run_id: int, order: int, direction: str, position: Any, batches: int, done: int
-    ) -> None:
-        """Upsert the checkpoint; call inside the batch's transaction."""
-        self.execute(
-            f"INSERT INTO {self.quote(CURSOR_TABLE)} "
-            "(run_id, step_order, direction, position, batches, done) VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (run_id, step_order, direction) DO UPDATE SET "
-            "position = excluded.position, batches = excluded.batches, done = excluded.done",
-            [run_id, order, direction, json.dumps(position), batches, done],
-        )
-
-    # -- captured old values ---------------------------------------------------------
+        return self.dialect.table_exists(name)
 
     @staticmethod
     def capture_table(run_id: int, order: int, table: str) -> str:
         """Name of the table holding old values captured by one step of one forward run."""
         safe = "".join(c if c.isalnum() else "_" for c in table.lower())[:30]
         return f"migrator_cap_r{run_id}_s{order}_{safe}"
-
-    def ensure_capture_table(self, name: str, table: str, key: str, columns: list[str]) -> None:
-        """An empty copy of the key and captured columns, with the same types."""
-        if self.table_exists(name):
-            return
-        selected = ", ".join(self.quote(c) for c in [key, *columns])
-        self.execute(
-            f"CREATE TABLE {self.quote(name)} AS SELECT {selected} FROM {self.quote(table)} WHERE 1 = 0"
-        )
-        self.execute(
-            f"CREATE UNIQUE INDEX {self.quote(name + '_key')} ON {self.quote(name)} ({self.quote(key)})"
-        )
-
-    def drop_table(self, name: str) -> None:
-        self.execute(f"DROP TABLE IF EXISTS {self.quote(name)}")

@@ -1,8 +1,13 @@
-"""Execution state: deployments, runs, step runs, events, backups and target locks."""
+"""Execution state: deployments, runs, step runs, events, backups and target locks.
+
+Only the engine and the services write these rows (the admin shows them read-only).
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from ..states import Status
@@ -15,6 +20,14 @@ class Direction(models.TextChoices):
     BACKWARD = "backward"
 
 
+class Phase(models.TextChoices):
+    """What a worker that picks the deployment up must do."""
+
+    WORK = "work", "run its migrations"
+    UNDO = "undo", "automatic rollback"
+    CANCEL = "cancel", "cancel and undo the migration in progress"
+
+
 class Deployment(models.Model):
     """One request to move a target: apply up to X, roll back to Y, or a dry run."""
 
@@ -22,23 +35,55 @@ class Deployment(models.Model):
     direction = models.CharField(max_length=10, choices=Direction.choices)
     goal_version = models.CharField(max_length=100, blank=True)
     requested_by = models.CharField(max_length=150)
+    requested_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The admin user who asked for it (also the history user of its rows).",
+    )
     dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    backend = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=25, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField(max_length=10, choices=Phase.choices, default=Phase.WORK)
+    risk = models.CharField(max_length=10, blank=True)
+    backend = models.CharField(max_length=200, blank=True)
     job_id = models.CharField(max_length=100, blank=True)
     options = models.JSONField(default=dict, blank=True)
+    plan = models.JSONField(default=dict, blank=True, help_text="The plan it was created from.")
     report = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    failure = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where it failed: version, step, statement, line, message, traceback.",
+    )
+    progress = models.JSONField(
+        default=dict, blank=True, help_text="Live snapshot written by the worker's heartbeat."
+    )
     pause_requested = models.BooleanField(default=False)
     cancel_requested = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    worker = models.CharField(max_length=300, blank=True, help_text="host:pid of its worker.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["progress", "heartbeat_at"])
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["database", "status"], name="migrator_dep_db_status")]
+        permissions = [
+            ("apply", "Can apply migrations and dry-run them"),
+            ("rollback", "Can roll migrations back"),
+            ("control", "Can pause, resume, cancel and retry deployments"),
+            ("manage_target", "Can sync, repair, recover, unlock and restore backups"),
+            ("approve", "Can approve deployments that wait for approval"),
+            ("override_lint", "Can apply despite blocking lint findings"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=_VALID_STATUS, name="migrator_deployment_valid_status"
@@ -51,7 +96,16 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         goal = self.goal_version or "latest"
-        return f"#{self.pk} {self.direction} {self.database} → {goal} [{self.status}]"
+        dry = " (dry run)" if self.dry_run else ""
+        return f"#{self.pk} {self.direction} {self.database} → {goal}{dry} [{self.status}]"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now, while it runs)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
 
 
 class Run(models.Model):
@@ -63,11 +117,9 @@ class Run(models.Model):
     )
     order = models.PositiveIntegerField()
     direction = models.CharField(max_length=10, choices=Direction.choices)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=25, choices=Status.choices, default=Status.PENDING)
     rows_done = models.BigIntegerField(default=0)
     rows_total = models.BigIntegerField(null=True, blank=True)
-    checkpoint = models.JSONField(default=dict, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -93,6 +145,12 @@ class Run(models.Model):
             return None
         return min(1.0, self.rows_done / self.rows_total)
 
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
 
 class StepRun(models.Model):
     """Execution state of one step within a run."""
@@ -102,12 +160,14 @@ class StepRun(models.Model):
         "migrator.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="step_runs"
     )
     name = models.CharField(max_length=255)
-    kind = models.CharField(max_length=10)
-    order = models.PositiveIntegerField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    kind = models.CharField(max_length=20)
+    order = models.PositiveIntegerField(help_text="Position in this run (backward runs reverse).")
+    step_order = models.PositiveIntegerField(
+        default=0, help_text="Position of the step in its migration (forward order)."
+    )
+    status = models.CharField(max_length=25, choices=Status.choices, default=Status.PENDING)
     rows_affected = models.BigIntegerField(default=0)
     batches_done = models.PositiveIntegerField(default=0)
-    cursor = models.JSONField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -121,7 +181,13 @@ class StepRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"step {self.order} [{self.status}]"
+        return f"step {self.order} {self.name} [{self.status}]"
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
 
 
 class Event(models.Model):
@@ -133,7 +199,7 @@ class Event(models.Model):
         WARNING = "warning"
         ERROR = "error"
 
-    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    time = models.DateTimeField(default=timezone.now, db_index=True)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
     action = models.CharField(max_length=50, db_index=True)
     message = models.TextField()
@@ -151,7 +217,8 @@ class Event(models.Model):
     )
 
     class Meta:
-        ordering = ["time", "pk"]
+        ordering = ["-time", "-pk"]
+        indexes = [models.Index(fields=["deployment", "time"], name="migrator_event_dep_time")]
 
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M:%S} {self.actor}: {self.message}"
@@ -167,20 +234,30 @@ class Backup(models.Model):
     run = models.ForeignKey(
         Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="backups"
     )
-    tables = models.JSONField(default=list, help_text="[{table, stored_as, rows, sha256}]")
+    migration = models.ForeignKey(
+        "migrator.Migration",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backups",
+    )
+    tables = models.JSONField(default=list, help_text="[{table, stored_as, rows, sha256, bytes}]")
     location = models.CharField(max_length=1000)
+    rows = models.BigIntegerField(default=0)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     restored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
         return f"backup #{self.pk} of {self.database} ({len(self.tables)} tables)"
 
 
 class TargetLock(models.Model):
-    """Who holds a target database; the row lock on SQLite, a mirror of the advisory lock on PG."""
+    """Who holds a target database: the lock itself without advisory locks (SQLite), and a
+    mirror of the PostgreSQL advisory lock that says who holds it."""
 
     database = models.CharField(max_length=100, unique=True)
     deployment = models.ForeignKey(
@@ -188,6 +265,7 @@ class TargetLock(models.Model):
     )
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    session = models.CharField(max_length=50, blank=True, help_text="Database session id.")
     acquired_at = models.DateTimeField()
     heartbeat_at = models.DateTimeField()
 

@@ -2,45 +2,60 @@
 
 Nothing outside this package (and the engine it drives) decides how the catalog, the
 applied state and deployments change; adapters only translate input and output.
+
+- :mod:`.catalog`: sync, status, verify, repair, baseline, create, mark done;
+- :mod:`.planning`: plans with their rollback guarantee;
+- :mod:`.deployments`: apply, roll back, dry runs, approval;
+- :mod:`.control`: pause, resume, cancel, retry, wait;
+- :mod:`.maintenance`: recover, unlock, prune, restore backups;
+- :mod:`.serializers`: the JSON shapes shared by the CLI and the admin.
 """
 
-from .catalog_ops import baseline, create, next_version, repair, spec_for, status, sync, verify
-from .deployment_ops import (
-    Plan,
-    apply,
-    cancel,
-    create_deployment,
-    enqueue,
-    pause,
-    plan,
-    prune,
-    recover,
-    resume,
-    rollback,
-    unlock,
-    wait,
+from .catalog import (
+    baseline,
+    create,
+    mark_done,
+    next_version,
+    repair,
+    spec_for,
+    status,
+    sync,
+    verify,
 )
+from .control import cancel, get_deployment, pause, resume, retry, wait
+from .deployments import apply, approve, create_deployment, enqueue, reject, rollback, start
+from .maintenance import prune, recover, restore_backup, unlock, worker_alive
+from .planning import Plan, PlannedRun, plan
 
 __all__ = [
     "Plan",
+    "PlannedRun",
     "apply",
+    "approve",
     "baseline",
     "cancel",
     "create",
     "create_deployment",
     "enqueue",
+    "get_deployment",
+    "mark_done",
     "next_version",
     "pause",
     "plan",
     "prune",
     "recover",
+    "reject",
     "repair",
+    "restore_backup",
     "resume",
+    "retry",
     "rollback",
     "spec_for",
+    "start",
     "status",
     "sync",
     "unlock",
     "verify",
     "wait",
+    "worker_alive",
 ]

@@ -54,7 +54,11 @@ def restore_target_schema(
     django_db_setup: Any, django_db_blocker: Any, settings: Any, tmp_path: Any
 ) -> Iterator[None]:
     """Drop tables and indexes the test's migrations created (Django only flushes rows)."""
-    settings.MIGRATOR = {**settings.MIGRATOR, "BACKUP_DIR": str(tmp_path / "backups")}
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "HEARTBEAT_SECONDS": 0.2,
+    }
     with django_db_blocker.unblock():
         before = {alias: _snapshot(alias) for alias in ALIASES}
     yield

@@ -50,7 +50,7 @@ def test_drifted_migration_is_refused(items: Path, cli) -> None:
 
 def test_irreversible_rollback_is_refused(items: Path, cli) -> None:
     write(items, "002_oneway.sql", "-- === UP MIGRATION ===\nUPDATE items SET qty = 0;\n")
-    assert cli("apply", "--yes").code == 0
+    assert cli("apply", "--yes", "--backup", "off").code == 0
     before, count = checksum("items"), Deployment.objects.count()
     result = cli("rollback", "--yes")
     assert result.code == 1
@@ -60,6 +60,19 @@ def test_irreversible_rollback_is_refused(items: Path, cli) -> None:
         and "No backup" in result.err
     )
     unchanged(before, count)
+
+
+def test_a_migration_with_no_way_back_is_backed_up_and_restored_exactly(items: Path, cli) -> None:
+    original = checksum("items")
+    write(items, "002_oneway.sql", "-- === UP MIGRATION ===\nUPDATE items SET qty = 0;\n")
+    plan = cli("plan", "--json").json()
+    assert plan["runs"][0]["backup"] is True and plan["runs"][0]["way_back"] == "by backup"
+    assert plan["rollback"]["guarantee"] == "exact"
+    assert cli("apply", "--yes").code == 0
+    assert checksum("items") != original
+    result = cli("rollback", "--yes")
+    assert result.code == 0 and "backup" in result.out
+    assert checksum("items") == original
 
 
 def test_invalid_transform_spec(items: Path, cli) -> None:

@@ -96,9 +96,9 @@ def test_kill_9_mid_transform_then_recover_and_resume(
     try:
         deployment = services.apply("default", actor="t", backend="rq")
         wait_until(
-            lambda: StepRun.objects.filter(
-                run__deployment=deployment, batches_done__gte=8
-            ).exists(),
+            lambda: (
+                (Deployment.objects.get(pk=deployment.pk).progress or {}).get("batches", 0) >= 8
+            ),
             what="the transform to be under way",
         )
     finally:
@@ -112,7 +112,8 @@ def test_kill_9_mid_transform_then_recover_and_resume(
     assert deployment.status == Status.INTERRUPTED
     assert not TargetLock.objects.exists()
     step = StepRun.objects.get(run__deployment=deployment)
-    assert 0 < step.batches_done < 60
+    assert step.status == Status.INTERRUPTED
+    assert 0 < deployment.progress["batches"] < 60  # its last heartbeat: killed halfway
 
     worker = start_rqworker(worker_env(items), burst=True)
     try:

@@ -11,9 +11,8 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import cli
 from ...catalog import CatalogError
-from ...catalog.formats import SCAFFOLDS
+from ...cli import arguments, handlers
 from ...exceptions import MigratorError
 
 
@@ -38,43 +37,10 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(
             dest="subcommand", required=True, metavar="SUBCOMMAND", parser_class=UsageParser
         )
-
-        def add(name: str, help_text: str, json_output: bool = True) -> Any:
-            p = sub.add_parser(name, help=help_text, description=help_text)
-            if json_output:
-                p.add_argument("--json", action="store_true", help="Machine-readable output.")
-            return p
-
-        p = add("status", "Current version, applied, pending, drifted and running work.")
-        p.add_argument("--database", help="Only this target alias.")
-
-        p = add("sync", "Mirror the catalog on disk into the database (all or nothing).")
-        p.add_argument(
-            "--check", action="store_true", help="Change nothing; exit 1 if a sync would change."
-        )
-
-        p = add("verify", "Check applied migrations against their files (drift, missing).")
-        p.add_argument("--database")
-
-        p = add("repair", "Accept the changed checksum of drifted migrations (audited).")
-        p.add_argument("--database")
-        p.add_argument("--reason", required=True, help="Why the change is accepted.")
-        p.add_argument("versions", nargs="*", help="Only these versions (default: all drifted).")
-
-        p = add("baseline", "Mark everything up to a version applied without running it.")
-        p.add_argument("--version", required=True, dest="baseline_version")
-        p.add_argument("--database", default=None)
-
-        p = add("create", "Scaffold a new migration with the next version.")
-        p.add_argument("name")
-        p.add_argument("--format", default="sql", choices=sorted(SCAFFOLDS), dest="fmt")
-        p.add_argument("--database")
-        p.add_argument("--dir", dest="directory", help="Folder to write to.")
-
-        cli.add_deployment_subcommands(add)
+        arguments.add_all(sub)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        handler = getattr(cli, "cmd_" + options["subcommand"].replace("-", "_"))
+        handler = getattr(handlers, "cmd_" + options["subcommand"].replace("-", "_"))
         as_json = options.get("json", False)
         try:
             handler(self, options)

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from .engine.progress import Snapshot
+from ..engine.progress import Snapshot
 
 
 def _stamp() -> str:

@@ -19,8 +19,8 @@ from ..catalog.formats import SCAFFOLDS
 from ..catalog.sync import SyncReport, sync_catalog
 from ..catalog.versions import key_of
 from ..exceptions import BadInput, OperationFailed
-from ..models import Deployment, Migration, TargetLock
-from ..states import ACTIVE, Status
+from ..models import Deployment, Migration, Run, TargetLock
+from ..states import IN_FLIGHT, UNFINISHED
 
 
 def _require_tables() -> None:
@@ -72,22 +72,26 @@ class MigrationState:
     applied_by: str
     baselined: bool
     out_of_order: bool
+    repeatable: bool = False
+    unsupported: str = ""
+    marked_done: bool = False
 
 
 def _states(catalog: Catalog, database: str) -> list[MigrationState]:
     applied = {
         key_of(m.version): m for m in Migration.objects.filter(database=database, applied=True)
     }
-    current = max((key_of(v) for v in [m.version for m in applied.values()]), default=None)
+    current = max((key_of(m.version) for m in applied.values() if not m.repeatable), default=None)
     states: list[MigrationState] = []
     for spec in catalog.for_database(database):
         row = applied.pop(key_of(spec.version), None)
         if row is None:
-            state = "pending"
+            state = "unsupported" if spec.unsupported else "pending"
         elif checksums.matches(row.applied_checksum, spec.parts):
             state = "applied"
         else:
-            state = "drifted"
+            # A changed repeatable script is not drift: it is due to run again.
+            state = "pending" if spec.repeatable else "drifted"
         states.append(
             MigrationState(
                 database=database,
@@ -103,8 +107,12 @@ def _states(catalog: Catalog, database: str) -> list[MigrationState]:
                 applied_by=row.applied_by if row else "",
                 baselined=row.baselined if row else False,
                 out_of_order=state == "pending"
+                and not spec.repeatable
                 and current is not None
                 and key_of(spec.version) < current,
+                repeatable=spec.repeatable,
+                unsupported=spec.unsupported,
+                marked_done=row.marked_done if row else False,
             )
         )
     for row in applied.values():
@@ -123,9 +131,10 @@ def _states(catalog: Catalog, database: str) -> list[MigrationState]:
                 applied_by=row.applied_by,
                 baselined=row.baselined,
                 out_of_order=False,
+                repeatable=row.repeatable,
             )
         )
-    states.sort(key=lambda s: key_of(s.version))
+    states.sort(key=lambda s: (s.repeatable, key_of(s.version)))
     return states
 
 
@@ -149,18 +158,33 @@ def status(database: str | None = None) -> dict[str, Any]:
     targets = []
     for alias in _databases(catalog, database):
         states = _states(catalog, alias)
-        applied = [s for s in states if s.state in ("applied", "drifted", "missing")]
-        deployments = Deployment.objects.filter(database=alias).filter(
-            status__in=[*ACTIVE, Status.PAUSED, Status.INTERRUPTED, Status.PENDING]
+        deployments = list(
+            Deployment.objects.filter(database=alias, status__in=list(UNFINISHED)).order_by("pk")
         )
+        in_flight = set(
+            Run.objects.filter(deployment__in=deployments, status__in=list(IN_FLIGHT)).values_list(
+                "migration__version", flat=True
+            )
+        )
+        for state in states:
+            if state.state == "pending" and state.version in in_flight:
+                state.state = "running"
+        applied = [
+            s for s in states if s.state in ("applied", "drifted", "missing") and not s.repeatable
+        ]
         lock = TargetLock.objects.filter(database=alias).first()
+        last = Deployment.objects.filter(database=alias, dry_run=False).order_by("-pk").first()
         targets.append(
             {
                 "database": alias,
                 "current_version": applied[-1].version if applied else None,
-                "latest_version": states[-1].version if states else None,
+                "latest_version": next(
+                    (s.version for s in reversed(states) if not s.repeatable), None
+                ),
                 "applied": [s.version for s in applied],
-                "pending": [s.version for s in states if s.state == "pending"],
+                "pending": [s.version for s in states if s.state in ("pending", "running")],
+                "running": [s.version for s in states if s.state == "running"],
+                "unsupported": [s.version for s in states if s.state == "unsupported"],
                 "drifted": [s.version for s in states if s.state == "drifted"],
                 "missing": [s.version for s in states if s.state == "missing"],
                 "irreversible": [s.version for s in states if not s.reversible],
@@ -184,6 +208,14 @@ def status(database: str | None = None) -> dict[str, Any]:
                     "acquired_at": lock.acquired_at.isoformat(),
                     "heartbeat_at": lock.heartbeat_at.isoformat(),
                 },
+                "last_deployment": None
+                if last is None
+                else {
+                    "id": last.pk,
+                    "status": last.status,
+                    "direction": last.direction,
+                    "still_applied": (last.report or {}).get("still_applied"),
+                },
             }
         )
     return {
@@ -192,8 +224,9 @@ def status(database: str | None = None) -> dict[str, Any]:
     }
 
 
-def verify(database: str | None = None) -> list[str]:
-    """Problems with applied migrations: drifted files and applied files gone from disk."""
+def verify(database: str | None = None, *, with_warnings: bool = False) -> Any:
+    """Problems with applied migrations: drifted files and applied files gone from disk
+    (with ``with_warnings``, also the catalog's warnings: ``(problems, warnings)``)."""
     _require_tables()
     catalog = load_catalog()
     problems = []
@@ -209,6 +242,8 @@ def verify(database: str | None = None) -> list[str]:
                 problems.append(
                     f"{state.source}: {alias} {state.version} is applied but its file is gone"
                 )
+    if with_warnings:
+        return problems, [str(w) for w in catalog.warnings]
     return problems
 
 
@@ -288,6 +323,47 @@ def baseline(*, version: str, actor: str, database: str) -> list[str]:
             version=spec.version,
             marked=marked,
         )
+    return marked
+
+
+def mark_done(database: str, versions: list[str], *, actor: str, reason: str) -> list[str]:
+    """Mark migrations migrator cannot run (``unsupported``) applied, once an operator ran
+    them with their own tool; audited with the reason."""
+    _require_tables()
+    _check_database(database)
+    if not reason.strip():
+        raise BadInput("mark-done needs --reason: say how and when it was run")
+    catalog = load_catalog()
+    marked: list[str] = []
+    with transaction.atomic(using=router.db_for_write(Migration)):
+        sync_catalog(catalog, actor=actor)
+        for version in versions:
+            spec = catalog.get(database, version)
+            if spec is None:
+                raise BadInput(f"unknown version {version!r} for database {database!r}")
+            if not spec.unsupported:
+                raise BadInput(
+                    f"{spec.version} can be run by migrator: apply it instead of marking it done"
+                )
+            row = Migration.objects.get(database=database, version=spec.version)
+            if row.applied:
+                raise OperationFailed(f"{spec.version} is already applied")
+            row.applied = True
+            row.marked_done = True
+            row.applied_at = timezone.now()
+            row.applied_by = actor
+            row.applied_checksum = row.checksum
+            row._change_reason = audit.change_reason(f"marked done by {actor}: {reason}")  # type: ignore[attr-defined]
+            row.save()
+            audit.record(
+                "mark_done",
+                f"{database} {row.version}: marked done ({reason})",
+                actor=actor,
+                database=database,
+                version=row.version,
+                reason=reason,
+            )
+            marked.append(row.version)
     return marked
 
 

@@ -1,0 +1,423 @@
+"""One handler per subcommand: parse what the user gave, call a service, render the result."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from .. import audit, services
+from ..backends import get_backend
+from ..conf import migrator_settings
+from ..dialects import dialect_for
+from ..engine.progress import reporting
+from ..services import serializers
+from ..states import Status
+from . import rendering
+from .progress import reporter_for
+
+Options = dict[str, Any]
+
+
+def _verbosity(options: Options) -> int:
+    return int(options.get("verbosity", 1))
+
+
+def _database(options: Options) -> str:
+    return str(options.get("database") or migrator_settings.DEFAULT_DATABASE)
+
+
+def _vendor(database: str) -> str:
+    try:
+        return dialect_for(database).vendor
+    except Exception:  # noqa: BLE001 - rendering only
+        return ""
+
+
+# -- the catalog ----------------------------------------------------------------------
+
+
+def cmd_status(command: BaseCommand, options: Options) -> None:
+    report = services.status(options.get("database"))
+    if options["json"]:
+        rendering.write_json(command, report)
+    else:
+        rendering.status(command, report, _verbosity(options))
+
+
+def cmd_sync(command: BaseCommand, options: Options) -> None:
+    report = services.sync(actor=audit.cli_actor(), check=options["check"])
+    if options["json"]:
+        rendering.write_json(command, report.as_dict())
+    elif _verbosity(options):
+        verb = "would change" if options["check"] else "synced"
+        command.stdout.write(
+            f"{verb}: {len(report.created)} new, {len(report.updated)} updated, "
+            f"{len(report.missing)} gone from disk, {report.unchanged} unchanged"
+        )
+        for label in report.created:
+            command.stdout.write(f"  + {label}")
+        for label in report.updated:
+            command.stdout.write(f"  ~ {label}")
+        for label in report.missing:
+            command.stdout.write(f"  - {label}")
+        for warning in report.warnings:
+            command.stdout.write(command.style.WARNING(f"warning: {warning}"))
+    if options["check"] and report.changed:
+        raise CommandError("the database is out of sync with the catalog", returncode=1)
+
+
+def cmd_verify(command: BaseCommand, options: Options) -> None:
+    problems, warnings = services.verify(options.get("database"), with_warnings=True)
+    if options["json"]:
+        rendering.write_json(
+            command, {"ok": not problems, "problems": problems, "warnings": warnings}
+        )
+    else:
+        for warning in warnings:
+            command.stdout.write(command.style.WARNING(f"warning: {warning}"))
+        if not problems and _verbosity(options):
+            command.stdout.write(command.style.SUCCESS("All applied migrations match their files."))
+    if problems:
+        raise CommandError("\n".join(problems), returncode=1)
+
+
+def cmd_repair(command: BaseCommand, options: Options) -> None:
+    repaired = services.repair(
+        actor=audit.cli_actor(),
+        reason=options["reason"],
+        database=options.get("database"),
+        versions=options["versions"] or None,
+    )
+    if options["json"]:
+        rendering.write_json(command, {"repaired": repaired})
+    else:
+        command.stdout.write(
+            f"repaired {len(repaired)}: {', '.join(repaired) or 'nothing drifted'}"
+        )
+
+
+def cmd_baseline(command: BaseCommand, options: Options) -> None:
+    database = _database(options)
+    marked = services.baseline(
+        version=options["baseline_version"], actor=audit.cli_actor(), database=database
+    )
+    if options["json"]:
+        rendering.write_json(command, {"database": database, "marked": marked})
+    else:
+        command.stdout.write(f"{database}: marked {len(marked)} applied: {', '.join(marked)}")
+
+
+def cmd_mark_done(command: BaseCommand, options: Options) -> None:
+    database = _database(options)
+    marked = services.mark_done(
+        database, options["versions"], actor=audit.cli_actor(), reason=options["reason"]
+    )
+    if options["json"]:
+        rendering.write_json(command, {"database": database, "marked": marked})
+    else:
+        command.stdout.write(f"{database}: marked done: {', '.join(marked)}")
+
+
+def cmd_create(command: BaseCommand, options: Options) -> None:
+    paths = services.create(
+        name=options["name"],
+        fmt=options["fmt"],
+        database=options.get("database"),
+        directory=options.get("directory"),
+    )
+    if options["json"]:
+        rendering.write_json(command, {"files": [str(p) for p in paths]})
+    else:
+        for path in paths:
+            command.stdout.write(f"created {path}")
+
+
+# -- moving targets ---------------------------------------------------------------------
+
+
+def cmd_plan(command: BaseCommand, options: Options) -> None:
+    database = _database(options)
+    result = services.plan(
+        database,
+        to=options.get("to_version"),
+        direction="backward" if options["rollback"] else "forward",
+        count=options.get("steps"),
+        atomic=options.get("atomic") or None,
+    )
+    if options["json"]:
+        rendering.write_json(command, result.as_dict())
+    else:
+        rendering.plan(command, result, _vendor(database))
+
+
+def _confirm(command: BaseCommand, options: Options, question: str, required: bool) -> None:
+    if options.get("yes") or options.get("json"):
+        return
+    if not sys.stdin.isatty():
+        if required:
+            raise CommandError(
+                f"{question} Pass --yes to confirm when not on a terminal.", returncode=2
+            )
+        return
+    answer = input(f"{question} [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CommandError("nothing done", returncode=1)
+
+
+def _params(raw: list[str]) -> dict[str, str]:
+    params = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param {item!r} must be KEY=VALUE", returncode=2)
+        params[key] = value
+    return params
+
+
+def _backend(options: Options) -> str:
+    if options.get("backend"):
+        return str(options["backend"])
+    if options.get("async_"):
+        return migrator_settings.BACKEND
+    return "inline"
+
+
+def _check_backend(options: Options) -> None:
+    """Refuse --async with a backend whose jobs die with this process, before any work."""
+    backend = _backend(options)
+    if options.get("async_") and not get_backend(backend).detached:
+        raise CommandError(
+            f"--async needs a queue backend (rq or celery), not {backend!r}", returncode=2
+        )
+
+
+def _run_with_progress(command: BaseCommand, options: Options, start: Callable[[], Any]) -> Any:
+    """Start a deployment; with the inline backend, draw progress while it runs here."""
+    if _backend(options) != "inline" or options.get("json") or not _verbosity(options):
+        return start()
+    reporter = reporter_for(command.stdout)
+    try:
+        with reporting(reporter):
+            return start()
+    finally:
+        reporter.close()
+
+
+def _follow(command: BaseCommand, deployment: Any, options: Options) -> None:
+    """Wait for the deployment (unless --async), then report; exit 1 unless it succeeded."""
+    if not options.get("async_"):
+        deployment = services.wait(deployment.pk)
+    _report(command, deployment, options)
+
+
+def _report(command: BaseCommand, deployment: Any, options: Options) -> None:
+    deployment.refresh_from_db()
+    if options.get("json"):
+        rendering.write_json(command, serializers.deployment_dict(deployment))
+    elif _verbosity(options):
+        if deployment.dry_run and deployment.report:
+            rendering.dry_run(command, deployment.report)
+        ok = deployment.status == Status.SUCCEEDED
+        style = command.style.SUCCESS if ok else command.style.ERROR
+        command.stdout.write(
+            style(
+                f"deployment #{deployment.pk} {deployment.status.replace('_', ' ')}"
+                f"{' (dry run, rolled back)' if deployment.dry_run else ''}"
+            )
+        )
+    waiting = deployment.status in (Status.QUEUED, Status.RUNNING) and options.get("async_")
+    held = deployment.status == Status.AWAITING_APPROVAL
+    if held and not options.get("json"):
+        command.stdout.write(f"deployment #{deployment.pk} waits for approval")
+    if deployment.status != Status.SUCCEEDED and not waiting and not held:
+        reason = deployment.error or f"deployment #{deployment.pk} is {deployment.status}"
+        raise CommandError(reason, returncode=1)
+    blocked = (deployment.plan or {}).get("blocked_by")
+    if blocked and deployment.status == Status.SUCCEEDED and not deployment.dry_run:
+        raise CommandError(
+            f"stopped before {blocked['version']}: {blocked['reason']}; run it with its own "
+            f"tool, then `migrator mark-done {blocked['version']} --reason ...`",
+            returncode=1,
+        )
+
+
+def cmd_apply(command: BaseCommand, options: Options) -> None:
+    database = _database(options)
+    params = _params(options["param"])
+    _check_backend(options)
+    if not options["json"] and not options["dry_run"] and _verbosity(options):
+        preview = services.plan(
+            database,
+            to=options.get("to_version"),
+            atomic=options["atomic"] or None,
+            auto_rollback=False if options["no_auto_rollback"] else None,
+            backup=options.get("backup"),
+        )
+        rendering.plan(command, preview, _vendor(database))
+        if not preview.runs and not preview.blocked_by:
+            return
+        if preview.runs:
+            _confirm(
+                command,
+                options,
+                f"Apply {len(preview.runs)} migrations to {database}?",
+                required=False,
+            )
+    deployment = _run_with_progress(
+        command,
+        options,
+        lambda: services.apply(
+            database,
+            actor=audit.cli_actor(),
+            to=options.get("to_version"),
+            dry_run=options["dry_run"],
+            backend=_backend(options),
+            backup=options.get("backup"),
+            auto_rollback=False if options["no_auto_rollback"] else None,
+            atomic=options["atomic"] or None,
+            allow_partial_rollback=options["allow_partial_rollback"],
+            params=params,
+        ),
+    )
+    _follow(command, deployment, options)
+
+
+def cmd_rollback(command: BaseCommand, options: Options) -> None:
+    database = _database(options)
+    _check_backend(options)
+    to, count = options.get("to_version"), options.get("steps")
+    if not options["dry_run"]:
+        preview = services.plan(database, to=to, direction="backward", count=count)
+        if not options["json"] and _verbosity(options):
+            rendering.plan(command, preview, _vendor(database))
+        if not preview.runs:
+            return
+        _confirm(
+            command,
+            options,
+            f"Roll back {len(preview.runs)} migrations on {database}?",
+            required=True,
+        )
+    deployment = _run_with_progress(
+        command,
+        options,
+        lambda: services.rollback(
+            database,
+            actor=audit.cli_actor(),
+            to=to,
+            count=count,
+            dry_run=options["dry_run"],
+            backend=_backend(options),
+        ),
+    )
+    _follow(command, deployment, options)
+
+
+def _control_output(command: BaseCommand, options: Options, deployment: Any, what: str) -> None:
+    if options["json"]:
+        rendering.write_json(command, {"deployment": deployment.pk, "status": deployment.status})
+    else:
+        command.stdout.write(f"deployment #{deployment.pk}: {what} (now {deployment.status})")
+
+
+def cmd_pause(command: BaseCommand, options: Options) -> None:
+    deployment = services.pause(options["deployment"], actor=audit.cli_actor())
+    _control_output(command, options, deployment, "pause requested")
+
+
+def _continue(command: BaseCommand, options: Options, start: Callable[[], Any]) -> None:
+    _check_backend(options)
+    deployment = _run_with_progress(command, options, start)
+    _follow(command, deployment, options)
+
+
+def cmd_resume(command: BaseCommand, options: Options) -> None:
+    _continue(
+        command,
+        options,
+        lambda: services.resume(
+            options["deployment"], actor=audit.cli_actor(), backend=_backend(options)
+        ),
+    )
+
+
+def cmd_retry(command: BaseCommand, options: Options) -> None:
+    _continue(
+        command,
+        options,
+        lambda: services.retry(
+            options["deployment"], actor=audit.cli_actor(), backend=_backend(options)
+        ),
+    )
+
+
+def cmd_approve(command: BaseCommand, options: Options) -> None:
+    _continue(
+        command,
+        options,
+        lambda: services.approve(options["deployment"], actor=audit.cli_actor()),
+    )
+
+
+def cmd_reject(command: BaseCommand, options: Options) -> None:
+    deployment = services.reject(
+        options["deployment"], actor=audit.cli_actor(), reason=options["reason"]
+    )
+    _control_output(command, options, deployment, "rejected")
+
+
+def cmd_cancel(command: BaseCommand, options: Options) -> None:
+    deployment = services.cancel(
+        options["deployment"], actor=audit.cli_actor(), backend=options.get("backend") or None
+    )
+    _control_output(command, options, deployment, "cancel requested")
+
+
+def cmd_show(command: BaseCommand, options: Options) -> None:
+    deployment = services.get_deployment(options["deployment"])
+    events = serializers.story(deployment)
+    if options["json"]:
+        rendering.write_json(
+            command,
+            {**serializers.deployment_dict(deployment, with_steps=True), "events": events},
+        )
+        return
+    rendering.story(command, deployment, events)
+
+
+def cmd_recover(command: BaseCommand, options: Options) -> None:
+    recovered = services.recover(actor=audit.cli_actor())
+    if options["json"]:
+        rendering.write_json(command, {"interrupted": recovered})
+    else:
+        command.stdout.write(f"interrupted: {recovered or 'none'}")
+
+
+def cmd_unlock(command: BaseCommand, options: Options) -> None:
+    removed = services.unlock(_database(options), actor=audit.cli_actor(), force=options["force"])
+    if options["json"]:
+        rendering.write_json(command, {"removed": removed})
+    else:
+        command.stdout.write("lock removed" if removed else "no lock")
+
+
+def cmd_prune(command: BaseCommand, options: Options) -> None:
+    removed = services.prune(actor=audit.cli_actor(), keep=options["keep"])
+    if options["json"]:
+        rendering.write_json(command, removed)
+    else:
+        command.stdout.write(
+            f"removed {len(removed['backups'])} backups, {len(removed['captures'])} capture tables"
+        )
+
+
+def cmd_restore_backup(command: BaseCommand, options: Options) -> None:
+    _confirm(command, options, f"Restore backup #{options['backup']}?", required=True)
+    backup = services.restore_backup(options["backup"], actor=audit.cli_actor())
+    if options["json"]:
+        rendering.write_json(command, {"backup": backup.pk, "restored_at": backup.restored_at})
+    else:
+        command.stdout.write(f"backup #{backup.pk} restored")

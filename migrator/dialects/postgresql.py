@@ -1,0 +1,234 @@
+"""PostgreSQL: advisory locks, transactional DDL, SET LOCAL timeouts, a backup schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from pglast import parser as pg_parser
+
+from ..conf import migrator_settings
+from . import postgresql_schema
+from .base import Batch, Dialect, Statement, statement_at
+
+#: Statements PostgreSQL refuses inside a transaction block (the list Flyway uses, plus
+#: REINDEX ... CONCURRENTLY and DETACH PARTITION ... CONCURRENTLY), on normalised text.
+_AUTOCOMMIT = re.compile(
+    r"^(?:"
+    r"(?:CREATE|DROP) (?:DATABASE|TABLESPACE|SUBSCRIPTION)\b"
+    r"|ALTER SYSTEM\b"
+    r"|(?:CREATE|DROP)(?: UNIQUE)? INDEX CONCURRENTLY\b"
+    r"|REINDEX(?: \(.*?\))?(?: VERBOSE)? (?:SCHEMA|DATABASE|SYSTEM)\b"
+    r"|REINDEX\b.*\bCONCURRENTLY\b"
+    r"|VACUUM\b"
+    r"|DISCARD ALL\b"
+    r"|CLUSTER$"
+    r"|ALTER TABLE .* DETACH PARTITION .* CONCURRENTLY\b"
+    r")",
+    re.IGNORECASE | re.DOTALL,
+)
+#: SQLSTATEs meaning "it is already there" / "it is already gone".
+_DUPLICATE = {"42P07", "42710", "42701", "42P06", "42P04", "42723"}
+_UNDEFINED = {"42P01", "42704", "42703", "3F000", "42883"}
+
+
+def normalized(sql: str) -> str:
+    """Upper-cased, single-spaced text of a statement, for prefix matching."""
+    return " ".join(sql.split()).upper()
+
+
+def sqlstate(error: BaseException) -> str:
+    cause: BaseException | None = error
+    while cause is not None:
+        state = getattr(cause, "sqlstate", None)
+        if state:
+            return str(state)
+        cause = cause.__cause__
+    return ""
+
+
+class PostgreSQLDialect(Dialect):
+    vendor: ClassVar[str] = "postgresql"
+    display_name: ClassVar[str] = "PostgreSQL"
+    advisory_locks: ClassVar[bool] = True
+
+    # -- statements -----------------------------------------------------------------
+
+    @classmethod
+    def split(cls, script: str) -> list[Statement]:
+        """PostgreSQL's own parser splits (dollar quotes, BEGIN ATOMIC bodies, nested
+        comments); a script it cannot parse is split by its scanner alone, so that the
+        server reports the syntax error of the statement at fault."""
+        try:
+            slices = pg_parser.split(script, with_parser=True, only_slices=True)
+        except pg_parser.ParseError:
+            try:
+                slices = pg_parser.split(script, with_parser=False, only_slices=True)
+            except pg_parser.ParseError:
+                return super().split(script)
+        statements = []
+        for piece in slices:
+            statement = statement_at(script, piece.start, piece.stop)
+            if statement is not None:
+                statements.append(statement)
+        return statements
+
+    def requires_autocommit(self, sql: str) -> bool:
+        return bool(_AUTOCOMMIT.match(normalized(sql)))
+
+    def is_already_done(self, error: BaseException, sql: str) -> bool:
+        state = sqlstate(error)
+        text = normalized(sql)
+        if state in _DUPLICATE and text.startswith(("CREATE", "ALTER")):
+            return self._index_is_valid(text) if " INDEX " in f" {text} " else True
+        return state in _UNDEFINED and text.startswith("DROP")
+
+    def _index_is_valid(self, text: str) -> bool:
+        """An interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index behind."""
+        match = re.search(r"INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(\S+) ON", text)
+        if not match:
+            return True
+        name = match.group(1).strip('"').lower()
+        valid = self.scalar(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND pg_table_is_visible(c.oid)",
+            [name],
+        )
+        return bool(valid) if valid is not None else True
+
+    # -- limits -----------------------------------------------------------------------
+
+    @contextmanager
+    def limits(self, *, timeout: float | None, lock_timeout: float | None) -> Iterator[None]:
+        """``SET LOCAL`` inside a transaction; session-level (then reset) outside one."""
+        settings = [
+            ("statement_timeout", timeout),
+            ("lock_timeout", lock_timeout),
+        ]
+        wanted = [(name, int(float(value) * 1000)) for name, value in settings if value]
+        if not wanted:
+            yield
+            return
+        local = self.connection.in_atomic_block
+        scope = "LOCAL " if local else ""
+        for name, millis in wanted:
+            self.execute(f"SET {scope}{name} = %s", [millis])
+        try:
+            yield
+        finally:
+            if not local:
+                for name, _ in wanted:
+                    self.execute(f"RESET {name}")
+
+    def session_id(self) -> str:
+        return str(self.scalar("SELECT pg_backend_pid()"))
+
+    def asynchronous_commit(self) -> None:
+        """This transaction's commit need not wait for the WAL flush.
+
+        Safe for work whose checkpoint commits with it: a server crash can lose the
+        batch and its checkpoint together, never one without the other, so resuming
+        redoes exactly the lost batch. Step completions are always flushed.
+        """
+        self.execute("SET LOCAL synchronous_commit = off")
+
+    # -- locks ----------------------------------------------------------------------
+
+    def try_advisory_lock(self, key: int) -> bool:
+        return bool(self.scalar("SELECT pg_try_advisory_lock(%s)", [key]))
+
+    def advisory_unlock(self, key: int) -> None:
+        self.scalar("SELECT pg_advisory_unlock(%s)", [key])
+
+    def advisory_lock_held(self, key: int) -> bool:
+        classid, objid = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+                [classid, objid],
+            )
+        )
+
+    @contextmanager
+    def serialized(self, key: int) -> Iterator[None]:
+        self.scalar("SELECT pg_advisory_xact_lock(%s)", [key])
+        yield
+
+    # -- batches ----------------------------------------------------------------------
+
+    def transform_batch(
+        self,
+        *,
+        table: str,
+        key: str,
+        assignments: dict[str, str],
+        where: str,
+        capture: str,
+        after: Any,
+        size: int,
+    ) -> Batch | None:
+        """One statement: pick the batch by keyset, update it, keep its old values.
+
+        The batch's old values come from the picked rows (aliased, so that the ``SET``
+        expressions still see the table's own columns), and are inserted into the
+        capture table from the UPDATE's RETURNING: the table is read once per batch.
+        """
+        q = self.quote
+        columns = list(assignments)
+        picked = ", ".join(
+            [f"{q(key)} AS migrator_k"]
+            + [f"{q(c)} AS migrator_c{i}" for i, c in enumerate(columns)]
+        )
+        filters = [f"{q(key)} > %s"] if after is not None else []
+        if where:
+            filters.append(f"({where})")
+        clause = f"WHERE {' AND '.join(filters)} " if filters else ""
+        setter = ", ".join(f"{q(c)} = {e}" for c, e in assignments.items())
+        kept = ", ".join(["migrator_k"] + [f"migrator_c{i}" for i in range(len(columns))])
+        target_columns = ", ".join(q(c) for c in [key, *columns])
+        sql = (
+            f"WITH migrator_batch AS (SELECT {picked} FROM {q(table)} {clause}"
+            f"ORDER BY {q(key)} LIMIT %s FOR UPDATE), "
+            f"migrator_changed AS (UPDATE {q(table)} SET {setter} FROM migrator_batch "
+            f"WHERE {q(table)}.{q(key)} = migrator_batch.migrator_k RETURNING {kept}), "
+            f"migrator_kept AS (INSERT INTO {q(capture)} ({target_columns}) "
+            f"SELECT {kept} FROM migrator_changed) "
+            "SELECT MAX(migrator_k), COUNT(*) FROM migrator_changed"
+        )
+        params: list[Any] = [after] if after is not None else []
+        rows = self.rows(sql, [*params, size])
+        upto, count = rows[0] if rows else (None, 0)
+        if not count:
+            return None
+        return Batch(upto, int(count))
+
+    # -- backups ----------------------------------------------------------------------
+
+    @contextmanager
+    def backup_space(self, backup_id: int) -> Iterator[str]:
+        schema = migrator_settings.BACKUP_SCHEMA
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
+        yield schema
+
+    def backup_location(self, backup_id: int) -> str:
+        return f"schema {migrator_settings.BACKUP_SCHEMA}"
+
+    def drop_backup(self, backup_id: int, copies: list[str]) -> None:
+        schema = self.quote(migrator_settings.BACKUP_SCHEMA)
+        for copy in copies:
+            self.execute(f"DROP TABLE IF EXISTS {schema}.{self.quote(copy)}")
+
+    def relation_size(self, qualified: str) -> int | None:
+        return int(self.scalar("SELECT pg_total_relation_size(%s::regclass)", [qualified]) or 0)
+
+    # -- schema ---------------------------------------------------------------------
+
+    def capture_schema(self) -> dict[str, Any]:
+        return postgresql_schema.capture(self)
+
+
+__all__ = ["PostgreSQLDialect", "normalized", "sqlstate"]

@@ -1,0 +1,195 @@
+"""SQLite: statements split by SQLite's own tokenizer, a lock row, scratch copies for dry
+runs, foreign keys switched off around a migration, backups in an attached file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from django.conf import settings
+
+from ..conf import migrator_settings
+from .base import Dialect, NotSupported, Statement, statement_at
+
+ATTACHED = "migrator_backup"
+_AUTOCOMMIT = re.compile(r"^\s*(VACUUM\b|PRAGMA\s+(foreign_keys|journal_mode)\b)", re.IGNORECASE)
+_ALREADY = re.compile(r"already exists|duplicate column name", re.IGNORECASE)
+_GONE = re.compile(r"no such (table|index|view|trigger|column)", re.IGNORECASE)
+
+
+class ForeignKeyViolations(Exception):
+    """Rows that break a foreign key after a migration that ran with foreign keys off."""
+
+
+class SQLiteDialect(Dialect):
+    vendor: ClassVar[str] = "sqlite"
+    display_name: ClassVar[str] = "SQLite"
+    dry_run_strategy: ClassVar[str] = "scratch"
+    can_disable_foreign_keys: ClassVar[bool] = True
+
+    # -- statements -----------------------------------------------------------------
+
+    @classmethod
+    def split(cls, script: str) -> list[Statement]:
+        """SQLite's tokenizer decides where each statement ends (``sqlite3.complete_statement``),
+        so triggers' ``BEGIN ... END`` bodies, strings and comments never split."""
+        statements: list[Statement] = []
+        start = 0
+        position = script.find(";")
+        while position >= 0:
+            if sqlite3.complete_statement(script[start : position + 1]):
+                statement = statement_at(script, start, position + 1)
+                if statement is not None:
+                    statements.append(statement)
+                start = position + 1
+            position = script.find(";", position + 1)
+        tail = statement_at(script, start, len(script))
+        if tail is not None:
+            statements.append(tail)
+        return statements
+
+    def requires_autocommit(self, sql: str) -> bool:
+        return bool(_AUTOCOMMIT.match(sql))
+
+    def is_already_done(self, error: BaseException, sql: str) -> bool:
+        text = sql.lstrip().upper()
+        message = str(error)
+        if text.startswith(("CREATE", "ALTER")) and _ALREADY.search(message):
+            return True
+        return text.startswith("DROP") and bool(_GONE.search(message))
+
+    # -- limits -----------------------------------------------------------------------
+
+    @contextmanager
+    def limits(self, *, timeout: float | None, lock_timeout: float | None) -> Iterator[None]:
+        """SQLite has no statement timeout: a progress handler interrupts the statement
+        once ``timeout`` seconds have passed (the error says "interrupted")."""
+        if not timeout:
+            yield
+            return
+        raw = self._raw()
+        deadline = time.monotonic() + float(timeout)
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)
+
+    def session_id(self) -> str:
+        return f"{os.getpid()}"
+
+    def _raw(self) -> sqlite3.Connection:
+        self.connection.ensure_connection()
+        raw = self.connection.connection
+        assert isinstance(raw, sqlite3.Connection)
+        return raw
+
+    @contextmanager
+    def serialized(self, key: int) -> Iterator[None]:
+        """Take the database's write lock now (a write that changes nothing), so that two
+        transactions that read, then write, queue up instead of failing on the upgrade."""
+        self.execute("UPDATE migrator_targetlock SET pid = pid WHERE 1 = 0")
+        yield
+
+    # -- foreign keys ---------------------------------------------------------------
+
+    @contextmanager
+    def foreign_keys_off(self) -> Iterator[None]:
+        """Foreign keys off for the block (the table-rebuild pattern needs it).
+
+        ``PRAGMA foreign_keys`` is a no-op inside a transaction, so it is switched outside
+        any; the block's own transaction must run ``check_foreign_keys()`` before it
+        commits. Foreign keys are switched back on whatever happens.
+        """
+        if self.connection.in_atomic_block:
+            raise NotSupported(
+                "foreign keys cannot be switched off inside a transaction (SQLite ignores it)"
+            )
+        self.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            self.execute("PRAGMA foreign_keys = ON")
+
+    def check_foreign_keys(self) -> None:
+        """Raise :class:`ForeignKeyViolations` listing rows whose foreign keys dangle."""
+        found = self.rows("PRAGMA foreign_key_check")
+        if not found:
+            return
+        sample = "; ".join(
+            f"{table} rowid {rowid} -> {parent}" for table, rowid, parent, _ in found[:10]
+        )
+        raise ForeignKeyViolations(
+            f"{len(found)} row(s) violate foreign keys after the migration: {sample}"
+        )
+
+    # -- dry runs -------------------------------------------------------------------
+
+    @contextmanager
+    def scratch_copy(self) -> Iterator[str]:
+        """A copy of the database file (SQLite's backup API) under a temporary alias."""
+        folder = tempfile.mkdtemp(prefix="migrator-dry-")
+        path = Path(folder) / "scratch.sqlite3"
+        destination = sqlite3.connect(path)
+        try:
+            self._raw().backup(destination)
+        finally:
+            destination.close()
+        name = f"{self.alias}__migrator_dry_{os.getpid()}_{id(path)}"
+        try:
+            with self.second_connection(name, NAME=str(path)) as alias:
+                yield alias
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # -- backups ----------------------------------------------------------------------
+
+    def _backup_file(self, backup_id: int) -> Path:
+        folder = Path(migrator_settings.BACKUP_DIR)
+        if not folder.is_absolute():
+            folder = Path(getattr(settings, "BASE_DIR", ".")) / folder
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"backup-{backup_id}.sqlite3"
+
+    @contextmanager
+    def backup_space(self, backup_id: int) -> Iterator[str]:
+        self.execute(f"ATTACH DATABASE %s AS {ATTACHED}", [str(self._backup_file(backup_id))])
+        try:
+            yield ATTACHED
+        finally:
+            self.execute(f"DETACH DATABASE {ATTACHED}")
+
+    def backup_location(self, backup_id: int) -> str:
+        return str(self._backup_file(backup_id))
+
+    def drop_backup(self, backup_id: int, copies: list[str]) -> None:
+        self._backup_file(backup_id).unlink(missing_ok=True)
+
+    def relation_size(self, qualified: str) -> int | None:
+        schema, _, table = qualified.rpartition(".")
+        try:
+            return int(
+                self.scalar(
+                    "SELECT SUM(pgsize) FROM dbstat WHERE name = %s"
+                    + (" AND schema = %s" if schema else ""),
+                    [table.strip('"'), schema.strip('"')] if schema else [table.strip('"')],
+                )
+                or 0
+            )
+        except Exception:  # noqa: BLE001 - dbstat is an optional compile-time feature
+            return None
+
+    # -- schema ---------------------------------------------------------------------
+
+    def capture_schema(self) -> dict[str, Any]:
+        from .sqlite_schema import capture
+
+        return capture(self)

@@ -1,0 +1,122 @@
+"""Keyset batches over a table, and putting captured old values back exactly.
+
+Both are resumable from their checkpoint (:mod:`.checkpoints`): each batch commits with
+the checkpoint that records it, and the last act of a restore (dropping the capture table)
+commits with the checkpoint that says it finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from .errors import StepFailed
+from .target import Target
+
+if TYPE_CHECKING:
+    from .execution import StepExecution
+
+RESTORE_PREFIX = "restore:"
+
+
+def ensure_capture(ex: StepExecution, table: str, key: str, columns: list[str]) -> str:
+    """The capture table of (this forward run, this step, ``table``), created and
+    registered if needed; call inside a transaction (it commits with the first capture)."""
+    capture = Target.capture_table(ex.run.pk, ex.order, table)
+    if capture not in ex.checkpoints.captures():
+        if not ex.dialect.table_exists(capture):
+            ex.dialect.create_capture_table(capture, table, key, columns)
+        ex.checkpoints.register_capture(capture, table)
+    return capture
+
+
+def forward_captures(ex: StepExecution) -> dict[str, str]:
+    """``{capture table: table}`` the forward run of this step kept values in."""
+    from .checkpoints import Checkpoints
+
+    return Checkpoints(ex.target, ex.forward_run_id, ex.order, "forward").captures()
+
+
+def keyset(
+    ex: StepExecution, loop: str, table: str, key: str, size: int
+) -> Iterator[tuple[list[Any], Any]]:
+    """Yield ``(keys, upto)`` of the next batches of ``table`` after the loop's checkpoint.
+
+    The caller does each batch's work and calls :func:`commit_batch` in one transaction.
+    """
+    checkpoint = ex.checkpoints.get(loop)
+    if checkpoint.finished:
+        return
+    position = checkpoint.position
+    while True:
+        upto = ex.dialect.next_bound(table, key, position, size)
+        if upto is None:
+            with ex.target.atomic():
+                current = ex.checkpoints.get(loop)
+                ex.checkpoints.write(
+                    loop,
+                    position=position,
+                    batches=current.batches,
+                    done=current.done,
+                    finished=True,
+                )
+            return
+        yield ex.dialect.keys_between(table, key, position, upto), upto
+        position = upto
+
+
+def commit_batch(ex: StepExecution, loop: str, upto: Any, rows: int) -> None:
+    """Record one batch in the loop's checkpoint; call inside the batch's transaction."""
+    current = ex.checkpoints.get(loop)
+    ex.checkpoints.write(
+        loop,
+        position=upto,
+        batches=current.batches + 1,
+        done=current.done + rows,
+        finished=False,
+    )
+
+
+def restore_captures(ex: StepExecution, captures: dict[str, str]) -> int:
+    """Put back every captured value, batch by batch, then drop each capture table.
+
+    A capture whose restore checkpoint says finished was restored and dropped before (a
+    resumed undo); one that is gone without that record is an error, never a silent skip.
+    """
+    dialect = ex.dialect
+    todo = []
+    for capture, table in sorted(captures.items()):
+        loop = RESTORE_PREFIX + capture
+        if ex.checkpoints.get(loop).finished:
+            continue
+        if not dialect.table_exists(capture):
+            raise StepFailed(f"{ex.where}the captured values of {table} ({capture}) are gone")
+        todo.append((capture, table, loop))
+    restored = sum(ex.checkpoints.get(RESTORE_PREFIX + c).done for c in captures)
+    total = restored + sum(
+        int(dialect.scalar(f"SELECT COUNT(*) FROM {dialect.quote(c)}") or 0) for c, _, _ in todo
+    )
+    ex.progress.start(total, restored)
+    for capture, table, loop in todo:
+        columns = dialect.columns_of(capture)
+        key, kept = columns[0], columns[1:]
+        dialect.analyze(capture)
+        checkpoint = ex.checkpoints.get(loop)
+        position, batches, done = checkpoint.position, checkpoint.batches, checkpoint.done
+        while (upto := dialect.next_bound(capture, key, position, ex.batch_size)) is not None:
+            started = time.monotonic()
+            with ex.batch_transaction():
+                rows = dialect.restore_batch(
+                    capture=capture, table=table, key=key, columns=kept, after=position, upto=upto
+                )
+                batches, done, position = batches + 1, done + rows, upto
+                ex.checkpoints.write(
+                    loop, position=position, batches=batches, done=done, finished=False
+                )
+            ex.progress.batch(rows)
+            ex.throttle(rows, started)
+        with ex.target.atomic():
+            dialect.drop_table(capture)
+            ex.checkpoints.write(loop, position=position, batches=batches, done=done, finished=True)
+    return ex.progress.done

@@ -1,0 +1,315 @@
+"""State changes of an execution, checked as they happen and written together.
+
+The engine never saves a deployment, run or step run directly: it tells a :class:`Journal`
+("this run is now succeeded", "this migration is applied", "this happened") and the
+journal writes everything at the next commit point, in bulk: the rows, one simple-history
+row per change (with who, why and when) and the events. When the target is migrator's own
+database, that commit point is the step's own transaction, so a step's work and its
+record commit together (or not at all); a migration then costs one commit of our own.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models, router, transaction
+from django.utils import timezone
+
+from ..audit import change_reason
+from ..models import Deployment, Event, Migration, Run, StepRun
+from ..states import (
+    DEPLOYMENT_TRANSITIONS,
+    FINISHED,
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    Status,
+    check_transition,
+)
+
+logger = logging.getLogger("migrator")
+
+_TABLES: dict[type[models.Model], dict[str, frozenset[str]]] = {
+    Deployment: DEPLOYMENT_TRANSITIONS,
+    Run: RUN_TRANSITIONS,
+    StepRun: STEP_TRANSITIONS,
+}
+#: States that close an interval (``finished_at`` is set); pausing keeps it open.
+_ENDS = FINISHED | {Status.SKIPPED, Status.PAUSED, Status.INTERRUPTED}
+
+
+def describe(obj: models.Model) -> str:
+    if isinstance(obj, Deployment):
+        return f"deployment #{obj.pk}"
+    if isinstance(obj, Run):
+        return f"run {obj.migration.version} ({obj.direction})"
+    if isinstance(obj, StepRun):
+        return f"{obj.run.migration.version} step {obj.step_order or obj.order} ({obj.name})"
+    return str(obj)
+
+
+@dataclass
+class Memento:
+    """What a journal held, and its rows looked like, at one moment."""
+
+    new: list[models.Model]
+    dirty: dict[int, tuple[models.Model, set[str]]]
+    history: list[tuple[models.Model, models.Model]]
+    events: list[Event]
+    known: dict[int, models.Model]
+    objects: list[tuple[models.Model, dict[str, Any], Any]]
+
+
+class Journal:
+    """Buffered state changes of one deployment, written by :meth:`flush`."""
+
+    def __init__(self, deployment: Deployment, *, actor: str | None = None, user_id: Any = None):
+        self.deployment = deployment
+        self.actor = actor or deployment.requested_by
+        self.user_id = user_id if user_id is not None else deployment.requested_by_user_id
+        self._new: list[models.Model] = []
+        self._dirty: dict[int, tuple[models.Model, set[str]]] = {}
+        self._history: list[tuple[models.Model, models.Model]] = []
+        self._events: list[Event] = []
+        self._known: dict[int, models.Model] = {id(deployment): deployment}
+
+    # -- recording ------------------------------------------------------------------
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._new or self._dirty or self._history or self._events)
+
+    def create(self, obj: models.Model) -> models.Model:
+        """A new row, inserted at the next flush (before anything that refers to it)."""
+        self._new.append(obj)
+        self._known[id(obj)] = obj
+        return obj
+
+    def change(self, obj: models.Model, *, reason: str = "", **fields: Any) -> None:
+        """Set fields of a row; with ``reason``, also a history row for the change."""
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        self._touch(obj, set(fields))
+        if reason:
+            self._snapshot(obj, reason)
+
+    def transition(
+        self,
+        obj: Deployment | Run | StepRun,
+        status: str,
+        *,
+        message: str = "",
+        level: str = "info",
+        **fields: Any,
+    ) -> None:
+        """Move ``obj`` to ``status`` if the transition tables allow it, with an event."""
+        previous = obj.status
+        if previous == status and not fields:
+            return
+        if previous != status:
+            check_transition(previous, status, _TABLES[type(obj)])
+        now = timezone.now()
+        changed = {"status", *fields}
+        obj.status = status
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        if status == Status.RUNNING and obj.started_at is None:
+            obj.started_at = now
+            changed.add("started_at")
+        if status in _ENDS and "finished_at" not in fields:
+            obj.finished_at = now
+            changed.add("finished_at")
+        elif status == Status.RUNNING and obj.finished_at is not None:
+            obj.finished_at = None
+            changed.add("finished_at")
+        self._touch(obj, changed)
+        text = f"{describe(obj)}: {previous} → {status}" + (f": {message}" if message else "")
+        self._snapshot(obj, f"{previous} → {status}" + (f": {message}" if message else ""))
+        run = obj if isinstance(obj, Run) else getattr(obj, "run", None)
+        step_run = obj if isinstance(obj, StepRun) else None
+        self.event(
+            "status",
+            text,
+            level=level,
+            run=run,
+            step_run=step_run,
+            previous=previous,
+            status=status,
+        )
+
+    def event(
+        self,
+        action: str,
+        message: str,
+        *,
+        level: str = "info",
+        run: Run | None = None,
+        step_run: StepRun | None = None,
+        **data: Any,
+    ) -> None:
+        self._events.append(
+            Event(
+                time=timezone.now(),
+                action=action,
+                message=message,
+                actor=self.actor,
+                level=level,
+                database=self.deployment.database,
+                deployment=self.deployment,
+                run=run,
+                step_run=step_run,
+                data=data,
+            )
+        )
+        logger.log(logging.getLevelName(level.upper()), "%s (%s)", message, self.actor)
+
+    def _touch(self, obj: models.Model, fields: set[str]) -> None:
+        self._known[id(obj)] = obj
+        if obj.pk is None or any(obj is new for new in self._new):
+            return  # inserted whole at the next flush
+        key = id(obj)
+        if key in self._dirty:
+            self._dirty[key][1].update(fields)
+        else:
+            self._dirty[key] = (obj, set(fields))
+
+    def _snapshot(self, obj: models.Model, reason: str) -> None:
+        manager = getattr(type(obj), "history", None)
+        if manager is None:
+            return
+        historical = manager.model
+        row = historical(
+            history_date=timezone.now(),
+            history_user_id=self.user_id,
+            history_change_reason=change_reason(reason),
+            history_type="~" if obj.pk is not None else "+",
+            **{f.attname: getattr(obj, f.attname) for f in historical.tracked_fields},
+        )
+        self._history.append((row, obj))
+
+    # -- writing --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything recorded, in one transaction (or the caller's, if one is open)."""
+        if not self.pending:
+            return
+        with transaction.atomic(using=router.db_for_write(Run), savepoint=False):
+            by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+            for obj in self._new:
+                by_model[type(obj)].append(obj)
+            for model, objs in by_model.items():
+                model._default_manager.bulk_create(objs)
+            for obj, fields in self._dirty.values():
+                type(obj)._default_manager.filter(pk=obj.pk).update(
+                    **{name: getattr(obj, name) for name in fields}
+                )
+            histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+            for row, obj in self._history:
+                pk_name = type(obj)._meta.pk.attname
+                setattr(row, pk_name, obj.pk)
+                histories[type(row)].append(row)
+            for model, rows in histories.items():
+                model._default_manager.bulk_create(rows)
+            if self._events:
+                Event.objects.bulk_create(self._events)
+        self.discard()
+
+    def savepoint(self, *also: models.Model) -> Memento:
+        """Remember the buffers and the rows' values (``also``: rows that may be changed
+        next), to go back to if a transaction that the journal was flushed into rolls back
+        (see :meth:`restore`)."""
+        known = dict(self._known)
+        rows = [
+            *known.values(),
+            *(obj for obj in also if id(obj) not in known),
+            *(row for row, _ in self._history),
+            *self._events,
+        ]
+        return Memento(
+            new=list(self._new),
+            dirty={key: (obj, set(fields)) for key, (obj, fields) in self._dirty.items()},
+            history=list(self._history),
+            events=list(self._events),
+            known=known,
+            objects=[(obj, dict(obj.__dict__), copy.copy(obj._state)) for obj in rows],
+        )
+
+    def restore(self, memento: Memento) -> None:
+        """Back to ``memento``: what was recorded since is forgotten, and rows written by a
+        flush whose transaction rolled back count as unwritten again."""
+        for obj, values, state in memento.objects:
+            obj.__dict__.clear()
+            obj.__dict__.update(values)
+            obj._state = state
+        self._new = list(memento.new)
+        self._dirty = dict(memento.dirty)
+        self._history = list(memento.history)
+        self._events = list(memento.events)
+        self._known = dict(memento.known)
+
+    def discard(self) -> None:
+        """Forget what was recorded (after the transaction it was flushed in rolled back)."""
+        self._new.clear()
+        self._dirty.clear()
+        self._history.clear()
+        self._events.clear()
+
+
+def record_transition(
+    obj: Deployment | Run,
+    status: str,
+    *,
+    actor: str | None = None,
+    user_id: Any = None,
+    message: str = "",
+    level: str = "info",
+    **fields: Any,
+) -> None:
+    """One checked, audited status change, written now (for services)."""
+    deployment = obj if isinstance(obj, Deployment) else obj.deployment
+    journal = Journal(deployment, actor=actor, user_id=user_id)
+    journal.transition(obj, status, message=message, level=level, **fields)
+    journal.flush()
+
+
+def compare_and_set(
+    deployment: Deployment,
+    expected: set[str] | set[Status] | frozenset[str],
+    status: str,
+    *,
+    actor: str | None = None,
+    user_id: Any = None,
+    message: str = "",
+    level: str = "info",
+    **fields: Any,
+) -> bool:
+    """Move ``deployment`` to ``status`` only if it is still in one of ``expected``.
+
+    The conditional UPDATE is what makes claiming work, recovering a dead worker's work
+    and cancelling a queued deployment safe against each other: exactly one of them wins.
+    """
+    alias = router.db_for_write(Deployment)
+    with transaction.atomic(using=alias):
+        while True:
+            current = (
+                Deployment.objects.filter(pk=deployment.pk).values_list("status", flat=True).first()
+            )
+            if current not in expected:
+                return False
+            # One conditional UPDATE: portable (no SELECT ... FOR UPDATE needed), and
+            # whoever changed the status meanwhile makes it match no row.
+            if Deployment.objects.filter(pk=deployment.pk, status=current).update(status=status):
+                break
+        deployment.status = str(current)
+        journal = Journal(deployment, actor=actor, user_id=user_id)
+        journal.transition(deployment, status, message=message, level=level, **fields)
+        journal.flush()
+    return True
+
+
+def touch_migration(journal: Journal, migration: Migration, reason: str, **fields: Any) -> None:
+    """Change a migration's applied state, with a history row saying why."""
+    journal.change(migration, reason=reason, **fields)

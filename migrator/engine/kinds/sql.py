@@ -1,0 +1,121 @@
+"""``sql``: forward SQL and optional backward SQL, in one transaction unless told otherwise.
+
+Non-transactional steps (``CREATE INDEX CONCURRENTLY``, ``VACUUM``) run statement by
+statement in autocommit; each statement's start and end are checkpointed, so a resumed
+step skips what committed and recognises an in-doubt statement that had already taken
+effect ("already exists"). Taking back a partly done non-transactional step runs its
+backward SQL, tolerating what the forward part never got to create.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ...dialects import Statement, split_statements
+from ..errors import StepFailed
+from ..sql import ScriptResult, StatementError, run_statements
+from .base import StepKind, WayBack
+from .statements import changes_rows_only, tables_named
+
+if TYPE_CHECKING:
+    from ...catalog.spec import StepSpec
+    from ...dialects import Dialect
+    from ..execution import StepExecution
+
+
+def has_noop_down(step: StepSpec) -> bool:
+    """A deliberately empty down part (diesel's empty ``down.sql``): going back does nothing."""
+    return bool(step.options.get("noop_down"))
+
+
+class SqlKind(StepKind):
+    name: ClassVar[str] = "sql"
+    changes: ClassVar[str] = "schema"
+
+    def declared_way_back(self, step: StepSpec) -> WayBack:
+        if step.backward.strip() or has_noop_down(step):
+            return WayBack.SQL
+        return WayBack.NONE
+
+    def missing_way_back(self, step: StepSpec) -> str:
+        return "has no backward SQL"
+
+    def describe(self, step: StepSpec, direction: str) -> dict[str, Any]:
+        if direction == "forward":
+            return {"sql": step.forward}
+        return {"sql": step.backward, "noop": has_noop_down(step) and not step.backward.strip()}
+
+    def touched_tables(self, step: StepSpec, dialect: Dialect) -> set[str] | None:
+        return tables_named(split_statements(dialect.vendor, step.forward))
+
+    def only_changes_rows(self, step: StepSpec, dialect: Dialect) -> bool:
+        return changes_rows_only(split_statements(dialect.vendor, step.forward))
+
+    def dry_run_obstacle(self, step: StepSpec, dialect: Dialect) -> str:
+        if not self.transactional(step) and dialect.dry_run_strategy == "transaction":
+            return "non-transactional: cannot run inside the dry run's transaction"
+        return ""
+
+    # -- execution --------------------------------------------------------------------
+
+    def forward(self, ex: StepExecution) -> None:
+        self._run(ex, ex.step.forward, validate=bool(ex.step.validation))
+
+    def backward(self, ex: StepExecution) -> None:
+        if not ex.step.backward.strip() and not has_noop_down(ex.step):
+            raise StepFailed(f"{ex.where}no backward SQL")
+        self._run(ex, ex.step.backward, validate=False)
+
+    def undo(self, ex: StepExecution) -> None:
+        if not ex.step.backward.strip() and not has_noop_down(ex.step):
+            raise StepFailed(f"{ex.where}no backward SQL to undo what it did")
+        # A partly done step's backward SQL may name things its forward part never made.
+        self._run(ex, ex.step.backward, validate=False, tolerant=ex.partial)
+
+    def _run(
+        self, ex: StepExecution, script: str, *, validate: bool, tolerant: bool = False
+    ) -> None:
+        statements = ex.statements(script)
+        ex.progress.start(None)
+        if self.transactional(ex.step):
+            with ex.limits():
+                result = run_statements(ex.dialect, statements, ex.where)
+        else:
+            result = self._one_by_one(ex, statements, tolerant)
+        if validate:  # inside the step's transaction: a failed check undoes the step
+            self.validate(ex, ex.step.validation, "validation")
+        for statement in result.statements:
+            ex.note(
+                kind="statement",
+                sql=statement.sql,
+                line=statement.line,
+                rows=statement.rows,
+                seconds=round(statement.seconds, 6),
+            )
+        ex.progress.set(result.rows)
+
+    def _one_by_one(
+        self, ex: StepExecution, statements: tuple[Statement, ...], tolerant: bool
+    ) -> ScriptResult:
+        """Autocommit, statement by statement, each checkpointed before and after."""
+        result = ScriptResult()
+        for index, statement in enumerate(statements):
+            loop = f"stmt:{index}"
+            checkpoint = ex.checkpoints.get(loop)
+            if checkpoint.finished:
+                continue
+            in_doubt = checkpoint.exists
+            ex.checkpoints.write(loop, finished=False)
+            try:
+                with ex.limits():
+                    done = run_statements(ex.dialect, [statement], ex.where)
+            except StatementError as exc:
+                if not (in_doubt or tolerant) or not ex.dialect.is_already_done(
+                    exc.original, statement.sql
+                ):
+                    raise
+                ex.note(kind="statement_already_done", sql=statement.sql, line=statement.line)
+                done = ScriptResult()
+            result.statements.extend(done.statements)
+            ex.checkpoints.write(loop, done=done.rows, finished=True)
+        return result

@@ -1,0 +1,53 @@
+"""Everything the pieces of one deployment's execution share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..models import Deployment, Run
+from .control import Flags
+from .journal import Journal
+from .policy import Policy
+from .progress import Board, Reporter
+from .target import Target
+
+if TYPE_CHECKING:
+    from .report import DryRunReport
+
+
+@dataclass
+class Runtime:
+    deployment: Deployment
+    target: Target
+    policy: Policy
+    journal: Journal
+    board: Board
+    flags: Flags
+    reporter: Reporter | None = None
+    report: DryRunReport | None = None
+    #: The run being executed (what a pause, cancel or failure applies to).
+    current: Run | None = None
+    #: Inside an atomic deployment's transaction.
+    in_atomic: bool = False
+    #: Foreign keys are off for the current run (checked before each step commits).
+    foreign_keys_off: bool = False
+    #: Rows the current run's finished steps changed.
+    rows_done: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def deferred(self) -> bool:
+        """State is written only after the atomic deployment's transaction commits (when
+        that transaction is not on migrator's own database)."""
+        return self.in_atomic and not self.target.shares_state
+
+    def flush_in_transaction(self) -> None:
+        """At the end of a step's transaction: write the state in it, when it is ours."""
+        if self.target.shares_state:
+            self.journal.flush()
+
+    def flush_outside(self) -> None:
+        """After a commit (or before work that commits on its own): write the state."""
+        if not self.deferred:
+            self.journal.flush()

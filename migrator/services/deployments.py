@@ -1,0 +1,291 @@
+"""Creating deployments from plans and starting them: apply, roll back, dry runs, approval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import router, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from .. import audit
+from ..backends import get_backend
+from ..catalog.sync import SyncReport, sync_catalog, sync_lock
+from ..conf import BACKUP_MODES, RISKS, migrator_settings
+from ..engine.journal import compare_and_set, record_transition
+from ..engine.locks import worker_id
+from ..exceptions import BadInput, OperationFailed
+from ..models import Deployment, Migration, Run
+from ..states import Status
+from .planning import PARTIAL, Plan, holder, plan
+
+
+def create_deployment(
+    result: Plan,
+    *,
+    actor: str,
+    user_id: Any = None,
+    dry_run: bool = False,
+    options: dict[str, Any] | None = None,
+) -> Deployment:
+    """Record the plan as a pending deployment with its runs (all or nothing).
+
+    The target must still be free when the deployment is created: two requests planned
+    at the same moment cannot both get a deployment.
+    """
+    options = dict(options or {})
+    backup = options.get("backup", migrator_settings.BACKUP)
+    if backup not in BACKUP_MODES:
+        raise BadInput(f"unknown backup mode {backup!r}: use one of {', '.join(BACKUP_MODES)}")
+    options["backup"] = backup
+    options["backup_versions"] = result.backup_versions
+    options["atomic"] = result.atomic
+    with transaction.atomic(using=router.db_for_write(Deployment)):
+        assert result.catalog is not None
+        with sync_lock():
+            busy = holder(result.database)
+            if busy:
+                raise OperationFailed(f"{result.database} is busy: {busy}")
+            sync_catalog(result.catalog, actor=actor)
+        deployment = Deployment.objects.create(
+            database=result.database,
+            direction=result.direction,
+            goal_version=result.goal or "",
+            requested_by=actor,
+            requested_by_user_id=user_id,
+            dry_run=dry_run,
+            options=options,
+            plan=result.as_dict(),
+            risk=result.risk,
+        )
+        versions = [planned.version for planned in result.runs]
+        migrations = {
+            m.version: m
+            for m in Migration.objects.filter(database=result.database, version__in=versions)
+        }
+        bulk_create_with_history(
+            [
+                Run(
+                    deployment=deployment,
+                    migration=migrations[planned.version],
+                    order=order,
+                    direction=planned.direction,
+                )
+                for order, planned in enumerate(result.runs, start=1)
+            ],
+            Run,
+            default_change_reason="planned",
+            default_user=_user(user_id),
+        )
+        audit.record(
+            "deployment_created",
+            f"deployment #{deployment.pk}: {result.direction} {result.database} to "
+            f"{result.goal or 'latest'}{' (dry run)' if dry_run else ''}, "
+            f"{len(result.runs)} migrations",
+            actor=actor,
+            database=result.database,
+            deployment=deployment,
+            plan=result.as_dict(),
+        )
+    return deployment
+
+
+def _user(user_id: Any) -> Any:
+    if user_id is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+def enqueue(
+    deployment: Deployment,
+    backend: str | None = None,
+    *,
+    actor: str | None = None,
+    user_id: Any = None,
+) -> str:
+    """Queue the deployment once the surrounding transaction (if any) has committed."""
+    chosen = get_backend(backend)
+    record_transition(
+        deployment,
+        Status.QUEUED,
+        actor=actor,
+        user_id=user_id,
+        backend=backend or migrator_settings.BACKEND,
+        # A job that lives in this process (thread, inline) is gone when this process is.
+        worker="" if chosen.detached else worker_id(),
+    )
+    job: dict[str, str] = {}
+
+    def send() -> None:
+        job["id"] = chosen.enqueue(deployment.pk)
+        Deployment.objects.filter(pk=deployment.pk).update(job_id=job["id"])
+
+    transaction.on_commit(send, using=router.db_for_write(Deployment))
+    deployment.refresh_from_db()
+    return job.get("id", "")
+
+
+def needs_approval(deployment: Deployment) -> bool:
+    """Whether the approval gate holds this deployment (setting ``APPROVAL_RISK``)."""
+    if deployment.dry_run:
+        return False
+    threshold = migrator_settings.APPROVAL_RISK
+    if deployment.direction == "backward" and migrator_settings.APPROVE_ROLLBACKS:
+        return True
+    if threshold is None or threshold not in RISKS:
+        return False
+    return RISKS.index(deployment.risk or "low") >= RISKS.index(threshold)
+
+
+def start(
+    result: Plan,
+    *,
+    actor: str,
+    user_id: Any = None,
+    dry_run: bool,
+    backend: str | None,
+    options: dict[str, Any],
+) -> Deployment:
+    """Create the deployment and queue it (or hold it for approval)."""
+    deployment = create_deployment(
+        result, actor=actor, user_id=user_id, dry_run=dry_run, options=options
+    )
+    if not result.runs:
+        record_transition(deployment, Status.SUCCEEDED, message="nothing to do", actor=actor)
+    elif needs_approval(deployment):
+        record_transition(
+            deployment,
+            Status.AWAITING_APPROVAL,
+            actor=actor,
+            user_id=user_id,
+            message=f"risk {deployment.risk}: waits for another user's approval",
+        )
+        options_backend = backend or migrator_settings.BACKEND
+        Deployment.objects.filter(pk=deployment.pk).update(backend=options_backend)
+    else:
+        enqueue(deployment, backend, actor=actor, user_id=user_id)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def apply(
+    database: str,
+    *,
+    actor: str,
+    user_id: Any = None,
+    to: str | None = None,
+    dry_run: bool = False,
+    backend: str | None = None,
+    backup: str | None = None,
+    auto_rollback: bool | None = None,
+    atomic: bool | None = None,
+    allow_partial_rollback: bool = False,
+    params: dict[str, Any] | None = None,
+) -> Deployment:
+    """Plan and start moving ``database`` forward (to ``to`` or the latest version)."""
+    if backup is not None and backup not in BACKUP_MODES:
+        raise BadInput(f"unknown backup mode {backup!r}: use one of {', '.join(BACKUP_MODES)}")
+    result = plan(
+        database,
+        to=to,
+        direction="forward",
+        atomic=atomic,
+        auto_rollback=auto_rollback,
+        backup=backup,
+    )
+    if result.guarantee == PARTIAL and not allow_partial_rollback and not dry_run:
+        raise OperationFailed(
+            f"{', '.join(result.uncovered)} on {database} cannot be undone (no backward part, "
+            "and a backup would not restore them): if a later step failed, the automatic "
+            "rollback would stop there. Add the backward parts, or pass "
+            "--allow-partial-rollback (or --no-auto-rollback) to accept that."
+        )
+    options: dict[str, Any] = {"params": params or {}}
+    if backup is not None:
+        options["backup"] = backup
+    if auto_rollback is not None:
+        options["auto_rollback"] = auto_rollback
+    if allow_partial_rollback:
+        options["allow_partial_rollback"] = True
+    return start(
+        result, actor=actor, user_id=user_id, dry_run=dry_run, backend=backend, options=options
+    )
+
+
+def rollback(
+    database: str,
+    *,
+    actor: str,
+    user_id: Any = None,
+    to: str | None = None,
+    count: int | None = None,
+    dry_run: bool = False,
+    backend: str | None = None,
+) -> Deployment:
+    """Plan and start rolling ``database`` back to ``to`` or by ``count`` migrations."""
+    result = plan(database, to=to, direction="backward", count=count)
+    return start(result, actor=actor, user_id=user_id, dry_run=dry_run, backend=backend, options={})
+
+
+def approve(deployment_id: int, *, actor: str, user_id: Any = None) -> Deployment:
+    """Let a deployment that waits for approval go; the approver must not be its requester."""
+    from .control import get_deployment
+
+    deployment = get_deployment(deployment_id)
+    if deployment.status != Status.AWAITING_APPROVAL:
+        raise OperationFailed(
+            f"deployment #{deployment.pk} is {deployment.status}: nothing to approve"
+        )
+    same_user = user_id is not None and user_id == deployment.requested_by_user_id
+    if same_user or actor == deployment.requested_by:
+        raise OperationFailed(
+            f"deployment #{deployment.pk} was requested by {deployment.requested_by}: "
+            "another user must approve it"
+        )
+    Deployment.objects.filter(pk=deployment.pk).update(
+        approved_by=actor, approved_at=timezone.now()
+    )
+    audit.record(
+        "approved",
+        f"deployment #{deployment.pk}: approved by {actor}",
+        actor=actor,
+        database=deployment.database,
+        deployment=deployment,
+    )
+    deployment.refresh_from_db()
+    enqueue(deployment, deployment.backend or None, actor=actor, user_id=user_id)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def reject(deployment_id: int, *, actor: str, reason: str, user_id: Any = None) -> Deployment:
+    """Refuse a deployment that waits for approval (audited with the reason)."""
+    from .control import get_deployment
+
+    deployment = get_deployment(deployment_id)
+    if not compare_and_set(
+        deployment,
+        {Status.AWAITING_APPROVAL},
+        Status.CANCELLED,
+        actor=actor,
+        user_id=user_id,
+        message=f"rejected by {actor}: {reason}",
+    ):
+        raise OperationFailed(f"deployment #{deployment.pk} is not awaiting approval")
+    deployment.refresh_from_db()
+    return deployment
+
+
+__all__ = [
+    "SyncReport",
+    "apply",
+    "approve",
+    "create_deployment",
+    "enqueue",
+    "needs_approval",
+    "reject",
+    "rollback",
+    "start",
+]
