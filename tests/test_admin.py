@@ -53,6 +53,43 @@ def test_changelists_render_and_nothing_is_editable(admin_client, cli, catalog_d
     assert admin_client.get(history).status_code == 200
 
 
+@pytest.mark.parametrize("as_superuser", [True, False])
+def test_history_forms_never_write_execution_state(
+    client, django_user_model, cli, catalog_dir: Path, as_superuser: bool
+) -> None:
+    """simple-history's revert form saves old versions of rows: it must write nothing."""
+    write(catalog_dir, "1_a.sql", marker_sql("SELECT 1;", "SELECT 1;"))
+    cli("baseline", "--version", "1")
+    deployment = Deployment.objects.create(direction="forward", requested_by="t")
+    deployment.status = "queued"
+    deployment.save()
+    if as_superuser:
+        user = django_user_model.objects.create_superuser("root", "r@example.com", "pw")
+    else:
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+        user.user_permissions.add(
+            *Permission.objects.filter(codename__startswith="view_", content_type__app_label="migrator")
+        )
+    client.force_login(user)
+    migration = Migration.objects.get()
+    assert migration.applied
+    for obj, field, value in ((migration, "applied", ""), (deployment, "status", "running")):
+        opts = obj._meta
+        version = obj.history.order_by("history_id").first()
+        url = reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_simple_history",
+            args=[obj.pk, version.history_id],
+        )
+        assert client.get(url).status_code == 200  # reading history stays possible
+        response = client.post(url, {field: value, "name": "x", "database": "default"})
+        assert response.status_code == 403
+    migration.refresh_from_db()
+    deployment.refresh_from_db()
+    assert migration.applied and deployment.status == "queued"
+
+
 def test_console_shows_each_target(admin_client, cli, catalog_dir: Path) -> None:
     write(catalog_dir, "1_a.sql", marker_sql("SELECT 1;", "SELECT 1;"))
     write(catalog_dir, "2_b.sql", marker_sql("SELECT 1;", "SELECT 1;"))

@@ -1,15 +1,22 @@
-"""Shared admin behaviour."""
+"""Shared admin behaviour: rows only migrator writes are shown, never edited by hand."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 
 
 class ReadOnlyAdminMixin:
-    """Rows written only by migrator itself: viewable, never edited by hand."""
+    """Rows written only by migrator itself (through its services): viewable, never edited
+    by hand, by anyone, superusers included.
+
+    That covers simple-history's "revert" form too: its POST would save an old version of
+    a row (``applied=False`` on a migration, ``running`` on a deployment), which is exactly
+    the kind of hand-written execution state that leaves targets stuck or work applied twice.
+    """
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -19,6 +26,23 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    # -- simple-history ---------------------------------------------------------------
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_change_history_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method != "GET":
+            raise PermissionDenied("history is read-only: state changes go through migrator")
+        return super().history_form_view(  # type: ignore[misc, no-any-return]
+            request, object_id, version_id, extra_context
+        )
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -35,4 +59,7 @@ class ReadOnlyInline(admin.TabularInline):
         return self.fields or ()
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
