@@ -111,7 +111,10 @@ def _unsupported_targets() -> list[checks.CheckMessage]:
 
 #: Each scalar setting: its test, and what it must be (for the message).
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "BATCH_SIZE": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1"),
+    "BATCH_SIZE": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+        "an int >= 1",
+    ),
     "HEARTBEAT_SECONDS": (lambda v: isinstance(v, int | float) and v > 0, "a number > 0"),
     "STALE_AFTER_SECONDS": (lambda v: isinstance(v, int | float) and v > 0, "a number > 0"),
     "SCHEMA_CAPTURE_MAX_RUNS": (

@@ -62,16 +62,12 @@ WSGI_APPLICATION = "project.wsgi.application"
 
 
 def _database(url: str | None, name: str) -> dict[str, object]:
-    # MIGRATOR_DB_NAME_<ALIAS> points a process at another database of the same server
-    # (the test suite's worker processes use it to reach the test databases).
-    override = os.environ.get(f"MIGRATOR_DB_NAME_{name.upper()}")
     if not url:
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": override or VAR_DIR / f"{name}.sqlite3",
-            # Files, not memory, so that worker processes can share the test databases.
-            "TEST": {"NAME": str(VAR_DIR / f"test_{name}.sqlite3")},
-            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+            "NAME": VAR_DIR / f"{name}.sqlite3",
+            # WAL: the console reads while a deployment writes, and commits are cheap.
+            "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL"},
         }
     parts = urlparse(url)
     if parts.scheme not in ("postgres", "postgresql"):
@@ -80,9 +76,8 @@ def _database(url: str | None, name: str) -> dict[str, object]:
     if name != "default":
         database = f"{database}_{name}"
     return {
-        "TEST": {"NAME": f"test_{database}"},
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": override or database,
+        "NAME": database,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "127.0.0.1",
@@ -118,14 +113,6 @@ MIGRATOR: dict[str, object] = {
     # A second target: the analytics database has its own catalog folder.
     "DIRS": [{"path": BASE_DIR / "project" / "analytics_migrations", "database": "analytics"}],
 }
-# Tests point worker processes at their own catalog folder with these.
-if os.environ.get("MIGRATOR_DIRS"):
-    MIGRATOR["DIRS"] = os.environ["MIGRATOR_DIRS"].split(os.pathsep)
-if os.environ.get("MIGRATOR_APP_DIRNAME"):
-    MIGRATOR["APP_DIRNAME"] = os.environ["MIGRATOR_APP_DIRNAME"]
-if os.environ.get("MIGRATOR_STALE_AFTER_SECONDS"):
-    MIGRATOR["STALE_AFTER_SECONDS"] = float(os.environ["MIGRATOR_STALE_AFTER_SECONDS"])
-    MIGRATOR["HEARTBEAT_SECONDS"] = float(os.environ["MIGRATOR_STALE_AFTER_SECONDS"]) / 4
 
 LOGGING = {
     "version": 1,

@@ -70,7 +70,9 @@ def test_history_forms_never_write_execution_state(
 
         user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
         user.user_permissions.add(
-            *Permission.objects.filter(codename__startswith="view_", content_type__app_label="migrator")
+            *Permission.objects.filter(
+                codename__startswith="view_", content_type__app_label="migrator"
+            )
         )
     client.force_login(user)
     migration = Migration.objects.get()

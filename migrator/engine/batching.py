@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from . import faults
 from .errors import StepFailed
 from .target import Target
 
@@ -114,9 +115,11 @@ def restore_captures(ex: StepExecution, captures: dict[str, str]) -> int:
                 ex.checkpoints.write(
                     loop, position=position, batches=batches, done=done, finished=False
                 )
+            faults.point("restore_batch_committed")
             ex.progress.batch(rows)
             ex.throttle(rows, started)
         with ex.target.atomic():
             dialect.drop_table(capture)
             ex.checkpoints.write(loop, position=position, batches=batches, done=done, finished=True)
+        faults.point("restore_dropped")
     return ex.progress.done

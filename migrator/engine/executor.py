@@ -22,7 +22,7 @@ from django.utils import timezone
 from ..models import Deployment
 from ..models.execution import Phase
 from ..states import Status
-from . import lifecycle, locks
+from . import faults, lifecycle, locks
 from .checkpoints import ensure_table
 from .control import Flags, Heartbeat
 from .journal import Journal, compare_and_set
@@ -50,6 +50,7 @@ def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment 
         return deployment  # finished, taken by another worker, or cancelled meanwhile
     try:
         with locks.hold(Target(deployment.database), deployment):
+            faults.point("before_claim")
             claimed = compare_and_set(
                 deployment,
                 {Status.QUEUED},
@@ -59,6 +60,7 @@ def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment 
                 progress={},
             )
             if claimed:
+                faults.point("claimed")
                 _run_claimed(deployment, reporter)
     except locks.LockHeld as exc:
         compare_and_set(

@@ -18,7 +18,7 @@ from ..conf import migrator_settings
 from ..models import Deployment, Migration, Run, StepRun
 from ..models.execution import Phase
 from ..states import FINISHED, Status
-from . import schema_versions
+from . import faults, schema_versions
 from .control import CancelRequested, PauseRequested
 from .errors import RunFailed
 from .run import PlanStale, execute_run
@@ -74,6 +74,7 @@ def work(rt: Runtime) -> None:
                 continue
             execute_run(rt, run)
             _after_run(rt, run, capture)
+            faults.point("between_runs")
     rt.current = None
     _finish(rt, runs, capture)
 
@@ -153,6 +154,7 @@ def _finish(rt: Runtime, runs: list[Run], captured_each: bool) -> None:
         return
     if not captured_each:
         schema_versions.record(deployment, rt.target)
+    faults.point("before_success")
     rt.journal.transition(deployment, Status.SUCCEEDED)
     rt.journal.flush()
 
@@ -251,6 +253,7 @@ def fail(rt: Runtime, failure: RunFailed) -> None:
     )
     _plan_compensation(rt)
     rt.journal.flush()
+    faults.point("rollback_started")
     auto_rollback(rt)
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from ..conf import migrator_settings
 from ..models import Backup, Migration, Run, StepRun
 from ..states import Status
-from . import backups
+from . import backups, faults
 from .checkpoints import Checkpoints
 from .control import CancelRequested, PauseRequested
 from .coverage import applying_run, obstacles, restorable_backup
@@ -93,9 +93,12 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
     if run.direction == "forward":
         if not known:
             _backup_before(rt, run, spec)
-    elif obstacles(run.migration, spec, rt.target):
+    elif not known and obstacles(run.migration, spec, rt.target):
+        # Checked before the run starts only: once it has, its own restores drop the
+        # captured values they put back (each step knows which it finished).
         _restore_backup_instead(rt, run, spec)
         return
+    faults.point("run_started")
     ordered = steps_in_order(spec, run)
     rt.rows_done = sum(sr.rows_affected for sr in known.values() if sr.status == Status.SUCCEEDED)
     definitions = {step.order: step for step in run.migration.steps.all()}
@@ -274,6 +277,7 @@ def _attempt(
         act(ex)
         with ex.target.atomic():
             _finish(rt, run, ex, step_run, spec, last)
+    faults.point("step_committed")
     rt.flush_outside()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..models import Run
 from ..states import Status
+from . import faults
 from .checkpoints import Checkpoints
 from .errors import RunFailed, StepFailed
 from .kinds import kind_for
@@ -63,6 +64,7 @@ def undo_run(rt: Runtime, run: Run) -> None:
                 kind.undo(ex)
                 with ex.target.atomic():
                     _finish_undo(rt, ex)
+            faults.point("undo_step_done")
             rt.flush_outside()
         except Exception as exc:  # noqa: BLE001 - recorded, then the caller decides
             message = str(exc) if isinstance(exc, StepFailed) else f"{ex.where}{exc}"

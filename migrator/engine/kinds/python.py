@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import faults
 from ..batching import commit_batch, ensure_capture, forward_captures, keyset, restore_captures
 from ..errors import StepFailed
 from .base import StepKind, WayBack
@@ -86,6 +87,7 @@ class StepContext:
             with ex.batch_transaction():
                 yield keys  # the step's work for this batch runs here, inside the transaction
                 commit_batch(ex, loop, upto, len(keys))
+            faults.point("batch_committed")
             ex.progress.batch(len(keys))
             ex.throttle(len(keys), started)
 

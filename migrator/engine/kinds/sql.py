@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...dialects import Statement, split_statements
+from .. import faults
 from ..errors import StepFailed
 from ..sql import ScriptResult, StatementError, run_statements
 from .base import StepKind, WayBack
@@ -116,6 +117,7 @@ class SqlKind(StepKind):
                     raise
                 ex.note(kind="statement_already_done", sql=statement.sql, line=statement.line)
                 done = ScriptResult()
+            faults.point("statement_committed")
             result.statements.extend(done.statements)
             ex.checkpoints.write(loop, done=done.rows, finished=True)
         return result

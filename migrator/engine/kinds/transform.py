@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...dialects.base import escape_percent
+from .. import faults
 from ..batching import ensure_capture, forward_captures, restore_captures
 from .base import StepKind, WayBack
 
@@ -115,6 +116,7 @@ class TransformKind(StepKind):
                     ex.checkpoints.write(
                         LOOP, position=position, batches=batches, done=done, finished=finished
                     )
+                faults.point("batch_committed")
                 if batch is not None:
                     ex.progress.batch(batch.rows)
                     ex.throttle(batch.rows, started)
