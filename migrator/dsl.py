@@ -38,6 +38,11 @@ class Step:
         self.validation = validation
         self.options = options
 
+    def declaration(self, vendor: str) -> dict[str, Any]:
+        """For step kinds added by a project: the stored ``forward``, ``backward`` (text)
+        and ``options`` of this step on ``vendor`` (the built-in kinds are read directly)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no step of its kind")
+
 
 class RunSQL(Step):
     """Forward SQL and optional backward SQL; ``transaction=False`` for e.g. CONCURRENTLY."""

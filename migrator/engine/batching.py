@@ -22,13 +22,17 @@ RESTORE_PREFIX = "restore:"
 
 
 def ensure_capture(ex: StepExecution, table: str, key: str, columns: list[str]) -> str:
-    """The capture table of (this forward run, this step, ``table``), created and
-    registered if needed; call inside a transaction (it commits with the first capture)."""
-    capture = Target.capture_table(ex.run.pk, ex.order, table)
-    if capture not in ex.checkpoints.captures():
+    """The capture table of (this forward run, this step, ``table``, these ``columns``),
+    created and registered if needed; call inside a transaction (it commits with the first
+    capture). Each set of columns has its own table: a row's oldest value of each column
+    is what a restore must put back."""
+    capture, count = ex.checkpoints.capture_for(table, columns)
+    if capture is None:
+        number = count + 1
+        capture = Target.capture_table(ex.run.pk, ex.order, table, number)
         if not ex.dialect.table_exists(capture):
             ex.dialect.create_capture_table(capture, table, key, columns)
-        ex.checkpoints.register_capture(capture, table)
+        ex.checkpoints.register_capture(capture, table, columns, number)
     return capture
 
 
@@ -87,7 +91,9 @@ def restore_captures(ex: StepExecution, captures: dict[str, str]) -> int:
     """
     dialect = ex.dialect
     todo = []
-    for capture, table in sorted(captures.items()):
+    # Newest capture first: where two captured the same column of a row, the oldest value
+    # (the first capture's) is written last.
+    for capture, table in reversed(list(captures.items())):
         loop = RESTORE_PREFIX + capture
         if ex.checkpoints.get(loop).finished:
             continue

@@ -74,15 +74,39 @@ class Checkpoints:
         self.write(STEP, done=rows, finished=True)
 
     def captures(self) -> dict[str, str]:
-        """``{capture table: table}`` registered by this step execution."""
-        return {
-            loop[len(CAPTURE_PREFIX) :]: str(row.position)
+        """``{capture table: table}`` registered by this step execution, oldest first."""
+        found = sorted(
+            (row.batches, loop[len(CAPTURE_PREFIX) :], row.position)
             for loop, row in self._load().items()
             if loop.startswith(CAPTURE_PREFIX)
-        }
+        )
+        return {name: _table_of(position) for _, name, position in found}
 
-    def register_capture(self, capture: str, table: str) -> None:
-        self.write(CAPTURE_PREFIX + capture, position=table, finished=True)
+    def capture_for(self, table: str, columns: list[str]) -> tuple[str | None, int]:
+        """The registered capture of ``table``'s ``columns`` (None if there is none), and
+        how many captures the step registered."""
+        wanted = sorted(columns)
+        registered = [
+            (loop[len(CAPTURE_PREFIX) :], row.position)
+            for loop, row in self._load().items()
+            if loop.startswith(CAPTURE_PREFIX)
+        ]
+        for name, position in registered:
+            if position == {"table": table, "columns": wanted}:
+                return name, len(registered)
+        return None, len(registered)
+
+    def register_capture(self, capture: str, table: str, columns: list[str], number: int) -> None:
+        self.write(
+            CAPTURE_PREFIX + capture,
+            position={"table": table, "columns": sorted(columns)},
+            batches=number,
+            finished=True,
+        )
+
+
+def _table_of(position: Any) -> str:
+    return str(position["table"]) if isinstance(position, dict) else str(position)
 
 
 def ensure_table(target: Target) -> None:

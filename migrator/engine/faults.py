@@ -1,9 +1,12 @@
-"""Fault injection for crash tests: kill -9 of this very process at a named moment.
+"""Fault injection for crash tests: kill -9 of this very process (or an exception) at a
+named moment of the engine.
 
-Off unless the environment variable ``MIGRATOR_FAULTS`` is set, which only the crash tests
-do: ``MIGRATOR_FAULTS="step_committed:2"`` makes the process SIGKILL itself the second
-time a step's transaction commits. A real kill at an exact moment is the only way to test
-the windows between a commit and the next write (the points are listed in docs/engine.md).
+Off unless armed. A worker process is armed by the environment variable
+``MIGRATOR_FAULTS="<point>[:<n>[:raise]]"`` (only the crash tests set it): with
+``step_committed:2`` the process SIGKILLs itself the second time a step's transaction
+commits. Tests in the same process use :func:`armed`. A real kill at an exact moment is the
+only way to test the windows between a commit and the next write; the points are listed in
+docs/engine.md.
 """
 
 from __future__ import annotations
@@ -11,18 +14,49 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-_WANTED = os.environ.get("MIGRATOR_FAULTS", "")
+
+class InjectedFault(RuntimeError):
+    """Raised at an armed point whose action is "raise"."""
+
+
+def _parse(spec: str) -> dict[str, tuple[int, str]]:
+    if not spec:
+        return {}
+    name, _, rest = spec.partition(":")
+    nth, _, action = rest.partition(":")
+    return {name: (int(nth or 1), action or "kill")}
+
+
+_armed = _parse(os.environ.get("MIGRATOR_FAULTS", ""))
 _seen: Counter[str] = Counter()
 
 
 def point(name: str) -> None:
-    """Die here if ``MIGRATOR_FAULTS`` names this point (and this is its n-th visit)."""
-    if not _WANTED:
+    """Act here if this point is armed (and this is its n-th visit)."""
+    if not _armed or name not in _armed:
         return
-    wanted, _, nth = _WANTED.partition(":")
-    if wanted != name:
-        return
+    nth, action = _armed[name]
     _seen[name] += 1
-    if _seen[name] == int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _seen[name] != nth:
+        return
+    if action == "raise":
+        raise InjectedFault(f"fault injected at {name}")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def armed(name: str, nth: int = 1, action: str = "raise") -> Iterator[None]:
+    """Arm one point for the duration of the block (tests in this process)."""
+    previous = dict(_armed)
+    _armed.clear()
+    _armed[name] = (nth, action)
+    _seen.clear()
+    try:
+        yield
+    finally:
+        _armed.clear()
+        _armed.update(previous)
+        _seen.clear()

@@ -58,7 +58,9 @@ class Target:
         return self.dialect.table_exists(name)
 
     @staticmethod
-    def capture_table(run_id: int, order: int, table: str) -> str:
-        """Name of the table holding old values captured by one step of one forward run."""
+    def capture_table(run_id: int, order: int, table: str, number: int = 1) -> str:
+        """Name of the ``number``-th table of old values captured by one step of one forward
+        run (one per table and set of columns: a step may capture several)."""
         safe = "".join(c if c.isalnum() else "_" for c in table.lower())[:30]
-        return f"migrator_cap_r{run_id}_s{order}_{safe}"
+        suffix = "" if number == 1 else f"c{number}_"
+        return f"migrator_cap_r{run_id}_s{order}_{suffix}{safe}"

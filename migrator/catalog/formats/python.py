@@ -16,6 +16,7 @@ from django.db import connections
 from django.utils.module_loading import import_string
 
 from ... import dsl
+from ...engine.kinds import KINDS
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
 from ..versions import split_versioned_name
@@ -196,7 +197,45 @@ def _step_spec(
             forward=_vendor_sql(step.query, vendor, path, line, f"step {index} query"),
             options=options,
         )
-    raise CatalogError.at(path, f"step {index}: unknown step class {type(step).__name__}", line)
+    return _plugin_step(step, name, validation, options, index, path, line, vendor)
+
+
+def _plugin_step(
+    step: dsl.Step,
+    name: str,
+    validation: str,
+    options: dict[str, Any],
+    index: int,
+    path: Path,
+    line: int | None,
+    vendor: str,
+) -> StepSpec:
+    """A step of a kind a project registered (migrator.engine.kinds.register)."""
+    if step.kind not in KINDS:
+        raise CatalogError.at(
+            path,
+            f"step {index}: {type(step).__name__} has kind {step.kind!r}, which no step kind "
+            f"is registered for (known: {', '.join(sorted(KINDS))})",
+            line,
+        )
+    try:
+        declared = step.declaration(vendor)
+    except Exception as exc:  # noqa: BLE001 - the project's code: named, never a traceback
+        raise CatalogError.at(
+            path, f"step {index} ({type(step).__name__}): {type(exc).__name__}: {exc}", line
+        ) from exc
+    spec = StepSpec(
+        name=name,
+        kind=step.kind,
+        forward=str(declared.get("forward", "")),
+        backward=str(declared.get("backward", "")),
+        validation=validation,
+        options={**options, **dict(declared.get("options", {}))},
+    )
+    problems = KINDS[step.kind].problems(spec)
+    if problems:
+        raise CatalogError.at(path, f"step {index}: {'; '.join(problems)}", line)
+    return spec
 
 
 def import_or_fail(dotted: str, path: Path, line: int | None) -> Any:

@@ -81,7 +81,9 @@ class StepContext:
     def _batches(self, loop: str, table: str, key: str, size: int) -> Iterator[list[Any]]:
         ex = self._ex
         checkpoint = ex.checkpoints.get(loop)
-        ex.progress.start(None, checkpoint.done, checkpoint.batches)
+        # Counts add up over the step's loops (and what a resumed loop had committed).
+        ex.progress.set(ex.progress.done + checkpoint.done)
+        ex.progress.batches += checkpoint.batches
         for keys, upto in keyset(ex, loop, table, key, size):
             started = time.monotonic()
             with ex.batch_transaction():
