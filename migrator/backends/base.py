@@ -42,7 +42,7 @@ def get_backend(name: str | None = None) -> Backend:
     name = name or migrator_settings.BACKEND
     if name in BUILTIN_BACKENDS:
         module = import_string(f"migrator.backends.{name}_backend.BACKEND")
-        return module  # type: ignore[no-any-return]
+        return module
     if "." not in name:
         raise BadInput(
             f"unknown backend {name!r}: use one of {', '.join(BUILTIN_BACKENDS)} or a dotted "

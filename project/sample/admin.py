@@ -4,6 +4,6 @@ from .models import Tenant
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "config", "created_at"]
     search_fields = ["name"]
