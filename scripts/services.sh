@@ -10,6 +10,8 @@ STATE="${MIGRATOR_SERVICES_DIR:-/tmp/migrator-services}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_PORT="${MIGRATOR_PG_PORT:-54329}"
 REDIS_PORT="${MIGRATOR_REDIS_PORT:-63799}"
+# Tests run with fsync off (speed); benchmarks with fsync on, as production runs.
+PG_FSYNC="${MIGRATOR_PG_FSYNC:-off}"
 ENV_FILE="$ROOT/var/services.env"
 
 as_postgres() {
@@ -36,7 +38,7 @@ start() {
   if [ "$(id -u)" = 0 ]; then chown postgres "$STATE/pg"; fi
   as_postgres "$PG_BIN/initdb" -D "$STATE/pg" -U postgres --auth=trust -E UTF8 >/dev/null
   as_postgres "$PG_BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg/server.log" -w \
-    -o "-p $PG_PORT -k $STATE/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    -o "-p $PG_PORT -k $STATE/pg -c listen_addresses=127.0.0.1 -c fsync=$PG_FSYNC -c max_connections=200" start >/dev/null
   for db in migrator migrator_analytics; do
     "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db"
   done

@@ -7,11 +7,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import router, transaction
+from django.db import router
 from simple_history.utils import bulk_create_with_history
 
 from .. import audit
-from ..dialects import dialect_for
+from ..dialects import dialect_for, state_atomic
 from ..models import Migration, Step
 from .loader import Catalog
 from .spec import MigrationSpec
@@ -149,9 +149,8 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
     """Make the Migration and Step rows match ``catalog``; with ``check``, change nothing."""
     report = SyncReport(warnings=[str(w) for w in catalog.warnings])
     reason = f"sync by {actor}"
-    alias = router.db_for_write(Migration)
     try:
-        with transaction.atomic(using=alias), sync_lock():
+        with state_atomic(), sync_lock():
             databases = set(catalog.databases) | set(
                 Migration.objects.values_list("database", flat=True).distinct()
             )

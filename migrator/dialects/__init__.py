@@ -8,6 +8,7 @@ before any work starts.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -39,6 +40,19 @@ def dialect_for(target: str | BaseDatabaseWrapper) -> Dialect:
         ) from None
 
 
+def state_alias() -> str:
+    """The database alias migrator's own rows are written to."""
+    from django.apps import apps
+    from django.db import router
+
+    return str(router.db_for_write(apps.get_model("migrator", "Deployment")))
+
+
+def state_atomic(savepoint: bool = True) -> Any:
+    """A transaction on migrator's own database (beginning with its write lock on SQLite)."""
+    return dialect_for(state_alias()).atomic(savepoint=savepoint)
+
+
 @lru_cache(maxsize=8192)
 def split_statements(vendor: str, script: str) -> tuple[Statement, ...]:
     """``script`` split as ``vendor``'s own parser would, once per process (scripts repeat
@@ -62,4 +76,6 @@ __all__ = [
     "dialect_for",
     "is_supported",
     "split_statements",
+    "state_alias",
+    "state_atomic",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pglast import parser as pg_parser
 
 from ..conf import migrator_settings
 from . import postgresql_schema
-from .base import Batch, Dialect, Statement, statement_at
+from .base import Dialect, Statement, statement_at
 
 #: Statements PostgreSQL refuses inside a transaction block (the list Flyway uses, plus
 #: REINDEX ... CONCURRENTLY and DETACH PARTITION ... CONCURRENTLY), on normalised text.
@@ -158,53 +159,46 @@ class PostgreSQLDialect(Dialect):
         self.scalar("SELECT pg_advisory_xact_lock(%s)", [key])
         yield
 
-    # -- batches ----------------------------------------------------------------------
-
-    def transform_batch(
-        self,
-        *,
-        table: str,
-        key: str,
-        assignments: dict[str, str],
-        where: str,
-        capture: str,
-        after: Any,
-        size: int,
-    ) -> Batch | None:
-        """One statement: pick the batch by keyset, update it, keep its old values.
-
-        The batch's old values come from the picked rows (aliased, so that the ``SET``
-        expressions still see the table's own columns), and are inserted into the
-        capture table from the UPDATE's RETURNING: the table is read once per batch.
-        """
-        q = self.quote
-        columns = list(assignments)
-        picked = ", ".join(
-            [f"{q(key)} AS migrator_k"]
-            + [f"{q(c)} AS migrator_c{i}" for i, c in enumerate(columns)]
+    def capture_index_sql(self, name: str, key: str, in_key_order: bool) -> str:
+        if not in_key_order:
+            return super().capture_index_sql(name, key, in_key_order)
+        # Appended in key order: a BRIN index is tiny, nearly free to maintain, and finds a
+        # key range in a few pages (a B-tree cost a transform ~6% of its throughput).
+        return (
+            f"CREATE INDEX {self.quote(name + '_key')} ON {self.quote(name)} "
+            f"USING brin ({self.quote(key)}) WITH (pages_per_range = 16)"
         )
-        filters = [f"{q(key)} > %s"] if after is not None else []
-        if where:
-            filters.append(f"({where})")
-        clause = f"WHERE {' AND '.join(filters)} " if filters else ""
-        setter = ", ".join(f"{q(c)} = {e}" for c, e in assignments.items())
-        kept = ", ".join(["migrator_k"] + [f"migrator_c{i}" for i in range(len(columns))])
-        target_columns = ", ".join(q(c) for c in [key, *columns])
-        sql = (
-            f"WITH migrator_batch AS (SELECT {picked} FROM {q(table)} {clause}"
-            f"ORDER BY {q(key)} LIMIT %s FOR UPDATE), "
-            f"migrator_changed AS (UPDATE {q(table)} SET {setter} FROM migrator_batch "
-            f"WHERE {q(table)}.{q(key)} = migrator_batch.migrator_k RETURNING {kept}), "
-            f"migrator_kept AS (INSERT INTO {q(capture)} ({target_columns}) "
-            f"SELECT {kept} FROM migrator_changed) "
-            "SELECT MAX(migrator_k), COUNT(*) FROM migrator_changed"
+
+    def prepare_capture(self, name: str) -> None:
+        # BRIN ranges of pages appended after the index was built stay unsummarized (every
+        # scan reads them all) until summarized: once, here, before reading by range.
+        brin = self.scalar(
+            "SELECT i.indexrelid::regclass::text FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+            "WHERE i.indrelid = to_regclass(%s) AND am.amname = 'brin'",
+            [self.quote(name)],
         )
-        params: list[Any] = [after] if after is not None else []
-        rows = self.rows(sql, [*params, size])
-        upto, count = rows[0] if rows else (None, 0)
-        if not count:
-            return None
-        return Batch(upto, int(count))
+        if brin:
+            self.scalar("SELECT brin_summarize_new_values(%s::regclass)", [brin])
+        self.analyze(name)
+
+    # -- estimates ------------------------------------------------------------------
+
+    #: Tables with more rows than this get the planner's estimate instead of a COUNT(*).
+    ESTIMATE_ABOVE = 200_000
+
+    def count_rows(self, table: str, where: str = "", params: Any = None) -> int:
+        size = self.scalar(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [self.quote(table)]
+        )
+        if size is None or size < self.ESTIMATE_ABOVE:
+            return super().count_rows(table, where, params)
+        clause = f" WHERE {where}" if where else ""
+        plan = self.scalar(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {self.quote(table)}{clause}", params
+        )
+        data = json.loads(plan) if isinstance(plan, str) else plan
+        return int(data[0]["Plan"]["Plan Rows"])
 
     # -- backups ----------------------------------------------------------------------
 

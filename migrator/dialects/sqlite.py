@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.db import transaction
 
 from ..conf import migrator_settings
 from .base import Dialect, NotSupported, Statement, statement_at
@@ -91,6 +92,30 @@ class SQLiteDialect(Dialect):
         raw = self.connection.connection
         assert isinstance(raw, sqlite3.Connection)
         return raw
+
+    @contextmanager
+    def atomic(self, savepoint: bool = True) -> Iterator[None]:
+        """Outermost transactions begin IMMEDIATE: they take the write lock first.
+
+        A DEFERRED transaction that reads and then writes fails at once with "database is
+        locked" when another connection writes meanwhile (SQLite cannot wait for the lock
+        upgrade without risking a deadlock); one that starts with the write lock waits
+        its turn (the busy timeout) instead.
+        """
+        connection: Any = self.connection  # Django's SQLite wrapper (transaction_mode)
+        if connection.in_atomic_block:
+            with transaction.atomic(using=self.alias, savepoint=savepoint):
+                yield
+            return
+        connection.ensure_connection()
+        previous = getattr(connection, "transaction_mode", None)
+        connection.transaction_mode = "IMMEDIATE"
+        try:
+            with transaction.atomic(using=self.alias, savepoint=savepoint):
+                connection.transaction_mode = previous
+                yield
+        finally:
+            connection.transaction_mode = previous
 
     @contextmanager
     def serialized(self, key: int) -> Iterator[None]:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 RESTORE_PREFIX = "restore:"
 
 
-def ensure_capture(ex: StepExecution, table: str, key: str, columns: list[str]) -> str:
+def ensure_capture(
+    ex: StepExecution, table: str, key: str, columns: list[str], *, in_key_order: bool = False
+) -> str:
     """The capture table of (this forward run, this step, ``table``, these ``columns``),
     created and registered if needed; call inside a transaction (it commits with the first
     capture). Each set of columns has its own table: a row's oldest value of each column
@@ -31,7 +33,9 @@ def ensure_capture(ex: StepExecution, table: str, key: str, columns: list[str]) 
         number = count + 1
         capture = Target.capture_table(ex.run.pk, ex.order, table, number)
         if not ex.dialect.table_exists(capture):
-            ex.dialect.create_capture_table(capture, table, key, columns)
+            ex.dialect.create_capture_table(
+                capture, table, key, columns, in_key_order=in_key_order
+            )
         ex.checkpoints.register_capture(capture, table, columns, number)
     return capture
 
@@ -83,7 +87,7 @@ def commit_batch(ex: StepExecution, loop: str, upto: Any, rows: int) -> None:
     )
 
 
-def restore_captures(ex: StepExecution, captures: dict[str, str]) -> int:
+def restore_captures(ex: StepExecution, captures: dict[str, str], size: int | None = None) -> int:
     """Put back every captured value, batch by batch, then drop each capture table.
 
     A capture whose restore checkpoint says finished was restored and dropped before (a
@@ -100,32 +104,45 @@ def restore_captures(ex: StepExecution, captures: dict[str, str]) -> int:
         if not dialect.table_exists(capture):
             raise StepFailed(f"{ex.where}the captured values of {table} ({capture}) are gone")
         todo.append((capture, table, loop))
+    # Capture tables keep their rows until dropped: a table's count is its whole share.
+    pending = {capture for capture, _, _ in todo}
     restored = sum(ex.checkpoints.get(RESTORE_PREFIX + c).done for c in captures)
-    total = restored + sum(
-        int(dialect.scalar(f"SELECT COUNT(*) FROM {dialect.quote(c)}") or 0) for c, _, _ in todo
+    total = sum(
+        dialect.count_rows(c) if c in pending else ex.checkpoints.get(RESTORE_PREFIX + c).done
+        for c in captures
     )
     ex.progress.start(total, restored)
     for capture, table, loop in todo:
-        columns = dialect.columns_of(capture)
-        key, kept = columns[0], columns[1:]
-        dialect.analyze(capture)
-        checkpoint = ex.checkpoints.get(loop)
-        position, batches, done = checkpoint.position, checkpoint.batches, checkpoint.done
-        while (upto := dialect.next_bound(capture, key, position, ex.batch_size)) is not None:
-            started = time.monotonic()
-            with ex.batch_transaction():
-                rows = dialect.restore_batch(
-                    capture=capture, table=table, key=key, columns=kept, after=position, upto=upto
-                )
-                batches, done, position = batches + 1, done + rows, upto
-                ex.checkpoints.write(
-                    loop, position=position, batches=batches, done=done, finished=False
-                )
-            faults.point("restore_batch_committed")
-            ex.progress.batch(rows)
-            ex.throttle(rows, started)
-        with ex.target.atomic():
-            dialect.drop_table(capture)
-            ex.checkpoints.write(loop, position=position, batches=batches, done=done, finished=True)
-        faults.point("restore_dropped")
+        _restore_one(ex, capture, table, loop, size or ex.batch_size)
     return ex.progress.done
+
+
+def _restore_one(ex: StepExecution, capture: str, table: str, loop: str, size: int) -> None:
+    """Restore one capture table in key ranges of ``table`` (walked on its primary key:
+    a capture table's own index need not give an order), then drop it."""
+    dialect = ex.dialect
+    columns = dialect.columns_of(capture)
+    key, kept = columns[0], columns[1:]
+    dialect.prepare_capture(capture)
+    checkpoint = ex.checkpoints.get(loop)
+    position, batches, done = checkpoint.position, checkpoint.batches, checkpoint.done
+    last = dialect.scalar(f"SELECT MAX({dialect.quote(key)}) FROM {dialect.quote(capture)}")
+    finished = last is None or checkpoint.finished
+    while not finished:
+        started = time.monotonic()
+        upto = dialect.next_bound(table, key, position, size)
+        if upto is None or upto >= last:
+            upto, finished = last, True
+        with ex.batch_transaction():
+            rows = dialect.restore_batch(
+                capture=capture, table=table, key=key, columns=kept, after=position, upto=upto
+            )
+            batches, done, position = batches + 1, done + rows, upto
+            ex.checkpoints.write(loop, position=position, batches=batches, done=done, finished=False)
+        faults.point("restore_batch_committed")
+        ex.progress.batch(rows)
+        ex.throttle(rows, started)
+    with ex.target.atomic():
+        dialect.drop_table(capture)
+        ex.checkpoints.write(loop, position=position, batches=batches, done=done, finished=True)
+    faults.point("restore_dropped")

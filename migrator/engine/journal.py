@@ -16,10 +16,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, router, transaction
+from django.db import models, router
 from django.utils import timezone
 
 from ..audit import change_reason
+from ..dialects import dialect_for
 from ..models import Deployment, Event, Migration, Run, StepRun
 from ..states import (
     DEPLOYMENT_TRANSITIONS,
@@ -196,7 +197,7 @@ class Journal:
         """Write everything recorded, in one transaction (or the caller's, if one is open)."""
         if not self.pending:
             return
-        with transaction.atomic(using=router.db_for_write(Run), savepoint=False):
+        with dialect_for(router.db_for_write(Run)).atomic(savepoint=False):
             by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
             for obj in self._new:
                 by_model[type(obj)].append(obj)
@@ -291,8 +292,7 @@ def compare_and_set(
     The conditional UPDATE is what makes claiming work, recovering a dead worker's work
     and cancelling a queued deployment safe against each other: exactly one of them wins.
     """
-    alias = router.db_for_write(Deployment)
-    with transaction.atomic(using=alias):
+    with dialect_for(router.db_for_write(Deployment)).atomic():
         while True:
             current = (
                 Deployment.objects.filter(pk=deployment.pk).values_list("status", flat=True).first()

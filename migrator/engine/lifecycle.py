@@ -11,10 +11,10 @@ import logging
 import traceback
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Max
 
 from ..conf import migrator_settings
+from ..dialects import state_atomic
 from ..models import Deployment, Migration, Run, StepRun
 from ..models.execution import Phase
 from ..states import FINISHED, Status
@@ -350,7 +350,7 @@ def crash(rt: Runtime, exc: BaseException) -> None:
     logger.error("deployment #%s crashed: %s", rt.deployment.pk, text)
     rt.journal.discard()
     try:
-        with transaction.atomic(using=_state_alias()):
+        with state_atomic():
             record_failure(rt, message, {"message": message, "traceback": text})
     except Exception:  # noqa: BLE001 - nothing more can be done; recover will find it
         logger.exception("could not record the failure of deployment #%s", rt.deployment.pk)

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..conf import migrator_settings
+from ..dialects import state_atomic
 from ..exceptions import OperationFailed
 from ..models import Deployment, TargetLock
 from .target import Target
@@ -74,7 +75,7 @@ def process_alive(worker: str) -> bool | None:
 
 
 def _state_atomic() -> transaction.Atomic:
-    return transaction.atomic(using=router.db_for_write(TargetLock))
+    return state_atomic()
 
 
 @contextmanager

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import router, transaction
-
 from ..catalog.versions import key_of
 from ..conf import migrator_settings
+from ..dialects import state_atomic
 from ..models import Deployment, Migration, Run, SchemaVersion
 from ..schema.diff import diff_schemas
 from .target import Target
@@ -44,7 +43,7 @@ def record(deployment: Deployment, target: Target) -> SchemaVersion | None:
         .order_by("-position")
         .first()
     )
-    with transaction.atomic(using=router.db_for_write(SchemaVersion)):
+    with state_atomic():
         SchemaVersion.objects.filter(database=target.alias, active=True).update(active=False)
         if current is None:
             return None

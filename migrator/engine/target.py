@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..dialects import Dialect, dialect_for
@@ -46,7 +46,7 @@ class Target:
         return self.dialect.quote(name)
 
     def atomic(self) -> Any:
-        return transaction.atomic(using=self.work_alias)
+        return self.dialect.atomic()
 
     def execute(self, sql: str, params: Any = None) -> int:
         return self.dialect.execute(sql, params)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from ..catalog import checksum as checksums
 from ..catalog.formats import SCAFFOLDS
 from ..catalog.sync import SyncReport, sync_catalog
 from ..catalog.versions import key_of
+from ..dialects import state_atomic
 from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment, Migration, Run, TargetLock
 from ..states import IN_FLIGHT, UNFINISHED
@@ -257,7 +258,7 @@ def repair(
     catalog = load_catalog()
     repaired: list[str] = []
     wanted = {key_of(v) for v in versions} if versions else None
-    with transaction.atomic(using=router.db_for_write(Migration)):
+    with state_atomic():
         sync_catalog(catalog, actor=actor)
         for alias in _databases(catalog, database):
             drifted = [s for s in _states(catalog, alias) if s.state == "drifted"]
@@ -302,7 +303,7 @@ def baseline(*, version: str, actor: str, database: str) -> list[str]:
         )
     marked: list[str] = []
     now = timezone.now()
-    with transaction.atomic(using=router.db_for_write(Migration)):
+    with state_atomic():
         sync_catalog(catalog, actor=actor)
         for row in Migration.objects.filter(database=database):
             if key_of(row.version) > key_of(spec.version):
@@ -335,7 +336,7 @@ def mark_done(database: str, versions: list[str], *, actor: str, reason: str) ->
         raise BadInput("mark-done needs --reason: say how and when it was run")
     catalog = load_catalog()
     marked: list[str] = []
-    with transaction.atomic(using=router.db_for_write(Migration)):
+    with state_atomic():
         sync_catalog(catalog, actor=actor)
         for version in versions:
             spec = catalog.get(database, version)

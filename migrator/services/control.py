@@ -9,6 +9,7 @@ from django.db import router, transaction
 
 from .. import audit
 from ..backends import get_backend
+from ..dialects import state_atomic
 from ..engine.journal import Journal, compare_and_set
 from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment
@@ -36,7 +37,7 @@ def _requeue(
     """Back to ``queued`` (compare-and-set) and enqueue after commit."""
     chosen_name = backend or deployment.backend or None
     chosen = get_backend(chosen_name)
-    with transaction.atomic(using=router.db_for_write(Deployment)):
+    with state_atomic():
         if not compare_and_set(
             deployment,
             expected,

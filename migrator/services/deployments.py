@@ -12,6 +12,7 @@ from .. import audit
 from ..backends import get_backend
 from ..catalog.sync import SyncReport, sync_catalog, sync_lock
 from ..conf import BACKUP_MODES, RISKS, migrator_settings
+from ..dialects import state_atomic
 from ..engine.journal import compare_and_set, record_transition
 from ..engine.locks import worker_id
 from ..exceptions import BadInput, OperationFailed
@@ -40,7 +41,7 @@ def create_deployment(
     options["backup"] = backup
     options["backup_versions"] = result.backup_versions
     options["atomic"] = result.atomic
-    with transaction.atomic(using=router.db_for_write(Deployment)):
+    with state_atomic():
         assert result.catalog is not None
         with sync_lock():
             busy = holder(result.database)

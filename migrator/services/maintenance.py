@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import router, transaction
-
 from .. import audit
 from ..backends import get_backend
-from ..dialects import dialect_for
+from ..dialects import dialect_for, state_atomic
 from ..engine import backups, locks
 from ..engine.coverage import applying_run
 from ..engine.journal import Journal, compare_and_set
@@ -52,7 +50,7 @@ def recover(*, actor: str, user_id: Any = None) -> list[int]:
         if worker_alive(deployment):
             continue
         observed = deployment.status
-        with transaction.atomic(using=router.db_for_write(Deployment)):
+        with state_atomic():
             if not compare_and_set(
                 deployment,
                 {observed},

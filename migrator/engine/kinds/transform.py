@@ -87,11 +87,11 @@ class TransformKind(StepKind):
         spec = TransformSpec.of(ex.step)
         dialect = ex.dialect
         columns = list(spec.set)
-        size = int(spec.batch_size or ex.batch_size)
+        size = self._size(ex)
         where = escape_percent(spec.where)
         assignments = {column: escape_percent(sql) for column, sql in spec.set.items()}
         with ex.target.atomic():
-            capture = ensure_capture(ex, spec.table, spec.key, columns)
+            capture = ensure_capture(ex, spec.table, spec.key, columns, in_key_order=True)
         checkpoint = ex.checkpoints.get(LOOP)
         position, batches, done = checkpoint.position, checkpoint.batches, checkpoint.done
         if not checkpoint.finished:
@@ -131,24 +131,23 @@ class TransformKind(StepKind):
             from ..errors import StepFailed
 
             raise StepFailed(f"{ex.where}no captured values to restore")
-        restore_captures(ex, captures)
+        restore_captures(ex, captures, self._size(ex))
 
     def undo(self, ex: StepExecution) -> None:
         # A transform stopped before its first capture changed nothing.
-        restore_captures(ex, forward_captures(ex))
+        restore_captures(ex, forward_captures(ex), self._size(ex))
+
+    @staticmethod
+    def _size(ex: StepExecution) -> int:
+        """The transform's own batch size, both ways."""
+        return int(TransformSpec.of(ex.step).batch_size or ex.batch_size)
 
     @staticmethod
     def _remaining(ex: StepExecution, spec: TransformSpec, position: Any, where: str) -> int:
-        q = ex.dialect.quote
-        conditions, params = ["1 = 1"], []
+        conditions, params = [], []
         if position is not None:
-            conditions.append(f"{q(spec.key)} > %s")
+            conditions.append(f"{ex.dialect.quote(spec.key)} > %s")
             params.append(position)
         if where:
             conditions.append(f"({where})")
-        return int(
-            ex.dialect.scalar(
-                f"SELECT COUNT(*) FROM {q(spec.table)} WHERE {' AND '.join(conditions)}", params
-            )
-            or 0
-        )
+        return ex.dialect.count_rows(spec.table, " AND ".join(conditions), params)
