@@ -86,7 +86,10 @@ def raw(rows: int) -> tuple[float, float]:
 
     fill(rows)
     times = []
-    for expression, where in ((FORWARD, WHERE), (BACKWARD, "jsonb_exists(config, 'maxMemoryBytes')")):
+    for expression, where in (
+        (FORWARD, WHERE),
+        (BACKWARD, "jsonb_exists(config, 'maxMemoryBytes')"),
+    ):
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"UPDATE sample_tenant SET config = {expression} WHERE {where}")
@@ -190,7 +193,9 @@ def main() -> int:
     fwd = Sample([n / f for f, _ in our_times])
     back = Sample([n / b for _, b in our_times])
     fwd_ratio = Sample([(n / o[0]) / (n / r[0]) for o, r in zip(our_times, raw_times, strict=True)])
-    back_ratio = Sample([(n / o[1]) / (n / r[1]) for o, r in zip(our_times, raw_times, strict=True)])
+    back_ratio = Sample(
+        [(n / o[1]) / (n / r[1]) for o, r in zip(our_times, raw_times, strict=True)]
+    )
     batched = repeat(args.repeat, lambda: n / orm_batched_update(n, args.batch_size))
     loop = repeat(1, lambda: args.orm_sample / orm_loop(args.orm_sample))
     small, large = peak_rss(n // 10, catalog), peak_rss(n, catalog)

@@ -12,6 +12,7 @@ source var/services.env
 
 echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
 echo "== mypy"; "$PY" -m mypy migrator project
+echo "== import cycles"; "$PY" scripts/import_cycles.py
 echo "== pytest on SQLite"
 env -u DATABASE_URL "$PY" -m pytest "$@"
 echo "== pytest on PostgreSQL"

@@ -13,7 +13,8 @@ from typing import Any
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .base import CHECKPOINT_TABLE, OWN_PREFIX, Batch, Dialect, NotSupported, Statement
+from .base import OWN_PREFIX, Batch, Dialect, NotSupported, Statement
+from .batches import CHECKPOINT_TABLE
 from .postgresql import PostgreSQLDialect
 from .sqlite import SQLiteDialect
 

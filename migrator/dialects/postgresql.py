@@ -189,7 +189,8 @@ class PostgreSQLDialect(Dialect):
 
     def count_rows(self, table: str, where: str = "", params: Any = None) -> int:
         size = self.scalar(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [self.quote(table)]
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+            [self.quote(table)],
         )
         if size is None or size < self.ESTIMATE_ABOVE:
             return super().count_rows(table, where, params)

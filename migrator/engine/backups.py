@@ -17,11 +17,13 @@ from .. import audit
 from ..conf import migrator_settings
 from ..exceptions import OperationFailed
 from ..models import Backup, Deployment, Migration, Run
+from .errors import RunFailed
 from .kinds import kind_for
 from .target import Target
 
 if TYPE_CHECKING:
     from ..catalog import MigrationSpec
+    from .runtime import Runtime
 
 
 def touched_tables(spec: MigrationSpec, target: Target) -> list[str] | None:
@@ -182,3 +184,34 @@ def summary(backup: Backup) -> dict[str, Any]:
         "rows": backup.rows,
         "size_bytes": backup.size_bytes,
     }
+
+
+def take_planned(rt: Runtime, run: Run, spec: MigrationSpec) -> None:
+    """Take the backup the deployment asked for (or the plan chose) before any step."""
+    if rt.policy.dry_run:
+        return
+    options = rt.deployment.options
+    mode = options.get("backup", migrator_settings.BACKUP)
+    chosen = run.migration.version in options.get("backup_versions", [])
+    if mode == "auto":
+        mode = "touched" if chosen else "off"
+    tables = tables_for(mode, spec, rt.target)
+    if tables is None:
+        return
+    existing = Backup.objects.filter(run=run).first()
+    if existing is not None:
+        if existing.location:
+            return
+        drop(rt.target, existing)  # taken halfway by a worker that died
+    rt.flush_outside()
+    try:
+        take(
+            rt.target,
+            tables,
+            deployment=rt.deployment,
+            run=run,
+            migration=run.migration,
+            actor=rt.deployment.requested_by,
+        )
+    except Exception as exc:  # noqa: BLE001 - no backup, no run: it was asked for
+        raise RunFailed(f"{run.migration.version}: backup failed: {exc}") from exc

@@ -33,9 +33,7 @@ def ensure_capture(
         number = count + 1
         capture = Target.capture_table(ex.run.pk, ex.order, table, number)
         if not ex.dialect.table_exists(capture):
-            ex.dialect.create_capture_table(
-                capture, table, key, columns, in_key_order=in_key_order
-            )
+            ex.dialect.create_capture_table(capture, table, key, columns, in_key_order=in_key_order)
         ex.checkpoints.register_capture(capture, table, columns, number)
     return capture
 
@@ -138,7 +136,9 @@ def _restore_one(ex: StepExecution, capture: str, table: str, loop: str, size: i
                 capture=capture, table=table, key=key, columns=kept, after=position, upto=upto
             )
             batches, done, position = batches + 1, done + rows, upto
-            ex.checkpoints.write(loop, position=position, batches=batches, done=done, finished=False)
+            ex.checkpoints.write(
+                loop, position=position, batches=batches, done=done, finished=False
+            )
         faults.point("restore_batch_committed")
         ex.progress.batch(rows)
         ex.throttle(rows, started)

@@ -9,27 +9,20 @@ checks, under the target lock, that its migration is still in the state the plan
 from __future__ import annotations
 
 import logging
-import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from ..conf import migrator_settings
-from ..models import Backup, Migration, Run, StepRun
+from ..models import Migration, Run, StepRun
 from ..states import Status
 from . import backups, faults
-from .checkpoints import Checkpoints
-from .control import CancelRequested, PauseRequested
 from .coverage import applying_run, obstacles, restorable_backup
-from .errors import RunFailed, StepFailed
-from .execution import StepExecution
-from .kinds import kind_for
-from .progress import Progress
+from .errors import RunFailed
 from .runtime import Runtime
 from .specs import load_spec
+from .step import build_execution, record_committed, run_step
 
 if TYPE_CHECKING:
     from ..catalog import MigrationSpec, StepSpec
@@ -92,7 +85,7 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
     known = {step_run.order: step_run for step_run in run.step_runs.all()}
     if run.direction == "forward":
         if not known:
-            _backup_before(rt, run, spec)
+            backups.take_planned(rt, run, spec)
     elif not known and obstacles(run.migration, spec, rt.target):
         # Checked before the run starts only: once it has, its own restores drop the
         # captured values they put back (each step knows which it finished).
@@ -121,210 +114,18 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
                 rt, run, step_run, step, order, run.direction, controllable=controllable
             )
             last = position == len(ordered)
+            finish = (lambda rows: complete_run(rt, run, spec, rows)) if last else None
             if ex.checkpoints.step_finished:
-                _record_committed(rt, run, ex, step_run, spec, last)
+                record_committed(rt, ex, step_run, finish)
             else:
                 if controllable:
                     rt.flags.check(allow_pause=not rt.in_atomic)
-                run_step(rt, run, ex, step_run, spec, last)
+                run_step(rt, ex, step_run, finish)
             if step_run.status == Status.SUCCEEDED:
                 rt.rows_done += step_run.rows_affected
     if run.status != Status.SUCCEEDED:  # no steps, or the last one was skipped
         complete_run(rt, run, spec)
         rt.flush_outside()
-
-
-def build_execution(
-    rt: Runtime,
-    run: Run,
-    step_run: StepRun,
-    step: StepSpec,
-    order: int,
-    direction: str,
-    *,
-    controllable: bool = True,
-    forward_run_id: int | None = None,
-    partial: bool = False,
-) -> StepExecution:
-    """A step execution with fresh progress and checkpoints (one per attempt)."""
-    if forward_run_id is None:
-        if direction == "forward":
-            forward_run_id = run.pk
-        else:
-            forward = applying_run(run.migration)
-            forward_run_id = forward.pk if forward is not None else 0
-    ledger_run = forward_run_id if direction == "undo" else run.pk
-    progress = Progress(
-        label=run.migration.version,
-        step_name=f"undo {step.name}" if direction == "undo" else step.name,
-        reporter=rt.reporter,
-        on_batch=(lambda: rt.flags.check(allow_pause=not rt.in_atomic)) if controllable else None,
-    )
-    rt.board.show(progress, run.pk)
-    return StepExecution(
-        target=rt.target,
-        deployment=rt.deployment,
-        run=run,
-        step_run=step_run,
-        step=step,
-        order=order,
-        direction=direction,
-        forward_run_id=forward_run_id,
-        checkpoints=Checkpoints(rt.target, ledger_run, order, direction),
-        progress=progress,
-        dry_run=rt.policy.dry_run,
-        partial=partial,
-        journal=rt.journal,
-    )
-
-
-def run_step(
-    rt: Runtime, run: Run, ex: StepExecution, step_run: StepRun, spec: MigrationSpec, last: bool
-) -> None:
-    """One step with its ``on_error`` policy: fail, skip, or retry with backoff."""
-    kind = kind_for(ex.step.kind)
-    options = ex.step.options
-    policy = options.get("on_error", "fail")
-    retries = int(options.get("retries", 3 if policy == "retry" else 0))
-    backoff = float(options.get("backoff", 1.0))
-    obstacle = rt.policy.obstacle(kind, ex.step, ex.dialect)
-    if obstacle:
-        _start(rt, step_run)
-        rt.journal.transition(step_run, Status.SKIPPED, error=obstacle)
-        if rt.report is not None:
-            rt.report.step(ex, executed=False, reason=obstacle)
-        if last:
-            complete_run(rt, run, spec)
-        rt.flush_outside()
-        return
-    while True:
-        _start(rt, step_run)
-        if not kind.transactional(ex.step):
-            # Recorded and visible before work that commits on its own; what a memento
-            # takes back must only be what the step's own transaction would have written.
-            rt.flush_outside()
-        memento = rt.journal.savepoint(run, step_run, run.migration)
-        started = time.perf_counter()
-        try:
-            _attempt(rt, run, ex, step_run, spec, last)
-        except (PauseRequested, CancelRequested):
-            rt.journal.restore(memento)
-            rt.journal.transition(
-                step_run,
-                Status.PAUSED,
-                rows_affected=ex.progress.done,
-                batches_done=ex.progress.batches,
-            )
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, then decided
-            rt.journal.restore(memento)
-            error, detail = _describe_failure(ex, exc)
-            logger.warning("%s", error)
-            if policy == "retry" and step_run.attempts <= retries:
-                delay = backoff * 2 ** (step_run.attempts - 1)
-                rt.journal.event(
-                    "step_retry",
-                    f"{error}; retry {step_run.attempts}/{retries} in {delay:g}s",
-                    level="warning",
-                    run=run,
-                    step_run=step_run,
-                )
-                rt.flush_outside()
-                time.sleep(delay)
-                ex = build_execution(rt, run, step_run, ex.step, ex.order, ex.direction)
-                continue
-            if rt.report is not None:
-                rt.report.step(
-                    ex, executed=True, seconds=time.perf_counter() - started, error=error
-                )
-            if policy == "skip" and ex.direction == "forward":
-                rt.journal.transition(step_run, Status.SKIPPED, error=error)
-                rt.journal.event(
-                    "step_skipped",
-                    f"{error}; skipped (on_error=skip)",
-                    level="warning",
-                    run=run,
-                    step_run=step_run,
-                )
-                if last:
-                    complete_run(rt, run, spec)
-                rt.flush_outside()
-                return
-            rt.journal.transition(
-                step_run,
-                Status.FAILED,
-                error=error,
-                rows_affected=ex.progress.done,
-                batches_done=ex.progress.batches,
-            )
-            rt.journal.event("step_failed", error, level="error", run=run, step_run=step_run)
-            raise RunFailed(error, detail) from exc
-        if rt.report is not None:
-            rt.report.step(ex, executed=True, seconds=time.perf_counter() - started)
-        return
-
-
-def _attempt(
-    rt: Runtime, run: Run, ex: StepExecution, step_run: StepRun, spec: MigrationSpec, last: bool
-) -> None:
-    kind = kind_for(ex.step.kind)
-    act = kind.forward if ex.direction == "forward" else kind.backward
-    if kind.transactional(ex.step):
-        with ex.target.atomic():
-            act(ex)
-            _finish(rt, run, ex, step_run, spec, last)
-    else:
-        act(ex)
-        with ex.target.atomic():
-            _finish(rt, run, ex, step_run, spec, last)
-    faults.point("step_committed")
-    rt.flush_outside()
-
-
-def _finish(
-    rt: Runtime, run: Run, ex: StepExecution, step_run: StepRun, spec: MigrationSpec, last: bool
-) -> None:
-    """Inside the step's (last) transaction: check, write the ledger, record the result."""
-    if rt.foreign_keys_off:
-        try:
-            ex.dialect.check_foreign_keys()  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001 - raised as the step's failure
-            raise StepFailed(f"{ex.where}{exc}") from exc
-    ex.progress.finish()
-    ex.checkpoints.finish_step(ex.progress.done)
-    rt.journal.transition(
-        step_run,
-        Status.SUCCEEDED,
-        rows_affected=ex.progress.done,
-        batches_done=ex.progress.batches,
-        error="",
-    )
-    if last:
-        complete_run(rt, run, spec, extra_rows=ex.progress.done)
-    rt.flush_in_transaction()
-
-
-def _record_committed(
-    rt: Runtime, run: Run, ex: StepExecution, step_run: StepRun, spec: MigrationSpec, last: bool
-) -> None:
-    """The step's work committed but its record did not (the worker died in between)."""
-    _start(rt, step_run)
-    rt.journal.transition(
-        step_run,
-        Status.SUCCEEDED,
-        message="its work had committed before the worker stopped; recorded on resume",
-        rows_affected=ex.checkpoints.get("").done,
-    )
-    if last:
-        complete_run(rt, run, spec, extra_rows=step_run.rows_affected)
-    rt.flush_outside()
-
-
-def _start(rt: Runtime, step_run: StepRun) -> None:
-    if step_run.status == Status.RUNNING:
-        rt.journal.change(step_run, attempts=step_run.attempts + 1)
-    else:
-        rt.journal.transition(step_run, Status.RUNNING, attempts=step_run.attempts + 1, error="")
 
 
 def complete_run(rt: Runtime, run: Run, spec: MigrationSpec, extra_rows: int = 0) -> None:
@@ -377,37 +178,6 @@ def _foreign_keys(rt: Runtime, run: Run) -> Iterator[None]:
             rt.foreign_keys_off = False
 
 
-def _backup_before(rt: Runtime, run: Run, spec: MigrationSpec) -> None:
-    """Take the backup the deployment asked for (or the plan chose) before any step."""
-    if rt.policy.dry_run:
-        return
-    options = rt.deployment.options
-    mode = options.get("backup", migrator_settings.BACKUP)
-    chosen = run.migration.version in options.get("backup_versions", [])
-    if mode == "auto":
-        mode = "touched" if chosen else "off"
-    tables = backups.tables_for(mode, spec, rt.target)
-    if tables is None:
-        return
-    existing = Backup.objects.filter(run=run).first()
-    if existing is not None:
-        if existing.location:
-            return
-        backups.drop(rt.target, existing)  # taken halfway by a worker that died
-    rt.flush_outside()
-    try:
-        backups.take(
-            rt.target,
-            tables,
-            deployment=rt.deployment,
-            run=run,
-            migration=run.migration,
-            actor=rt.deployment.requested_by,
-        )
-    except Exception as exc:  # noqa: BLE001 - no backup, no run: it was asked for
-        raise RunFailed(f"{run.migration.version}: backup failed: {exc}") from exc
-
-
 def _restore_backup_instead(rt: Runtime, run: Run, spec: MigrationSpec) -> None:
     """A migration with no way back: restore the backup taken before it was applied."""
     backup = restorable_backup(run.migration)
@@ -425,34 +195,3 @@ def _restore_backup_instead(rt: Runtime, run: Run, spec: MigrationSpec) -> None:
     rt.journal.event("restored_backup", f"restored backup #{backup.pk}", run=run)
     complete_run(rt, run, spec)
     rt.flush_outside()
-
-
-def _describe_failure(ex: StepExecution, exc: BaseException) -> tuple[str, dict[str, Any]]:
-    detail: dict[str, Any] = {
-        "version": ex.run.migration.version,
-        "step": ex.order,
-        "step_name": ex.step.name,
-        "direction": ex.direction,
-    }
-    if isinstance(exc, StepFailed):
-        message = str(exc)
-        detail.update(getattr(exc, "detail", {}) or {})
-    else:
-        message = (
-            f"{ex.where}{type(exc).__name__}: {exc}"
-            if str(exc)
-            else f"{ex.where}{type(exc).__name__}"
-        )
-        detail["traceback"] = "".join(traceback.format_exception(exc))
-    detail["message"] = message
-    return message, detail
-
-
-__all__ = [
-    "PlanStale",
-    "build_execution",
-    "complete_run",
-    "execute_run",
-    "run_step",
-    "steps_in_order",
-]

@@ -51,3 +51,12 @@ class Runtime:
         """After a commit (or before work that commits on its own): write the state."""
         if not self.deferred:
             self.journal.flush()
+
+
+def runs_of(deployment: Deployment) -> list[Run]:
+    """A deployment's runs in order, with what executing them reads."""
+    return list(
+        deployment.runs.select_related("migration", "migration__applied_run")
+        .prefetch_related("step_runs", "migration__steps")
+        .order_by("order")
+    )

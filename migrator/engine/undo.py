@@ -13,9 +13,9 @@ from . import faults
 from .checkpoints import Checkpoints
 from .errors import RunFailed, StepFailed
 from .kinds import kind_for
-from .run import build_execution
 from .runtime import Runtime
 from .specs import load_spec
+from .step import build_execution
 
 
 def undo_run(rt: Runtime, run: Run) -> None:

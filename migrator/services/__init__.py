@@ -18,7 +18,6 @@ from .catalog import (
     next_version,
     repair,
     spec_for,
-    status,
     sync,
     verify,
 )
@@ -26,6 +25,7 @@ from .control import cancel, get_deployment, pause, resume, retry, wait
 from .deployments import apply, approve, create_deployment, enqueue, reject, rollback, start
 from .maintenance import prune, recover, restore_backup, unlock, worker_alive
 from .planning import Plan, PlannedRun, plan
+from .status import status
 
 __all__ = [
     "Plan",

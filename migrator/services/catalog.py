@@ -3,46 +3,27 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import connections
-from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from .. import audit
-from ..catalog import Catalog, MigrationSpec, load_catalog
-from ..catalog import checksum as checksums
+from ..catalog import MigrationSpec, load_catalog
 from ..catalog.formats import SCAFFOLDS
 from ..catalog.sync import SyncReport, sync_catalog
 from ..catalog.versions import key_of
 from ..dialects import state_atomic
 from ..exceptions import BadInput, OperationFailed
-from ..models import Deployment, Migration, Run, TargetLock
-from ..states import IN_FLIGHT, UNFINISHED
-
-
-def _require_tables() -> None:
-    try:
-        Migration.objects.exists()
-    except DatabaseError as exc:
-        raise BadInput(
-            "migrator's tables are missing: run `python manage.py migrate` first"
-        ) from exc
-
-
-def _check_database(database: str) -> None:
-    if database not in connections.databases:
-        raise BadInput(
-            f"unknown database alias {database!r}: use one of {sorted(connections.databases)}"
-        )
+from ..models import Migration
+from .common import check_database, require_tables
+from .status import migration_states, target_aliases
 
 
 def sync(*, actor: str, check: bool = False) -> SyncReport:
     """Read the catalog and mirror it into the database, all or nothing."""
-    _require_tables()
+    require_tables()
     catalog = load_catalog()
     report = sync_catalog(catalog, actor=actor, check=check)
     if report.changed and not check:
@@ -56,183 +37,14 @@ def sync(*, actor: str, check: bool = False) -> SyncReport:
     return report
 
 
-@dataclass
-class MigrationState:
-    """A migration as ``status`` reports it."""
-
-    database: str
-    version: str
-    name: str
-    format: str
-    source: str
-    state: str  # applied, pending, drifted or missing
-    reversible: bool
-    checksum: str
-    applied_checksum: str
-    applied_at: str | None
-    applied_by: str
-    baselined: bool
-    out_of_order: bool
-    repeatable: bool = False
-    unsupported: str = ""
-    marked_done: bool = False
-
-
-def _states(catalog: Catalog, database: str) -> list[MigrationState]:
-    applied = {
-        key_of(m.version): m for m in Migration.objects.filter(database=database, applied=True)
-    }
-    current = max((key_of(m.version) for m in applied.values() if not m.repeatable), default=None)
-    states: list[MigrationState] = []
-    for spec in catalog.for_database(database):
-        row = applied.pop(key_of(spec.version), None)
-        if row is None:
-            state = "unsupported" if spec.unsupported else "pending"
-        elif checksums.matches(row.applied_checksum, spec.parts):
-            state = "applied"
-        else:
-            # A changed repeatable script is not drift: it is due to run again.
-            state = "pending" if spec.repeatable else "drifted"
-        states.append(
-            MigrationState(
-                database=database,
-                version=spec.version,
-                name=spec.name,
-                format=spec.format,
-                source=str(spec.source),
-                state=state,
-                reversible=spec.reversible,
-                checksum=spec.checksum,
-                applied_checksum=row.applied_checksum if row else "",
-                applied_at=row.applied_at.isoformat() if row and row.applied_at else None,
-                applied_by=row.applied_by if row else "",
-                baselined=row.baselined if row else False,
-                out_of_order=state == "pending"
-                and not spec.repeatable
-                and current is not None
-                and key_of(spec.version) < current,
-                repeatable=spec.repeatable,
-                unsupported=spec.unsupported,
-                marked_done=row.marked_done if row else False,
-            )
-        )
-    for row in applied.values():
-        states.append(
-            MigrationState(
-                database=database,
-                version=row.version,
-                name=row.name,
-                format=row.format,
-                source=row.source,
-                state="missing",
-                reversible=row.reversible,
-                checksum=row.checksum,
-                applied_checksum=row.applied_checksum,
-                applied_at=row.applied_at.isoformat() if row.applied_at else None,
-                applied_by=row.applied_by,
-                baselined=row.baselined,
-                out_of_order=False,
-                repeatable=row.repeatable,
-            )
-        )
-    states.sort(key=lambda s: (s.repeatable, key_of(s.version)))
-    return states
-
-
-def _databases(catalog: Catalog, database: str | None) -> list[str]:
-    if database is not None:
-        _check_database(database)
-        return [database]
-    known = set(catalog.databases) | set(
-        Migration.objects.values_list("database", flat=True).distinct()
-    )
-    return sorted(known) or ["default"]
-
-
-def status(database: str | None = None) -> dict[str, Any]:
-    """Everything an operator asks first: where each target is and what is waiting.
-
-    The keys of the returned dict are the stable ``status --json`` format (docs/commands.md).
-    """
-    _require_tables()
-    catalog = load_catalog()
-    targets = []
-    for alias in _databases(catalog, database):
-        states = _states(catalog, alias)
-        deployments = list(
-            Deployment.objects.filter(database=alias, status__in=list(UNFINISHED)).order_by("pk")
-        )
-        in_flight = set(
-            Run.objects.filter(deployment__in=deployments, status__in=list(IN_FLIGHT)).values_list(
-                "migration__version", flat=True
-            )
-        )
-        for state in states:
-            if state.state == "pending" and state.version in in_flight:
-                state.state = "running"
-        applied = [
-            s for s in states if s.state in ("applied", "drifted", "missing") and not s.repeatable
-        ]
-        lock = TargetLock.objects.filter(database=alias).first()
-        last = Deployment.objects.filter(database=alias, dry_run=False).order_by("-pk").first()
-        targets.append(
-            {
-                "database": alias,
-                "current_version": applied[-1].version if applied else None,
-                "latest_version": next(
-                    (s.version for s in reversed(states) if not s.repeatable), None
-                ),
-                "applied": [s.version for s in applied],
-                "pending": [s.version for s in states if s.state in ("pending", "running")],
-                "running": [s.version for s in states if s.state == "running"],
-                "unsupported": [s.version for s in states if s.state == "unsupported"],
-                "drifted": [s.version for s in states if s.state == "drifted"],
-                "missing": [s.version for s in states if s.state == "missing"],
-                "irreversible": [s.version for s in states if not s.reversible],
-                "migrations": [asdict(s) for s in states],
-                "deployments": [
-                    {
-                        "id": d.pk,
-                        "status": d.status,
-                        "direction": d.direction,
-                        "goal_version": d.goal_version or None,
-                        "requested_by": d.requested_by,
-                    }
-                    for d in deployments
-                ],
-                "lock": None
-                if lock is None
-                else {
-                    "host": lock.host,
-                    "pid": lock.pid,
-                    "deployment": lock.deployment_id,
-                    "acquired_at": lock.acquired_at.isoformat(),
-                    "heartbeat_at": lock.heartbeat_at.isoformat(),
-                },
-                "last_deployment": None
-                if last is None
-                else {
-                    "id": last.pk,
-                    "status": last.status,
-                    "direction": last.direction,
-                    "still_applied": (last.report or {}).get("still_applied"),
-                },
-            }
-        )
-    return {
-        "databases": targets,
-        "warnings": [w.as_dict() for w in catalog.warnings],
-    }
-
-
 def verify(database: str | None = None, *, with_warnings: bool = False) -> Any:
     """Problems with applied migrations: drifted files and applied files gone from disk
     (with ``with_warnings``, also the catalog's warnings: ``(problems, warnings)``)."""
-    _require_tables()
+    require_tables()
     catalog = load_catalog()
     problems = []
-    for alias in _databases(catalog, database):
-        for state in _states(catalog, alias):
+    for alias in target_aliases(catalog, database):
+        for state in migration_states(catalog, alias):
             if state.state == "drifted":
                 problems.append(
                     f"{state.source}: {alias} {state.version} changed after it was applied "
@@ -252,7 +64,7 @@ def repair(
     *, actor: str, reason: str, database: str | None = None, versions: list[str] | None = None
 ) -> list[str]:
     """Accept the current checksum of drifted migrations; recorded with who and why."""
-    _require_tables()
+    require_tables()
     if not reason.strip():
         raise BadInput("repair needs --reason: say why the changed files are accepted")
     catalog = load_catalog()
@@ -260,8 +72,8 @@ def repair(
     wanted = {key_of(v) for v in versions} if versions else None
     with state_atomic():
         sync_catalog(catalog, actor=actor)
-        for alias in _databases(catalog, database):
-            drifted = [s for s in _states(catalog, alias) if s.state == "drifted"]
+        for alias in target_aliases(catalog, database):
+            drifted = [s for s in migration_states(catalog, alias) if s.state == "drifted"]
             if wanted is not None:
                 unknown = wanted - {key_of(s.version) for s in drifted}
                 if unknown:
@@ -289,8 +101,8 @@ def repair(
 
 def baseline(*, version: str, actor: str, database: str) -> list[str]:
     """Mark every migration up to ``version`` applied without running it (audited)."""
-    _require_tables()
-    _check_database(database)
+    require_tables()
+    check_database(database)
     catalog = load_catalog()
     spec = catalog.get(database, version)
     if spec is None:
@@ -330,8 +142,8 @@ def baseline(*, version: str, actor: str, database: str) -> list[str]:
 def mark_done(database: str, versions: list[str], *, actor: str, reason: str) -> list[str]:
     """Mark migrations migrator cannot run (``unsupported``) applied, once an operator ran
     them with their own tool; audited with the reason."""
-    _require_tables()
-    _check_database(database)
+    require_tables()
+    check_database(database)
     if not reason.strip():
         raise BadInput("mark-done needs --reason: say how and when it was run")
     catalog = load_catalog()
@@ -413,7 +225,7 @@ def create(
                 "or add it to MIGRATOR['DIRS'], or pass --dir"
             )
         folder = candidates[0].path
-    _check_database(alias)
+    check_database(alias)
     version = next_version([s.version for s in catalog.for_database(alias)])
     return SCAFFOLDS[fmt].scaffold(folder, version, slug)
 

@@ -15,7 +15,7 @@ from ..engine.target import Target
 from ..exceptions import BadInput, OperationFailed
 from ..models import Backup, Deployment, Migration, Run, StepRun, TargetLock
 from ..states import ACTIVE, FINISHED, UNFINISHED, Status
-from .catalog import _check_database
+from .common import check_database
 
 _IN_FLIGHT = (Status.RUNNING, Status.PAUSING, Status.CANCELLING, Status.ROLLING_BACK)
 
@@ -80,7 +80,7 @@ def recover(*, actor: str, user_id: Any = None) -> list[int]:
 def unlock(database: str, *, actor: str, force: bool = False) -> bool:
     """Remove a lock row whose holder is gone (audited); a live one needs ``force``, and a
     PostgreSQL lock a live session holds is never removed."""
-    _check_database(database)
+    check_database(database)
     lock = TargetLock.objects.filter(database=database).first()
     if lock is None:
         return False

@@ -25,7 +25,8 @@ from ..engine.target import Target
 from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment, Migration, TargetLock
 from ..states import UNFINISHED
-from .catalog import MigrationState, _check_database, _require_tables, _states
+from .common import check_database, require_tables
+from .status import MigrationState, migration_states
 
 #: How a forward deployment can be taken back if it fails.
 EXACT, ATOMIC, PARTIAL, OFF = "exact", "atomic", "partial", "off"
@@ -130,8 +131,8 @@ def plan(
     backup: str | None = None,
 ) -> Plan:
     """The ordered migrations for moving ``database``; raises if a preflight check fails."""
-    _require_tables()
-    _check_database(database)
+    require_tables()
+    check_database(database)
     if direction not in ("forward", "backward"):
         raise BadInput(f"direction must be forward or backward, not {direction!r}")
     if count is not None and (direction == "forward" or to is not None):
@@ -139,7 +140,7 @@ def plan(
     if count is not None and count < 1:
         raise BadInput("--steps must be 1 or more")
     catalog = load_catalog()
-    states = _states(catalog, database)
+    states = migration_states(catalog, database)
     drifted = [s for s in states if s.state == "drifted"]
     if drifted:
         names = ", ".join(f"{s.version} ({s.source})" for s in drifted)

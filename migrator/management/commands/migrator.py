@@ -12,8 +12,16 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...catalog import CatalogError
-from ...cli import arguments, handlers
+from ...cli import arguments, catalog_commands, deployment_commands
 from ...exceptions import MigratorError
+
+#: Every subcommand's handler: ``cmd_<subcommand>`` functions of the cli modules.
+HANDLERS = {
+    name[len("cmd_") :].replace("_", "-"): function
+    for module in (catalog_commands, deployment_commands)
+    for name, function in vars(module).items()
+    if name.startswith("cmd_")
+}
 
 
 class UsageParser(CommandParser):
@@ -40,7 +48,7 @@ class Command(BaseCommand):
         arguments.add_all(sub)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        handler = getattr(handlers, "cmd_" + options["subcommand"].replace("-", "_"))
+        handler = HANDLERS[options["subcommand"]]
         as_json = options.get("json", False)
         try:
             handler(self, options)

@@ -1,4 +1,4 @@
-"""One handler per subcommand: parse what the user gave, call a service, render the result."""
+"""Handlers of the subcommands that move targets and control deployments."""
 
 from __future__ import annotations
 
@@ -11,135 +11,18 @@ from django.core.management.base import BaseCommand, CommandError
 from .. import audit, services
 from ..backends import get_backend
 from ..conf import migrator_settings
-from ..dialects import dialect_for
 from ..engine.progress import reporting
 from ..services import serializers
 from ..states import Status
 from . import rendering
+from .common import Options, database_of, vendor_of, verbosity
 from .progress import reporter_for
-
-Options = dict[str, Any]
-
-
-def _verbosity(options: Options) -> int:
-    return int(options.get("verbosity", 1))
-
-
-def _database(options: Options) -> str:
-    return str(options.get("database") or migrator_settings.DEFAULT_DATABASE)
-
-
-def _vendor(database: str) -> str:
-    try:
-        return dialect_for(database).vendor
-    except Exception:  # noqa: BLE001 - rendering only
-        return ""
-
-
-# -- the catalog ----------------------------------------------------------------------
-
-
-def cmd_status(command: BaseCommand, options: Options) -> None:
-    report = services.status(options.get("database"))
-    if options["json"]:
-        rendering.write_json(command, report)
-    else:
-        rendering.status(command, report, _verbosity(options))
-
-
-def cmd_sync(command: BaseCommand, options: Options) -> None:
-    report = services.sync(actor=audit.cli_actor(), check=options["check"])
-    if options["json"]:
-        rendering.write_json(command, report.as_dict())
-    elif _verbosity(options):
-        verb = "would change" if options["check"] else "synced"
-        command.stdout.write(
-            f"{verb}: {len(report.created)} new, {len(report.updated)} updated, "
-            f"{len(report.missing)} gone from disk, {report.unchanged} unchanged"
-        )
-        for label in report.created:
-            command.stdout.write(f"  + {label}")
-        for label in report.updated:
-            command.stdout.write(f"  ~ {label}")
-        for label in report.missing:
-            command.stdout.write(f"  - {label}")
-        for warning in report.warnings:
-            command.stdout.write(command.style.WARNING(f"warning: {warning}"))
-    if options["check"] and report.changed:
-        raise CommandError("the database is out of sync with the catalog", returncode=1)
-
-
-def cmd_verify(command: BaseCommand, options: Options) -> None:
-    problems, warnings = services.verify(options.get("database"), with_warnings=True)
-    if options["json"]:
-        rendering.write_json(
-            command, {"ok": not problems, "problems": problems, "warnings": warnings}
-        )
-    else:
-        for warning in warnings:
-            command.stdout.write(command.style.WARNING(f"warning: {warning}"))
-        if not problems and _verbosity(options):
-            command.stdout.write(command.style.SUCCESS("All applied migrations match their files."))
-    if problems:
-        raise CommandError("\n".join(problems), returncode=1)
-
-
-def cmd_repair(command: BaseCommand, options: Options) -> None:
-    repaired = services.repair(
-        actor=audit.cli_actor(),
-        reason=options["reason"],
-        database=options.get("database"),
-        versions=options["versions"] or None,
-    )
-    if options["json"]:
-        rendering.write_json(command, {"repaired": repaired})
-    else:
-        command.stdout.write(
-            f"repaired {len(repaired)}: {', '.join(repaired) or 'nothing drifted'}"
-        )
-
-
-def cmd_baseline(command: BaseCommand, options: Options) -> None:
-    database = _database(options)
-    marked = services.baseline(
-        version=options["baseline_version"], actor=audit.cli_actor(), database=database
-    )
-    if options["json"]:
-        rendering.write_json(command, {"database": database, "marked": marked})
-    else:
-        command.stdout.write(f"{database}: marked {len(marked)} applied: {', '.join(marked)}")
-
-
-def cmd_mark_done(command: BaseCommand, options: Options) -> None:
-    database = _database(options)
-    marked = services.mark_done(
-        database, options["versions"], actor=audit.cli_actor(), reason=options["reason"]
-    )
-    if options["json"]:
-        rendering.write_json(command, {"database": database, "marked": marked})
-    else:
-        command.stdout.write(f"{database}: marked done: {', '.join(marked)}")
-
-
-def cmd_create(command: BaseCommand, options: Options) -> None:
-    paths = services.create(
-        name=options["name"],
-        fmt=options["fmt"],
-        database=options.get("database"),
-        directory=options.get("directory"),
-    )
-    if options["json"]:
-        rendering.write_json(command, {"files": [str(p) for p in paths]})
-    else:
-        for path in paths:
-            command.stdout.write(f"created {path}")
-
 
 # -- moving targets ---------------------------------------------------------------------
 
 
 def cmd_plan(command: BaseCommand, options: Options) -> None:
-    database = _database(options)
+    database = database_of(options)
     result = services.plan(
         database,
         to=options.get("to_version"),
@@ -150,7 +33,7 @@ def cmd_plan(command: BaseCommand, options: Options) -> None:
     if options["json"]:
         rendering.write_json(command, result.as_dict())
     else:
-        rendering.plan(command, result, _vendor(database))
+        rendering.plan(command, result, vendor_of(database))
 
 
 def _confirm(command: BaseCommand, options: Options, question: str, required: bool) -> None:
@@ -196,7 +79,7 @@ def _check_backend(options: Options) -> None:
 
 def _run_with_progress(command: BaseCommand, options: Options, start: Callable[[], Any]) -> Any:
     """Start a deployment; with the inline backend, draw progress while it runs here."""
-    if _backend(options) != "inline" or options.get("json") or not _verbosity(options):
+    if _backend(options) != "inline" or options.get("json") or not verbosity(options):
         return start()
     reporter = reporter_for(command.stdout)
     try:
@@ -217,7 +100,7 @@ def _report(command: BaseCommand, deployment: Any, options: Options) -> None:
     deployment.refresh_from_db()
     if options.get("json"):
         rendering.write_json(command, serializers.deployment_dict(deployment))
-    elif _verbosity(options):
+    elif verbosity(options):
         if deployment.dry_run and deployment.report:
             rendering.dry_run(command, deployment.report)
         ok = deployment.status == Status.SUCCEEDED
@@ -245,10 +128,10 @@ def _report(command: BaseCommand, deployment: Any, options: Options) -> None:
 
 
 def cmd_apply(command: BaseCommand, options: Options) -> None:
-    database = _database(options)
+    database = database_of(options)
     params = _params(options["param"])
     _check_backend(options)
-    if not options["json"] and not options["dry_run"] and _verbosity(options):
+    if not options["json"] and not options["dry_run"] and verbosity(options):
         preview = services.plan(
             database,
             to=options.get("to_version"),
@@ -256,7 +139,7 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
             auto_rollback=False if options["no_auto_rollback"] else None,
             backup=options.get("backup"),
         )
-        rendering.plan(command, preview, _vendor(database))
+        rendering.plan(command, preview, vendor_of(database))
         if not preview.runs and not preview.blocked_by:
             return
         if preview.runs:
@@ -286,13 +169,13 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
 
 
 def cmd_rollback(command: BaseCommand, options: Options) -> None:
-    database = _database(options)
+    database = database_of(options)
     _check_backend(options)
     to, count = options.get("to_version"), options.get("steps")
     if not options["dry_run"]:
         preview = services.plan(database, to=to, direction="backward", count=count)
-        if not options["json"] and _verbosity(options):
-            rendering.plan(command, preview, _vendor(database))
+        if not options["json"] and verbosity(options):
+            rendering.plan(command, preview, vendor_of(database))
         if not preview.runs:
             return
         _confirm(
@@ -397,7 +280,7 @@ def cmd_recover(command: BaseCommand, options: Options) -> None:
 
 
 def cmd_unlock(command: BaseCommand, options: Options) -> None:
-    removed = services.unlock(_database(options), actor=audit.cli_actor(), force=options["force"])
+    removed = services.unlock(database_of(options), actor=audit.cli_actor(), force=options["force"])
     if options["json"]:
         rendering.write_json(command, {"removed": removed})
     else:

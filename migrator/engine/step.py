@@ -1,0 +1,249 @@
+"""Executing one step with its ``on_error`` policy: fail, skip, or retry with backoff.
+
+A step's work and its record commit together: in the step's own transaction when the
+target is migrator's own database (the journal is flushed into it), else with the ledger
+row the step writes in the target (:mod:`.checkpoints`), read by a resumed run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..models import Run, StepRun
+from ..states import Status
+from . import faults
+from .checkpoints import Checkpoints
+from .control import CancelRequested, PauseRequested
+from .coverage import applying_run
+from .errors import RunFailed, StepFailed
+from .execution import StepExecution
+from .kinds import kind_for
+from .progress import Progress
+from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..catalog import StepSpec
+
+logger = logging.getLogger("migrator")
+
+#: Called inside the last step's transaction with that step's rows: records the run's end.
+FinishRun = Callable[[int], None]
+
+
+def build_execution(
+    rt: Runtime,
+    run: Run,
+    step_run: StepRun,
+    step: StepSpec,
+    order: int,
+    direction: str,
+    *,
+    controllable: bool = True,
+    forward_run_id: int | None = None,
+    partial: bool = False,
+) -> StepExecution:
+    """A step execution with fresh progress and checkpoints (one per attempt)."""
+    if forward_run_id is None:
+        if direction == "forward":
+            forward_run_id = run.pk
+        else:
+            forward = applying_run(run.migration)
+            forward_run_id = forward.pk if forward is not None else 0
+    ledger_run = forward_run_id if direction == "undo" else run.pk
+    progress = Progress(
+        label=run.migration.version,
+        step_name=f"undo {step.name}" if direction == "undo" else step.name,
+        reporter=rt.reporter,
+        on_batch=(lambda: rt.flags.check(allow_pause=not rt.in_atomic)) if controllable else None,
+    )
+    rt.board.show(progress, run.pk)
+    return StepExecution(
+        target=rt.target,
+        deployment=rt.deployment,
+        run=run,
+        step_run=step_run,
+        step=step,
+        order=order,
+        direction=direction,
+        forward_run_id=forward_run_id,
+        checkpoints=Checkpoints(rt.target, ledger_run, order, direction),
+        progress=progress,
+        dry_run=rt.policy.dry_run,
+        partial=partial,
+        journal=rt.journal,
+    )
+
+
+def run_step(
+    rt: Runtime, ex: StepExecution, step_run: StepRun, finish_run: FinishRun | None
+) -> None:
+    """One step with its ``on_error`` policy: fail, skip, or retry with backoff."""
+    kind = kind_for(ex.step.kind)
+    options = ex.step.options
+    policy = options.get("on_error", "fail")
+    retries = int(options.get("retries", 3 if policy == "retry" else 0))
+    backoff = float(options.get("backoff", 1.0))
+    obstacle = rt.policy.obstacle(kind, ex.step, ex.dialect)
+    if obstacle:
+        start(rt, step_run)
+        rt.journal.transition(step_run, Status.SKIPPED, error=obstacle)
+        if rt.report is not None:
+            rt.report.step(ex, executed=False, reason=obstacle)
+        if finish_run is not None:
+            finish_run(0)
+        rt.flush_outside()
+        return
+    run = ex.run
+    while True:
+        start(rt, step_run)
+        if not kind.transactional(ex.step):
+            # Recorded and visible before work that commits on its own; what a memento
+            # takes back must only be what the step's own transaction would have written.
+            rt.flush_outside()
+        memento = rt.journal.savepoint(run, step_run, run.migration)
+        started = time.perf_counter()
+        try:
+            _attempt(rt, ex, step_run, finish_run)
+        except (PauseRequested, CancelRequested):
+            rt.journal.restore(memento)
+            rt.journal.transition(
+                step_run,
+                Status.PAUSED,
+                rows_affected=ex.progress.done,
+                batches_done=ex.progress.batches,
+            )
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, then decided
+            rt.journal.restore(memento)
+            error, detail = _describe_failure(ex, exc)
+            logger.warning("%s", error)
+            if policy == "retry" and step_run.attempts <= retries:
+                delay = backoff * 2 ** (step_run.attempts - 1)
+                rt.journal.event(
+                    "step_retry",
+                    f"{error}; retry {step_run.attempts}/{retries} in {delay:g}s",
+                    level="warning",
+                    run=run,
+                    step_run=step_run,
+                )
+                rt.flush_outside()
+                time.sleep(delay)
+                ex = build_execution(rt, run, step_run, ex.step, ex.order, ex.direction)
+                continue
+            if rt.report is not None:
+                rt.report.step(
+                    ex, executed=True, seconds=time.perf_counter() - started, error=error
+                )
+            if policy == "skip" and ex.direction == "forward":
+                rt.journal.transition(step_run, Status.SKIPPED, error=error)
+                rt.journal.event(
+                    "step_skipped",
+                    f"{error}; skipped (on_error=skip)",
+                    level="warning",
+                    run=run,
+                    step_run=step_run,
+                )
+                if finish_run is not None:
+                    finish_run(0)
+                rt.flush_outside()
+                return
+            rt.journal.transition(
+                step_run,
+                Status.FAILED,
+                error=error,
+                rows_affected=ex.progress.done,
+                batches_done=ex.progress.batches,
+            )
+            rt.journal.event("step_failed", error, level="error", run=run, step_run=step_run)
+            raise RunFailed(error, detail) from exc
+        if rt.report is not None:
+            rt.report.step(ex, executed=True, seconds=time.perf_counter() - started)
+        return
+
+
+def _attempt(
+    rt: Runtime, ex: StepExecution, step_run: StepRun, finish_run: FinishRun | None
+) -> None:
+    kind = kind_for(ex.step.kind)
+    act = kind.forward if ex.direction == "forward" else kind.backward
+    if kind.transactional(ex.step):
+        with ex.target.atomic():
+            act(ex)
+            _finish(rt, ex, step_run, finish_run)
+    else:
+        act(ex)
+        with ex.target.atomic():
+            _finish(rt, ex, step_run, finish_run)
+    faults.point("step_committed")
+    rt.flush_outside()
+
+
+def _finish(
+    rt: Runtime, ex: StepExecution, step_run: StepRun, finish_run: FinishRun | None
+) -> None:
+    """Inside the step's (last) transaction: check, write the ledger, record the result."""
+    if rt.foreign_keys_off:
+        try:
+            ex.dialect.check_foreign_keys()  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - raised as the step's failure
+            raise StepFailed(f"{ex.where}{exc}") from exc
+    ex.progress.finish()
+    ex.checkpoints.finish_step(ex.progress.done)
+    rt.journal.transition(
+        step_run,
+        Status.SUCCEEDED,
+        rows_affected=ex.progress.done,
+        batches_done=ex.progress.batches,
+        error="",
+    )
+    if finish_run is not None:
+        finish_run(ex.progress.done)
+    rt.flush_in_transaction()
+
+
+def record_committed(
+    rt: Runtime, ex: StepExecution, step_run: StepRun, finish_run: FinishRun | None
+) -> None:
+    """The step's work committed but its record did not (the worker died in between)."""
+    start(rt, step_run)
+    rt.journal.transition(
+        step_run,
+        Status.SUCCEEDED,
+        message="its work had committed before the worker stopped; recorded on resume",
+        rows_affected=ex.checkpoints.get("").done,
+    )
+    if finish_run is not None:
+        finish_run(step_run.rows_affected)
+    rt.flush_outside()
+
+
+def start(rt: Runtime, step_run: StepRun) -> None:
+    if step_run.status == Status.RUNNING:
+        rt.journal.change(step_run, attempts=step_run.attempts + 1)
+    else:
+        rt.journal.transition(step_run, Status.RUNNING, attempts=step_run.attempts + 1, error="")
+
+
+def _describe_failure(ex: StepExecution, exc: BaseException) -> tuple[str, dict[str, Any]]:
+    detail: dict[str, Any] = {
+        "version": ex.run.migration.version,
+        "step": ex.order,
+        "step_name": ex.step.name,
+        "direction": ex.direction,
+    }
+    if isinstance(exc, StepFailed):
+        message = str(exc)
+        detail.update(getattr(exc, "detail", {}) or {})
+    else:
+        message = (
+            f"{ex.where}{type(exc).__name__}: {exc}"
+            if str(exc)
+            else f"{ex.where}{type(exc).__name__}"
+        )
+        detail["traceback"] = "".join(traceback.format_exception(exc))
+    detail["message"] = message
+    return message, detail
