@@ -1,0 +1,179 @@
+"""The engine's pieces on their own: journal, checkpoints, statement splitting, faults."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from migrator.dialects import DIALECTS, dialect_for, split_statements
+from migrator.engine import faults
+from migrator.engine.checkpoints import Checkpoints, ensure_table
+from migrator.engine.journal import Journal, compare_and_set
+from migrator.engine.target import Target
+from migrator.models import Deployment, Event, Migration, Run, StepRun
+from migrator.states import InvalidTransition, Status
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+
+
+@pytest.fixture
+def deployment() -> Deployment:
+    migration = Migration.objects.create(
+        database="default", version="1", name="m", source="m.sql", format="sql", checksum="v1:x"
+    )
+    deployment = Deployment.objects.create(direction="forward", requested_by="alice")
+    Run.objects.create(deployment=deployment, migration=migration, order=1, direction="forward")
+    return deployment
+
+
+def test_journal_writes_rows_history_and_events_together(deployment: Deployment) -> None:
+    run = deployment.runs.select_related("migration").get()
+    journal = Journal(deployment)
+    journal.transition(run, Status.RUNNING)
+    step = journal.create(StepRun(run=run, order=1, step_order=1, name="s", kind="sql"))
+    journal.transition(step, Status.RUNNING)
+    journal.transition(step, Status.SUCCEEDED, rows_affected=5)
+    journal.transition(run, Status.SUCCEEDED, rows_done=5)
+    assert Run.objects.get().status == Status.PENDING  # nothing written yet
+    journal.flush()
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED and run.started_at and run.finished_at
+    assert StepRun.objects.get().rows_affected == 5
+    assert [h.status for h in run.history.order_by("history_id")] == [
+        Status.PENDING,
+        Status.RUNNING,
+        Status.SUCCEEDED,
+    ]
+    assert Event.objects.filter(deployment=deployment, action="status").count() == 4
+    assert not journal.pending
+
+
+def test_journal_refuses_a_transition_the_table_does_not_allow(deployment: Deployment) -> None:
+    run = deployment.runs.get()
+    with pytest.raises(InvalidTransition):
+        Journal(deployment).transition(run, Status.SUCCEEDED)  # pending cannot succeed
+
+
+def test_a_journal_restored_after_a_rolled_back_flush_writes_everything_again(
+    deployment: Deployment,
+) -> None:
+    run = deployment.runs.select_related("migration").get()
+    journal = Journal(deployment)
+    journal.transition(run, Status.RUNNING)
+    step = journal.create(StepRun(run=run, order=1, step_order=1, name="s", kind="sql"))
+    memento = journal.savepoint(run, step)
+    with pytest.raises(RuntimeError):
+        with Target("default").atomic():
+            journal.transition(run, Status.SUCCEEDED)
+            journal.flush()
+            raise RuntimeError("the step's transaction rolls back")
+    journal.restore(memento)
+    assert run.status == Status.RUNNING and step.pk is None
+    assert not StepRun.objects.exists()
+    journal.transition(run, Status.FAILED)
+    journal.flush()
+    assert Run.objects.get().status == Status.FAILED and StepRun.objects.count() == 1
+
+
+def test_compare_and_set_lets_exactly_one_caller_win(deployment: Deployment) -> None:
+    deployment.status = Status.QUEUED
+    deployment.save()
+    first = Deployment.objects.get()
+    second = Deployment.objects.get()
+    assert compare_and_set(first, {Status.QUEUED}, Status.RUNNING)
+    assert not compare_and_set(second, {Status.QUEUED}, Status.CANCELLED)
+    assert Deployment.objects.get().status == Status.RUNNING
+
+
+@pytest.mark.parametrize("alias", ["default", "analytics"])
+def test_checkpoints_round_trip_in_the_target(alias: str) -> None:
+    target = Target(alias)
+    ensure_table(target)
+    points = Checkpoints(target, 7, 2, "forward")
+    assert not points.step_finished and points.get("transform").position is None
+    with target.atomic():
+        points.write("transform", position=41, batches=3, done=300, finished=False)
+        points.register_capture("migrator_cap_r7_s2_items", "items", ["qty"], 1)
+    again = Checkpoints(target, 7, 2, "forward")
+    assert again.get("transform").position == 41 and again.get("transform").done == 300
+    assert again.captures() == {"migrator_cap_r7_s2_items": "items"}
+    assert again.capture_for("items", ["qty"]) == ("migrator_cap_r7_s2_items", 1)
+    assert again.capture_for("items", ["note"]) == (None, 1)
+    again.finish_step(300)
+    assert Checkpoints(target, 7, 2, "forward").step_finished
+    assert not Checkpoints(target, 7, 2, "undo").step_finished
+
+
+SCRIPT = (
+    "-- header; with a semicolon\n"
+    "CREATE TABLE a (x INTEGER);\n"
+    "/* block; comment */ INSERT INTO a VALUES (1);\n"
+    "INSERT INTO a VALUES (2) -- trailing; comment\n;\n"
+    "SELECT ';' ;\n"
+    "-- only a comment;\n"
+)
+
+
+@pytest.mark.parametrize("vendor", sorted(DIALECTS))
+def test_each_dialect_splits_with_lines(vendor: str) -> None:
+    statements = [(s.line, s.sql) for s in split_statements(vendor, SCRIPT)]
+    assert [line for line, _ in statements] == [2, 3, 4, 6]
+    assert statements[0][1] == "CREATE TABLE a (x INTEGER)"
+    assert statements[1][1] == "INSERT INTO a VALUES (1)"
+    assert statements[3][1] == "SELECT ';'"
+
+
+def test_postgresql_splits_dollar_quotes_and_atomic_bodies() -> None:
+    script = (
+        "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;\n"
+        "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n"
+        "SELECT E'it''s; fine';"
+    )
+    statements = split_statements("postgresql", script)
+    assert [s.line for s in statements] == [1, 2, 3]
+    assert statements[1].sql.endswith("END")
+
+
+def test_sqlite_splits_triggers_as_one_statement() -> None:
+    script = (
+        "CREATE TABLE t (x INTEGER);\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET x = 1;\n  SELECT 1;\nEND;\n"
+        "INSERT INTO t VALUES (1);"
+    )
+    statements = split_statements("sqlite", script)
+    assert [s.line for s in statements] == [1, 2, 6]
+    assert statements[1].sql.startswith("CREATE TRIGGER") and statements[1].sql.endswith("END")
+
+
+def test_postgresql_knows_what_cannot_run_in_a_transaction() -> None:
+    dialect = DIALECTS["postgresql"]
+    needs = dialect.requires_autocommit
+    assert needs(dialect, "create index concurrently i on t (x)")  # type: ignore[arg-type]
+    assert needs(dialect, "VACUUM ANALYZE t")  # type: ignore[arg-type]
+    assert needs(dialect, "REINDEX INDEX CONCURRENTLY i")  # type: ignore[arg-type]
+    assert not needs(dialect, "CREATE INDEX i ON t (x)")  # type: ignore[arg-type]
+
+
+def test_a_step_timeout_interrupts_a_long_statement() -> None:
+    dialect = dialect_for("default")
+    if connection.vendor == "sqlite":  # no statement_timeout: a progress handler interrupts
+        query = (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) "
+            "SELECT count(*) FROM n"
+        )
+        expected = "interrupt"
+    else:
+        query, expected = "SELECT pg_sleep(5)", "statement timeout"
+    with pytest.raises(Exception, match=expected), dialect.limits(timeout=0.2, lock_timeout=None):
+        dialect.scalar(query)
+    assert dialect.scalar("SELECT 1") == 1  # the limit is gone after the block
+
+
+def test_faults_fire_on_the_nth_visit_only() -> None:
+    with faults.armed("here", nth=2):
+        faults.point("here")
+        faults.point("elsewhere")
+        with pytest.raises(faults.InjectedFault):
+            faults.point("here")
+        faults.point("here")
+    faults.point("here")  # disarmed
