@@ -119,4 +119,8 @@ class Migration:
     release: str = ""
     risk: str = "low"
     requires_downtime: bool = False
+    #: SQLite: run this migration with foreign keys off (its table-rebuild pattern needs it).
+    foreign_keys: bool = True
+    #: Upgrade paths must stop at this version (e.g. it needs a deploy of the application).
+    stop: bool = False
     steps: list[Step] = []

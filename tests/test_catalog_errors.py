@@ -123,7 +123,7 @@ def test_unversioned_sql_file(cli, good: Path) -> None:
 
 def test_down_without_up(cli, good: Path) -> None:
     write(good, "2_b.down.sql", "SELECT 1;")
-    assert_rejected(cli, "2_b.down.sql", "without its .up.sql")
+    assert_rejected(cli, "2_b.down.sql", "without its up file")
 
 
 def test_folder_without_up(cli, good: Path) -> None:
@@ -131,9 +131,9 @@ def test_folder_without_up(cli, good: Path) -> None:
     assert_rejected(cli, "2_b", "without up.sql")
 
 
-def test_repeatable_flyway_is_refused(cli, good: Path) -> None:
-    write(good, "R__views.sql", "SELECT 1;")
-    assert_rejected(cli, "R__views.sql", "repeatable")
+def test_repeatable_flyway_script_with_a_version_is_refused(cli, good: Path) -> None:
+    write(good, "R1__views.sql", "SELECT 1;")
+    assert_rejected(cli, "R1__views.sql", "repeatable")
 
 
 def test_dirs_entry_that_does_not_exist(cli, settings, tmp_path: Path) -> None:

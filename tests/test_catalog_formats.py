@@ -72,7 +72,8 @@ def test_paired_folder_dbmate_goose_flyway(catalog_dir: Path) -> None:
     paired, folder, dbmate, goose, flyway = specs
     assert paired.steps[0].backward.strip() == "DROP TABLE a;"
     assert not folder.reversible  # no down.sql
-    assert dbmate.steps[0].options == {"transaction": False}
+    # dbmate reads transaction:false per section: only the up part runs outside one.
+    assert dbmate.steps[0].options == {"transaction": False, "backward_transaction": True}
     assert not goose.transactional
     assert "StatementBegin" not in goose.steps[0].forward
     assert goose.steps[0].backward.strip() == "SELECT 2;"

@@ -57,7 +57,8 @@ def test_sync_then_check(cli, three: Path) -> None:
     result = cli("sync", "--json")
     assert result.code == 0 and result.json()["created"] == ["default:1", "default:2", "default:3"]
     assert Migration.objects.count() == 3
-    assert Migration.objects.get(version="2").steps.get().forward.startswith("CREATE TABLE t2")
+    forward = Migration.objects.get(version="2").steps.get().forward
+    assert forward.strip().startswith("CREATE TABLE t2")
     assert cli("sync", "--check").code == 0
     (three / "3_m3.sql").unlink()
     assert cli("sync").code == 0

@@ -1,15 +1,26 @@
-"""Reading the whole catalog: claim entries, build migrations, then check them as a set."""
+"""Reading the whole catalog: walk each folder, let its flavor's readers claim entries,
+build migrations, check them as a set (versions, dependencies, limits), and report every
+entry that is neither read nor a known companion.
+
+A catalog with errors raises :class:`CatalogError` listing all of them; warnings (what the
+folder's own tool would ignore) travel with the catalog, or are errors with ``STRICT``.
+"""
 
 from __future__ import annotations
 
 import graphlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from django.db import connections
+
+from ..conf import migrator_settings
 from .errors import CatalogError, CatalogProblem
-from .formats import FORMATS, Claim
+from .flavors import ERROR, detect
+from .formats.base import Claim, ReadContext
+from .limits import problems_of
+from .scan import entries
 from .sources import Source, configured_sources
 from .spec import MigrationSpec
 from .versions import key_of
@@ -17,18 +28,20 @@ from .versions import key_of
 
 @dataclass
 class Catalog:
-    """Every migration on disk, by database alias, in natural version order."""
+    """Every migration on disk, by database alias, in order (repeatables last)."""
 
     migrations: dict[str, list[MigrationSpec]] = field(default_factory=dict)
     warnings: list[CatalogProblem] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    #: Each folder's flavor (the tool whose rules it follows), by path.
+    flavors: dict[str, str] = field(default_factory=dict)
     _index: dict[tuple[str, Any], MigrationSpec] | None = field(default=None, repr=False)
 
     def for_database(self, database: str) -> list[MigrationSpec]:
         return self.migrations.get(database, [])
 
     def get(self, database: str, version: str) -> MigrationSpec | None:
-        """The migration with this version (compared naturally: 010 is 10), or None."""
+        """The migration with this version (compared as versions: 010 is 10), or None."""
         if self._index is None:
             self._index = {
                 (s.database, key_of(s.version)): s
@@ -42,46 +55,63 @@ class Catalog:
         return sorted(self.migrations)
 
 
-def _claim(entry: Path) -> Claim | None:
-    for fmt in FORMATS:
-        claim = fmt.claim(entry)
-        if claim is not None:
-            return claim
-    return None
+def _vendor(alias: str) -> str:
+    try:
+        return str(connections[alias].vendor)
+    except Exception:  # noqa: BLE001 - a misconfigured alias is reported by the checks
+        return ""
 
 
-def _read_source(source: Source, problems: list[CatalogProblem]) -> list[MigrationSpec]:
-    groups: dict[tuple[str, str], list[Claim]] = defaultdict(list)
-    for entry in sorted(source.path.iterdir()):
-        if entry.name.startswith((".", "__")):
-            continue
+def _read_source(
+    source: Source,
+    problems: list[CatalogProblem],
+    warnings: list[CatalogProblem],
+    flavors: dict[str, str],
+) -> list[MigrationSpec]:
+    ctx = ReadContext(database=source.database, vendor=_vendor(source.database))
+    top = entries(source.path, problems)
+    flavor = detect(source.format, top, ctx)
+    ctx.flavor = flavor.name
+    flavors[str(source.path)] = flavor.name
+    paths = entries(source.path, problems, descend=lambda _: True) if flavor.recursive else top
+    groups: dict[tuple[str, Any], list[Claim]] = defaultdict(list)
+    for path in paths:
+        claim = None
         try:
-            claim = _claim(entry)
+            for fmt in flavor.formats:
+                claim = fmt.claim(path, ctx)
+                if claim is not None:
+                    break
         except CatalogError as exc:
             problems.extend(exc.problems)
             continue
         if claim is None:
-            if entry.is_file() and entry.suffix in (".sql", ".py"):
-                problems.append(
-                    CatalogProblem(
-                        str(entry),
-                        "no version in the file name: name it <version>_<name>"
-                        f"{''.join(entry.suffixes)} (e.g. 0001_create_users{entry.suffix})",
-                    )
-                )
+            level, message = flavor.unclaimed(path)
+            (problems if level == ERROR else warnings).append(CatalogProblem(str(path), message))
             continue
-        groups[(claim.format.name, claim.version)].append(claim)
+        groups[(claim.format.name, key_of(claim.version))].append(claim)
     specs: list[MigrationSpec] = []
-    for (_, _), claims in groups.items():
+    for claims in groups.values():
         try:
-            specs.append(claims[0].format.build(claims, source.database))
+            spec = claims[0].format.build(claims, ctx)
         except CatalogError as exc:
             problems.extend(exc.problems)
+            continue
+        if not source.foreign_keys:
+            spec.options["foreign_keys"] = False
+        found = problems_of(spec)
+        if found:
+            problems.extend(found)
+            continue
+        specs.append(spec)
+    warnings.extend(ctx.warnings)
     return specs
 
 
-def _check_duplicates(specs: list[MigrationSpec], problems: list[CatalogProblem]) -> None:
+def _check_duplicates(specs: list[MigrationSpec], problems: list[CatalogProblem]) -> bool:
+    """Two migrations of one version (in any formats) is an error naming both."""
     seen: dict[object, MigrationSpec] = {}
+    clean = True
     for spec in specs:
         key = key_of(spec.version)
         if key in seen:
@@ -93,8 +123,10 @@ def _check_duplicates(specs: list[MigrationSpec], problems: list[CatalogProblem]
                     f"{other.source}: give one of them another version",
                 )
             )
+            clean = False
         else:
             seen[key] = spec
+    return clean
 
 
 def _resolve_dependencies(specs: list[MigrationSpec], problems: list[CatalogProblem]) -> None:
@@ -103,8 +135,9 @@ def _resolve_dependencies(specs: list[MigrationSpec], problems: list[CatalogProb
     previous: MigrationSpec | None = None
     for spec in specs:
         if spec.depends_on is None:
-            spec.depends_on = [previous.version] if previous else []
-        previous = spec
+            spec.depends_on = [previous.version] if previous and not spec.repeatable else []
+        if not spec.repeatable:
+            previous = spec
     graph: dict[str, list[str]] = {}
     for spec in specs:
         resolved = []
@@ -137,7 +170,7 @@ def _resolve_dependencies(specs: list[MigrationSpec], problems: list[CatalogProb
         return
     for spec in specs:
         for dependency in spec.depends_on or []:
-            if key_of(dependency) > key_of(spec.version):
+            if key_of(dependency) > key_of(spec.version) and not spec.repeatable:
                 problems.append(
                     CatalogProblem(
                         str(spec.source),
@@ -148,23 +181,40 @@ def _resolve_dependencies(specs: list[MigrationSpec], problems: list[CatalogProb
                 )
 
 
+def order_key(spec: MigrationSpec) -> tuple[bool, Any]:
+    """Versioned migrations in version order, then repeatable ones (by description)."""
+    return (spec.repeatable, key_of(spec.version))
+
+
 def load_catalog() -> Catalog:
     """Read every configured folder. Raise :class:`CatalogError` listing all problems found."""
     sources, problems = configured_sources()
+    warnings: list[CatalogProblem] = []
+    flavors: dict[str, str] = {}
     by_database: dict[str, list[MigrationSpec]] = defaultdict(list)
     for source in sources:
-        by_database[source.database].extend(_read_source(source, problems))
-    catalog = Catalog(sources=sources)
+        by_database[source.database].extend(_read_source(source, problems, warnings, flavors))
+    catalog = Catalog(sources=sources, flavors=flavors)
     for database, specs in by_database.items():
-        specs.sort(key=lambda s: key_of(s.version))
-        _check_duplicates(specs, problems)
-        _resolve_dependencies(specs, problems)
+        specs.sort(key=order_key)
+        if _check_duplicates(specs, problems):
+            _resolve_dependencies(specs, problems)
         catalog.migrations[database] = specs
         for spec in specs:
-            if not spec.reversible:
-                catalog.warnings.append(
+            if not spec.reversible and not spec.unsupported:
+                warnings.append(
                     CatalogProblem(str(spec.source), "irreversible: it has no down part")
                 )
+    if migrator_settings.STRICT:
+        problems.extend(
+            CatalogProblem(w.path, f"{w.message} (STRICT)", w.line)
+            for w in warnings
+            if not w.message.startswith("irreversible")
+        )
     if problems:
         raise CatalogError(problems)
+    catalog.warnings = warnings
     return catalog
+
+
+__all__ = ["Catalog", "load_catalog", "order_key"]

@@ -1,4 +1,13 @@
-"""Where migrations live: each installed app's folder and the ``MIGRATOR["DIRS"]`` entries."""
+"""Where migrations live: each installed app's folder and the ``MIGRATOR["DIRS"]`` entries.
+
+A ``DIRS`` entry is a path, or a dict::
+
+    {"path": ..., "database": alias, "format": "flyway", "foreign_keys": False}
+
+``format`` names the tool whose rules the folder follows (see :mod:`.flavors`); without it
+the folder's files tell. ``foreign_keys: False`` runs every migration of the folder with
+foreign keys off (SQLite's table-rebuild pattern needs it).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,8 @@ from django.db import connections
 from ..conf import migrator_settings
 from .errors import CatalogProblem
 
+_KEYS = {"path", "database", "format", "foreign_keys"}
+
 
 @dataclass(frozen=True)
 class Source:
@@ -20,6 +31,10 @@ class Source:
     path: Path
     database: str
     origin: str  # what configured it, for messages: "app sample" or "MIGRATOR['DIRS'][0]"
+    #: The tool whose rules the folder follows, when the settings say so.
+    format: str | None = None
+    #: False: every migration of the folder runs with foreign keys off.
+    foreign_keys: bool = True
 
 
 def _resolve(path: str | Path) -> Path:
@@ -32,6 +47,8 @@ def _resolve(path: str | Path) -> Path:
 
 def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
     """Every folder to read, and the problems with the configuration itself."""
+    from .flavors import FLAVORS
+
     problems: list[CatalogProblem] = []
     found: list[Source] = []
     default_db = migrator_settings.DEFAULT_DATABASE
@@ -41,16 +58,32 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
             found.append(Source(folder, default_db, f"app {config.label}"))
     for index, entry in enumerate(migrator_settings.DIRS):
         origin = f"MIGRATOR['DIRS'][{index}]"
-        database = default_db
+        database, fmt, foreign_keys = default_db, None, True
         if isinstance(entry, dict):
             if "path" not in entry:
                 problems.append(CatalogProblem(origin, 'a dict entry needs a "path" key'))
                 continue
-            unknown = set(entry) - {"path", "database"}
+            unknown = set(entry) - _KEYS
             if unknown:
-                problems.append(CatalogProblem(origin, f"unknown keys {sorted(unknown)}"))
+                problems.append(
+                    CatalogProblem(
+                        origin, f"unknown keys {sorted(unknown)}: use {', '.join(sorted(_KEYS))}"
+                    )
+                )
                 continue
             database = str(entry.get("database", default_db))
+            fmt = entry.get("format")
+            if fmt is not None and fmt not in FLAVORS:
+                problems.append(
+                    CatalogProblem(
+                        origin, f"unknown format {fmt!r}: use one of {', '.join(sorted(FLAVORS))}"
+                    )
+                )
+                continue
+            foreign_keys = entry.get("foreign_keys", True)
+            if not isinstance(foreign_keys, bool):
+                problems.append(CatalogProblem(origin, '"foreign_keys" must be True or False'))
+                continue
             raw_path = entry["path"]
         elif isinstance(entry, str | Path):
             raw_path = entry
@@ -73,7 +106,7 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
                 CatalogProblem(origin, f"folder {path} does not exist: create it or fix the path")
             )
             continue
-        found.append(Source(path, database, origin))
+        found.append(Source(path, database, origin, fmt, foreign_keys))
     if default_db not in connections.databases:
         problems.append(
             CatalogProblem(

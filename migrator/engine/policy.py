@@ -8,12 +8,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
 from ..dialects import Dialect, dialect_for
 from ..models import Deployment
 from .kinds import StepKind
+
+if TYPE_CHECKING:
+    from ..catalog import StepSpec
 
 _clones = itertools.count(1)
 
@@ -31,9 +35,9 @@ class Policy:
         """Whether finishing a run changes the migration's applied state."""
         return not self.dry_run
 
-    def obstacle(self, kind: StepKind, step: object, dialect: Dialect) -> str:
+    def obstacle(self, kind: StepKind, step: StepSpec, dialect: Dialect, direction: str) -> str:
         """Why this policy cannot execute the step ("" when it can)."""
-        return kind.dry_run_obstacle(step, dialect) if self.dry_run else ""  # type: ignore[arg-type]
+        return kind.dry_run_obstacle(step, dialect, direction) if self.dry_run else ""
 
     @contextmanager
     def workspace(self, alias: str) -> Iterator[str]:

@@ -87,7 +87,7 @@ def run_step(
     policy = options.get("on_error", "fail")
     retries = int(options.get("retries", 3 if policy == "retry" else 0))
     backoff = float(options.get("backoff", 1.0))
-    obstacle = rt.policy.obstacle(kind, ex.step, ex.dialect)
+    obstacle = rt.policy.obstacle(kind, ex.step, ex.dialect, ex.direction)
     if obstacle:
         start(rt, step_run)
         rt.journal.transition(step_run, Status.SKIPPED, error=obstacle)
@@ -100,7 +100,7 @@ def run_step(
     run = ex.run
     while True:
         start(rt, step_run)
-        if not kind.transactional(ex.step):
+        if not kind.transactional_for(ex.step, ex.direction):
             # Recorded and visible before work that commits on its own; what a memento
             # takes back must only be what the step's own transaction would have written.
             rt.flush_outside()
@@ -170,7 +170,7 @@ def _attempt(
 ) -> None:
     kind = kind_for(ex.step.kind)
     act = kind.forward if ex.direction == "forward" else kind.backward
-    if kind.transactional(ex.step):
+    if kind.transactional_for(ex.step, ex.direction):
         with ex.target.atomic():
             act(ex)
             _finish(rt, ex, step_run, finish_run)

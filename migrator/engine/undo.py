@@ -31,7 +31,7 @@ def undo_run(rt: Runtime, run: Run) -> None:
         kind = kind_for(step.kind)
         forward_ledger = Checkpoints(rt.target, run.pk, step_run.step_order, "forward")
         committed = step_run.status == Status.SUCCEEDED or forward_ledger.step_finished
-        if not committed and kind.transactional(step):
+        if not committed and kind.transactional_for(step, "forward"):
             rt.journal.transition(
                 step_run,
                 Status.ROLLED_BACK,
@@ -55,7 +55,7 @@ def undo_run(rt: Runtime, run: Run) -> None:
             rt.flush_outside()
             continue
         try:
-            if kind.transactional(step):
+            if kind.transactional_for(step, "undo"):
                 with ex.target.atomic():
                     kind.undo(ex)
                     _finish_undo(rt, ex)

@@ -89,7 +89,8 @@ def test_failing_step_rolls_back_the_whole_deployment_byte_for_byte(items: Path,
     )
     result = cli("apply", "--yes")
     assert result.code == 1
-    assert "004 step 1" in result.err and "line 2" in result.err and "no_such_table" in result.err
+    # The line is the file's: the Description header and the marker come first.
+    assert "004 step 1" in result.err and "line 4" in result.err and "no_such_table" in result.err
     deployment = Deployment.objects.latest("pk")
     assert deployment.status == "rolled_back"
     assert checksum("items") == before
@@ -147,7 +148,7 @@ def test_dry_run_reports_and_changes_nothing(items: Path) -> None:
     runs = {r["version"]: r for r in report["runs"]}
     assert runs["002"]["steps"][0]["rows"] == 3000
     statements = runs["003"]["steps"][0]["statements"]
-    assert [(s["line"], s["rows"]) for s in statements] == [(1, statements[0]["rows"]), (2, 1)]
+    assert [(s["line"], s["rows"]) for s in statements] == [(3, statements[0]["rows"]), (4, 1)]
     changes = {(c["change"], c["table"]) for c in report["schema_diff"]}
     assert ("table_added", "audit_log") in changes
     if connection.vendor == "sqlite":

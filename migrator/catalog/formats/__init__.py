@@ -1,30 +1,24 @@
-"""File formats: each module turns the entries of a catalog folder into migrations.
+"""File formats: each module turns entries of a catalog folder into migrations.
 
-A format is a class with ``name``, ``claim(entry)`` (does this file or folder belong to me,
-and as which part of which version) and ``build(parts, database)``. Adding a format is
-adding a module and listing it in :data:`FORMATS`.
+A format is a class with ``name``, ``claim(entry, ctx)`` (does this file or folder belong
+to me, and as which part of which version) and ``build(claims, ctx)``. Which formats read a
+folder is its flavor's business (:mod:`migrator.catalog.flavors`).
 """
 
 from __future__ import annotations
 
-from .base import Claim, MigrationFormat
-from .dbmate import DbmateFormat
+from .base import Claim, MigrationFormat, ReadContext
 from .flyway import FlywayFormat
 from .folder import FolderFormat
-from .goose import GooseFormat
-from .markers import MarkerSqlFormat
 from .paired import PairedFormat
 from .python import PythonFormat
-from .single_sql import SingleSqlFormat
-
-#: Order matters: the first format to claim an entry gets it.
-FORMATS: list[MigrationFormat] = [
-    FlywayFormat(),
-    PairedFormat(),
-    FolderFormat(),
-    PythonFormat(),
-    SingleSqlFormat(),
-]
+from .single_sql import (
+    DbmateFormat,
+    GoGooseFormat,
+    GooseFormat,
+    MarkerSqlFormat,
+    SingleSqlFormat,
+)
 
 #: Formats ``migrator create`` can scaffold, by name.
 SCAFFOLDS: dict[str, MigrationFormat] = {
@@ -40,4 +34,15 @@ SCAFFOLDS: dict[str, MigrationFormat] = {
     ]
 }
 
-__all__ = ["FORMATS", "SCAFFOLDS", "Claim", "MigrationFormat"]
+__all__ = [
+    "SCAFFOLDS",
+    "Claim",
+    "FlywayFormat",
+    "FolderFormat",
+    "GoGooseFormat",
+    "MigrationFormat",
+    "PairedFormat",
+    "PythonFormat",
+    "ReadContext",
+    "SingleSqlFormat",
+]

@@ -1,19 +1,41 @@
-"""The interface every file format implements, and helpers the SQL formats share."""
+"""The interface every file format implements, and what the SQL formats share: reading
+text safely, header comments, and one SQL step with its transaction settled."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import sqlparse
-
-from ..errors import CatalogError
+from ...dialects import DIALECTS, split_statements
+from ..errors import CatalogError, CatalogProblem
 from ..spec import MigrationSpec, StepSpec
 
 #: Placeholders written by ``migrator create``; an unfilled UP part is refused as empty.
 TODO_UP = "-- TODO: write the forward SQL here"
 TODO_DOWN = "-- TODO: write the backward SQL here (leave empty if irreversible)"
+
+
+@dataclass
+class ReadContext:
+    """What a reader needs to know about where it reads: the folder's tool (flavor), the
+    target database's vendor, and the texts read so far (each file is read once)."""
+
+    flavor: str = "migrator"
+    vendor: str = ""
+    database: str = "default"
+    texts: dict[Path, tuple[bytes, str]] = field(default_factory=dict)
+    #: What a reader noticed that is not an error (shown by sync, status and verify).
+    warnings: list[CatalogProblem] = field(default_factory=list)
+
+    def warn(self, path: Path, message: str, line: int | None = None) -> None:
+        self.warnings.append(CatalogProblem(str(path), message, line))
+
+    def read(self, path: Path) -> tuple[bytes, str]:
+        if path not in self.texts:
+            self.texts[path] = read_text(path)
+        return self.texts[path]
 
 
 @dataclass(frozen=True)
@@ -23,7 +45,7 @@ class Claim:
     format: MigrationFormat
     version: str
     name: str
-    role: str  # "main", "up", "down" or "undo"
+    role: str  # "main", "up", "down", "undo" or "conf"
     path: Path
 
 
@@ -32,11 +54,11 @@ class MigrationFormat:
 
     name = ""
 
-    def claim(self, entry: Path) -> Claim | None:
+    def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
         """Return a claim if ``entry`` (a file or a folder) is this format's, else None."""
         raise NotImplementedError
 
-    def build(self, claims: list[Claim], database: str) -> MigrationSpec:
+    def build(self, claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
         """Turn the claims of one version into a migration; raise :class:`CatalogError`."""
         raise NotImplementedError
 
@@ -45,13 +67,39 @@ class MigrationFormat:
         raise NotImplementedError
 
 
+def one_per_role(claims: list[Claim]) -> dict[str, Claim]:
+    """Claims by role; two files playing the same part of one version is an error naming
+    both (e.g. ``010_create_logs.sql`` and ``010_create_logs_again.sql``)."""
+    by_role: dict[str, Claim] = {}
+    for claim in sorted(claims, key=lambda c: str(c.path)):
+        other = by_role.get(claim.role)
+        if other is not None:
+            raise CatalogError.at(
+                claim.path,
+                f"version {claim.version} is also declared by {other.path}: give one of them "
+                "another version",
+            )
+        by_role[claim.role] = claim
+    return by_role
+
+
 def read_text(path: Path) -> tuple[bytes, str]:
-    """Raw bytes (for the checksum) and text with BOM and CR line endings removed."""
-    raw = path.read_bytes()
+    """Raw bytes (for the checksum) and text with BOM and CR line endings removed; a file
+    that is not UTF-8 text (or holds a NUL byte) is refused with where."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError.at(path, f"cannot be read: {exc.strerror or exc}") from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CatalogError.at(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CatalogError.at(
+            path, f"not valid UTF-8 ({exc.reason} at byte {exc.start}): save it as UTF-8", line
+        ) from exc
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise CatalogError.at(path, "holds a NUL byte: not a text file", line)
     return raw, text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -69,10 +117,12 @@ KNOWN_HEADERS = {
     "risk",
     "requires-downtime",
     "transaction",
+    "foreign-keys",
+    "stop",
 }
 
 
-def parse_headers(path: Path, lines: list[str]) -> dict[str, tuple[str, int]]:
+def parse_headers(lines: list[str]) -> dict[str, tuple[str, int]]:
     """``-- Key: value`` comment lines before the first statement, keyed in lower case.
 
     Lines that look like headers but name no known key are left alone: they are
@@ -93,10 +143,9 @@ def parse_headers(path: Path, lines: list[str]) -> dict[str, tuple[str, int]]:
 
 def apply_headers(spec: MigrationSpec, headers: dict[str, tuple[str, int]], path: Path) -> None:
     """Copy known headers onto ``spec``, rejecting invalid values with their line."""
-    if "description" in headers:
-        spec.description = headers["description"][0]
-    if "author" in headers:
-        spec.author = headers["author"][0]
+    for key, attribute in (("description", "description"), ("author", "author")):
+        if key in headers:
+            setattr(spec, attribute, headers[key][0])
     if "date" in headers:
         spec.date = headers["date"][0]
     if "release" in headers:
@@ -116,6 +165,11 @@ def apply_headers(spec: MigrationSpec, headers: dict[str, tuple[str, int]], path
         spec.risk = value.lower()
     if "requires-downtime" in headers:
         spec.requires_downtime = _flag(path, "Requires-Downtime", *headers["requires-downtime"])
+    if "stop" in headers:
+        spec.required_stop = _flag(path, "Stop", *headers["stop"])
+    if "foreign-keys" in headers:
+        if not _flag(path, "Foreign-Keys", *headers["foreign-keys"]):
+            spec.options["foreign_keys"] = False
     if "transaction" in headers:
         transactional = _flag(path, "Transaction", *headers["transaction"])
         for step in spec.steps:
@@ -133,10 +187,42 @@ def _flag(path: Path, key: str, value: str, line: int) -> bool:
 def has_statements(sql: str) -> bool:
     """Whether ``sql`` holds anything but comments and whitespace."""
     if "/*" not in sql:
-        # Without block comments a line is either a comment ("--"), blank, or code; this
-        # is exact and far cheaper than lexing (catalogs of hundreds of files are common).
+        # Without block comments a line is a comment ("--"), blank, or code: exact, and far
+        # cheaper than lexing (catalogs of thousands of files are common).
         return any(line.strip() and not line.lstrip().startswith("--") for line in sql.split("\n"))
-    return bool(sqlparse.format(sql, strip_comments=True).strip())
+    return bool(split_statements("", sql))
+
+
+def non_transactional_lines(sql: str, vendor: str) -> tuple[list[int], list[int]]:
+    """Lines of statements that cannot run inside a transaction on ``vendor``, and of
+    the others (to tell a script that mixes them)."""
+    dialect = DIALECTS.get(vendor)
+    if dialect is None:
+        return [], []
+    outside, inside = [], []
+    for statement in split_statements(vendor, sql):
+        if dialect.requires_autocommit(dialect, statement.sql):  # type: ignore[arg-type]
+            outside.append(statement.line)
+        else:
+            inside.append(statement.line)
+    return outside, inside
+
+
+def detect_transaction(path: Path, sql: str, vendor: str, tool: str) -> bool | None:
+    """What a tool that detects non-transactional statements (Flyway) does with a script:
+    False (run it outside a transaction), None (nothing to detect), or an error when the
+    script mixes both kinds, which the tool refuses too."""
+    outside, inside = non_transactional_lines(sql, vendor)
+    if not outside:
+        return None
+    if inside:
+        raise CatalogError.at(
+            path,
+            f"mixes a statement that cannot run in a transaction (line {outside[0]}) with "
+            f"ones that can (line {inside[0]}); {tool} refuses such a script too: split it",
+            outside[0],
+        )
+    return False
 
 
 def sql_migration(
@@ -148,20 +234,36 @@ def sql_migration(
     source: Path,
     parts: list[tuple[str, bytes]],
     up: str,
-    down: str,
+    down: str | None,
     transactional: bool = True,
+    down_transactional: bool | None = None,
+    empty_up_allowed: bool = False,
+    empty_down_is_noop: bool = False,
 ) -> MigrationSpec:
-    """A migration of one SQL step, as every SQL-file format produces."""
-    if not has_statements(up):
+    """A migration of one SQL step, as every SQL-file format produces.
+
+    ``down`` None: there is no down part. An empty (or comments-only) down part is a no-op
+    way back where the tool means it so (``empty_down_is_noop``, diesel), else none.
+    ``down_transactional``: the down part's own transaction setting (dbmate sets it per
+    section), by default the same as the up part's.
+    """
+    if not empty_up_allowed and not has_statements(up):
         raise CatalogError.at(source, "the UP part is empty: write the forward SQL")
-    if not has_statements(down):
-        down = ""  # only comments (e.g. the scaffold's placeholder): irreversible
+    options: dict[str, Any] = {"transaction": transactional}
+    if down_transactional is not None and down_transactional != transactional:
+        options["backward_transaction"] = down_transactional
+    backward = ""
+    if down is not None and has_statements(down):
+        # Leading blank lines are kept: statements report their line in the file.
+        backward = down.rstrip() + "\n"
+    elif down is not None and empty_down_is_noop:
+        options["noop_down"] = True
     step = StepSpec(
         name=name,
         kind="sql",
-        forward=up.strip() + "\n",
-        backward=down.strip() + "\n" if down.strip() else "",
-        options={"transaction": transactional},
+        forward=up.rstrip() + "\n" if up.strip() else "",
+        backward=backward,
+        options=options,
     )
     return MigrationSpec(
         version=version,

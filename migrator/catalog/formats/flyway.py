@@ -1,6 +1,12 @@
-"""Flyway files: ``V<version>__<description>.sql`` and optional ``U<version>__<description>.sql``.
+"""Flyway scripts: ``V<version>__<description>.sql``, ``U<version>__...`` (undo) and
+``R__<description>.sql`` (repeatable), with optional ``<script>.sql.conf`` script configs.
 
-Underscores inside the version stand for dots (``V1_2__x.sql`` is version 1.2), as in Flyway.
+As Flyway reads them: underscores in a version stand for dots (``V1_1__x.sql`` is 1.1); a
+repeatable runs after the versioned ones, and again whenever its content changes; a script
+whose statements cannot run in a transaction (``CREATE INDEX CONCURRENTLY``, ``VACUUM``)
+runs outside one, and one mixing both kinds is refused; ``executeInTransaction=false`` in
+its ``.sql.conf`` says the same. Java migrations (``V2__Seed.java``) are listed as
+unsupported: migrator cannot run them.
 """
 
 from __future__ import annotations
@@ -15,62 +21,159 @@ from .base import (
     TODO_UP,
     Claim,
     MigrationFormat,
+    ReadContext,
     apply_headers,
+    detect_transaction,
+    one_per_role,
     parse_headers,
-    read_text,
     sql_migration,
 )
 
-_NAME = re.compile(r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.+)\.sql$")
+_SCRIPT = re.compile(
+    r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.*?)(?P<ext>\.sql|\.java|\.kt|\.class)"
+    r"(?P<conf>\.conf)?$"
+)
+_ROLES = {"V": "main", "U": "undo", "R": "main"}
+
+
+def flyway_version(raw: str) -> str:
+    return raw.replace("_", ".").strip(".")
 
 
 class FlywayFormat(MigrationFormat):
     name = "flyway"
 
-    def claim(self, entry: Path) -> Claim | None:
-        if not entry.is_file():
+    def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
+        match = _SCRIPT.match(entry.name)
+        if match is None or not entry.is_file():
             return None
-        match = _NAME.match(entry.name)
-        if not match:
-            return None
-        if match.group("prefix") == "R" or not match.group("version"):
+        prefix, desc = match["prefix"], match["desc"]
+        if prefix == "R":
+            if match["version"]:
+                raise CatalogError.at(
+                    entry, "a repeatable script (R__) has no version: R__<description>.sql"
+                )
+            version = f"R__{desc}"
+        elif not match["version"]:
             raise CatalogError.at(
-                entry, "repeatable Flyway migrations (R__) are not supported: give it a version"
+                entry, f"{prefix} script without a version: {prefix}<version>__<description>.sql"
             )
-        version = match.group("version").replace("_", ".").strip(".")
-        role = "main" if match.group("prefix") == "V" else "undo"
-        return Claim(self, version, match.group("desc"), role, entry)
+        else:
+            version = flyway_version(match["version"])
+        role = _ROLES[prefix]
+        if match["ext"] != ".sql":
+            if match["conf"]:
+                return None
+            role = f"{role}-code"
+        elif match["conf"]:
+            role = f"{role}-conf"
+        return Claim(self, version, desc, role, entry)
 
-    def build(self, claims: list[Claim], database: str) -> MigrationSpec:
-        by_role = {c.role: c for c in claims}
+    def build(self, claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
+        by_role = one_per_role(claims)
+        code = by_role.get("main-code")
+        if code is not None:
+            if "main" in by_role:
+                raise CatalogError.at(
+                    code.path, f"version {code.version} is also {by_role['main'].path}"
+                )
+            raw, _ = ctx.read(code.path)
+            return MigrationSpec(
+                version=code.version,
+                name=code.name,
+                database=ctx.database,
+                format=self.name,
+                source=code.path,
+                parts=[("main", raw)],
+                steps=[],
+                description=code.name.replace("_", " "),
+                unsupported=f"a Flyway {code.path.suffix[1:]} migration: migrator runs SQL only",
+            )
         if "main" not in by_role:
-            undo = by_role["undo"]
-            raise CatalogError.at(undo.path, f"an undo file without V{undo.version}__*.sql")
+            orphan = next(iter(by_role.values()))
+            raise CatalogError.at(
+                orphan.path, f"no V{orphan.version}__*.sql script for this {orphan.role} file"
+            )
         main = by_role["main"]
-        raw, text = read_text(main.path)
+        repeatable = main.version.startswith("R__")
+        raw, text = ctx.read(main.path)
         parts = [("up", raw)]
-        down = ""
+        down = None
+        down_transactional = None
         if "undo" in by_role:
-            undo_raw, down = read_text(by_role["undo"].path)
+            undo = by_role["undo"]
+            undo_raw, down = ctx.read(undo.path)
             parts.append(("down", undo_raw))
+            down_transactional = _transaction(undo.path, down, by_role.get("undo-conf"), ctx)
+        transactional = _transaction(main.path, text, by_role.get("main-conf"), ctx)
         spec = sql_migration(
             fmt=self.name,
             version=main.version,
             name=main.name,
-            database=database,
+            database=ctx.database,
             source=main.path,
             parts=parts,
             up=text,
             down=down,
+            transactional=transactional,
+            down_transactional=down_transactional,
+            empty_up_allowed=ctx.flavor == "flyway",
+            empty_down_is_noop=True,
         )
-        spec.description = spec.description or main.name.replace("_", " ")
-        apply_headers(spec, parse_headers(main.path, text.split("\n")), main.path)
+        spec.repeatable = repeatable
+        spec.description = main.name.replace("_", " ")
+        apply_headers(spec, parse_headers(text.split("\n")), main.path)
         return spec
 
     def scaffold(self, folder: Path, version: str, name: str) -> list[Path]:
-        flyway_version = version.replace(".", "_")
-        main = folder / f"V{flyway_version}__{name}.sql"
-        undo = folder / f"U{flyway_version}__{name}.sql"
+        flyway = version.replace(".", "_")
+        main = folder / f"V{flyway}__{name}.sql"
+        undo = folder / f"U{flyway}__{name}.sql"
         main.write_text(f"-- Description: \n{TODO_UP}\n")
         undo.write_text(f"{TODO_DOWN}\n")
         return [main, undo]
+
+
+def _transaction(path: Path, sql: str, conf: Claim | None, ctx: ReadContext) -> bool:
+    """Run in a transaction? The script config says so, or its statements tell (Flyway)."""
+    if conf is not None:
+        _, text = ctx.read(conf.path)
+        settings = _script_config(conf.path, text)
+        encoding = settings.get("encoding", "UTF-8").upper().replace("-", "")
+        if encoding not in ("UTF8",):
+            raise CatalogError.at(
+                conf.path, f"encoding {settings['encoding']!r}: migrator reads UTF-8 scripts only"
+            )
+        value = settings.get("executeInTransaction")
+        if value is not None:
+            if value.lower() not in ("true", "false"):
+                raise CatalogError.at(
+                    conf.path, f"executeInTransaction must be true or false, not {value!r}"
+                )
+            return value.lower() == "true"
+    return detect_transaction(path, sql, ctx.vendor, "Flyway") is None
+
+
+_KNOWN_CONF = {"executeInTransaction", "encoding", "shouldExecute"}
+
+
+def _script_config(path: Path, text: str) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "!")):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep:
+            raise CatalogError.at(path, f"expected key=value, not {stripped!r}", number)
+        key = key.strip()
+        if key not in _KNOWN_CONF:
+            raise CatalogError.at(
+                path,
+                f"unknown script setting {key!r}: known are {', '.join(sorted(_KNOWN_CONF))}",
+                number,
+            )
+        if key == "shouldExecute":
+            raise CatalogError.at(path, "shouldExecute is not supported: remove it", number)
+        settings[key] = value.strip()
+    return settings

@@ -12,7 +12,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from django.db import connections
 from django.utils.module_loading import import_string
 
 from ... import dsl
@@ -20,13 +19,14 @@ from ...engine.kinds import KINDS
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
 from ..versions import split_versioned_name
-from .base import Claim, MigrationFormat, read_text
+from .base import Claim, MigrationFormat, ReadContext, one_per_role
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 def import_file(path: Path) -> ModuleType:
-    """Import a migration file as a fresh module; errors name the file and line."""
+    """Import a migration file as a fresh module; whatever goes wrong (an exception,
+    ``SystemExit``, ``KeyboardInterrupt``) is a catalog error naming the file and line."""
     module_name = "migrator_catalog_" + re.sub(r"\W", "_", str(path.resolve()))
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -36,12 +36,13 @@ def import_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise CatalogError.at(path, f"SyntaxError: {exc.msg}", exc.lineno) from exc
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's file's fault
+    except BaseException as exc:  # noqa: BLE001 - a migration file must never stop migrator
         line = None
         for frame in traceback.extract_tb(exc.__traceback__):
             if Path(frame.filename) == path:
                 line = frame.lineno
-        raise CatalogError.at(path, f"import failed: {type(exc).__name__}: {exc}", line) from exc
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise CatalogError.at(path, f"import failed: {what}", line) from None
     sys.modules[module_name] = module
     return module
 
@@ -49,18 +50,18 @@ def import_file(path: Path) -> ModuleType:
 class PythonFormat(MigrationFormat):
     name = "python"
 
-    def claim(self, entry: Path) -> Claim | None:
-        if not entry.is_file() or entry.suffix != ".py" or entry.name.startswith("__"):
+    def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
+        if entry.suffix != ".py" or entry.name.startswith("__") or not entry.is_file():
             return None
         parsed = split_versioned_name(entry.stem)
         if parsed is None:
             return None
         return Claim(self, parsed[0], parsed[1], "main", entry)
 
-    def build(self, claims: list[Claim], database: str) -> MigrationSpec:
-        claim = claims[0]
+    def build(self, claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
+        claim = one_per_role(claims)["main"]
         path = claim.path
-        raw, _ = read_text(path)
+        raw, _ = ctx.read(path)
         module = import_file(path)
         declared = getattr(module, "Migration", None)
         if not (inspect.isclass(declared) and issubclass(declared, dsl.Migration)):
@@ -71,24 +72,43 @@ class PythonFormat(MigrationFormat):
             line: int | None = inspect.getsourcelines(declared)[1]
         except (OSError, TypeError):
             line = None
-        vendor = connections[database].vendor
+        declared_steps = declared.steps
+        if not isinstance(declared_steps, list | tuple):
+            raise CatalogError.at(
+                path,
+                f"steps must be a list of dsl steps, not {type(declared_steps).__name__}",
+                line,
+            )
         steps = [
-            _step_spec(step, index, path, line, vendor, module)
-            for index, step in enumerate(declared.steps, start=1)
+            _step_spec(step, index, path, line, ctx.vendor, module)
+            for index, step in enumerate(declared_steps, start=1)
         ]
         if not steps:
             raise CatalogError.at(path, "the migration declares no steps", line)
         depends_on = declared.depends_on
-        if depends_on is not None and not isinstance(depends_on, list | tuple):
+        if depends_on is not None and (
+            not isinstance(depends_on, list | tuple)
+            or not all(isinstance(v, str | int) for v in depends_on)
+        ):
             raise CatalogError.at(path, "depends_on must be a list of versions", line)
+        for attribute in ("description", "author", "kind", "release", "risk"):
+            if not isinstance(getattr(declared, attribute), str):
+                raise CatalogError.at(path, f"{attribute} must be text", line)
+        for attribute in ("requires_downtime", "foreign_keys", "stop"):
+            if not isinstance(getattr(declared, attribute), bool):
+                raise CatalogError.at(path, f"{attribute} must be True or False", line)
         if declared.kind and declared.kind not in ("schema", "data", "hybrid"):
             raise CatalogError.at(
                 path, f"kind must be schema, data or hybrid, not {declared.kind!r}", line
             )
+        if declared.risk not in ("low", "medium", "high"):
+            raise CatalogError.at(
+                path, f"risk must be low, medium or high, not {declared.risk!r}", line
+            )
         return MigrationSpec(
             version=claim.version,
             name=claim.name,
-            database=database,
+            database=ctx.database,
             format=self.name,
             source=path,
             parts=[("main", raw)],
@@ -100,6 +120,8 @@ class PythonFormat(MigrationFormat):
             release=declared.release,
             risk=declared.risk,
             requires_downtime=declared.requires_downtime,
+            required_stop=declared.stop,
+            options={} if declared.foreign_keys else {"foreign_keys": False},
             line=line,
         )
 
@@ -124,9 +146,13 @@ def _vendor_sql(value: Any, vendor: str, path: Path, line: int | None, what: str
     if isinstance(value, dict):
         if vendor not in value:
             raise CatalogError.at(
-                path, f"{what} has no SQL for {vendor!r} (it has {sorted(value)}): add it", line
+                path,
+                f"{what} has no SQL for {vendor!r} (it has {sorted(map(str, value))}): add it",
+                line,
             )
-        return str(value[vendor])
+        if not isinstance(value[vendor], str):
+            raise CatalogError.at(path, f"{what} for {vendor!r} must be SQL text", line)
+        return value[vendor]
     raise CatalogError.at(path, f"{what} must be SQL text or a dict of SQL per vendor", line)
 
 
@@ -136,12 +162,7 @@ def _callable_path(value: Any, module: ModuleType, path: Path, line: int | None,
     if callable(value):
         return f"{path.name}:{value.__name__}"
     if isinstance(value, str):
-        try:
-            import_string(value)
-        except ImportError as exc:
-            raise CatalogError.at(
-                path, f"{what} {value!r} cannot be imported: {exc}", line
-            ) from exc
+        import_or_fail(value, path, line)
         return value
     raise CatalogError.at(path, f"{what} must be a callable or a dotted path", line)
 
@@ -153,6 +174,10 @@ def _step_spec(
         raise CatalogError.at(
             path, f"step {index} is not a dsl step but {type(step).__name__}", line
         )
+    if not isinstance(step.name, str):
+        raise CatalogError.at(path, f"step {index}: name must be text", line)
+    if not isinstance(step.options, dict):
+        raise CatalogError.at(path, f"step {index}: options must be keyword arguments", line)
     name = step.name or f"{step.kind} {index}"
     validation = _vendor_sql(step.validation, vendor, path, line, f"step {index} validation")
     options = dict(step.options)
@@ -166,6 +191,16 @@ def _step_spec(
             options=options,
         )
     if isinstance(step, dsl.RunPython):
+        for what, value in (("forward", step.forward), ("backward", step.backward)):
+            if not (
+                callable(value) or isinstance(value, str) or (what == "backward" and value is None)
+            ):
+                raise CatalogError.at(
+                    path,
+                    f"step {index} (RunPython): {what} must be a function or a dotted path, "
+                    f"not {type(value).__name__}",
+                    line,
+                )
         forward = (
             step.forward if callable(step.forward) else import_or_fail(step.forward, path, line)
         )
@@ -241,8 +276,10 @@ def _plugin_step(
 def import_or_fail(dotted: str, path: Path, line: int | None) -> Any:
     try:
         return import_string(dotted)
-    except ImportError as exc:
-        raise CatalogError.at(path, f"{dotted!r} cannot be imported: {exc}", line) from exc
+    except BaseException as exc:  # noqa: BLE001 - importing runs the project's code
+        raise CatalogError.at(
+            path, f"{dotted!r} cannot be imported: {type(exc).__name__}: {exc}", line
+        ) from None
 
 
 def _transform_spec(

@@ -57,8 +57,12 @@ class StepKind:
         return []
 
     def transactional(self, step: StepSpec) -> bool:
-        """Whether the runner wraps the whole step in one transaction."""
+        """Whether the runner wraps the whole step in one transaction (going forward)."""
         return bool(step.options.get("transaction", True))
+
+    def transactional_for(self, step: StepSpec, direction: str) -> bool:
+        """Whether the runner wraps the step in one transaction in ``direction``."""
+        return self.transactional(step)
 
     def declared_way_back(self, step: StepSpec) -> WayBack:
         """How the step can be taken back, from its declaration alone."""
@@ -84,7 +88,7 @@ class StepKind:
         """Whether a data backup of the touched tables is enough to undo the step."""
         return False
 
-    def dry_run_obstacle(self, step: StepSpec, dialect: Dialect) -> str:
+    def dry_run_obstacle(self, step: StepSpec, dialect: Dialect, direction: str) -> str:
         """Why a dry run cannot execute the step on this database ("" when it can)."""
         return ""
 

@@ -33,6 +33,12 @@ class SqlKind(StepKind):
     name: ClassVar[str] = "sql"
     changes: ClassVar[str] = "schema"
 
+    def transactional_for(self, step: StepSpec, direction: str) -> bool:
+        if direction == "forward":
+            return self.transactional(step)
+        # dbmate sets the transaction per section: the down part may differ.
+        return bool(step.options.get("backward_transaction", self.transactional(step)))
+
     def declared_way_back(self, step: StepSpec) -> WayBack:
         if step.backward.strip() or has_noop_down(step):
             return WayBack.SQL
@@ -52,8 +58,11 @@ class SqlKind(StepKind):
     def only_changes_rows(self, step: StepSpec, dialect: Dialect) -> bool:
         return changes_rows_only(split_statements(dialect.vendor, step.forward))
 
-    def dry_run_obstacle(self, step: StepSpec, dialect: Dialect) -> str:
-        if not self.transactional(step) and dialect.dry_run_strategy == "transaction":
+    def dry_run_obstacle(self, step: StepSpec, dialect: Dialect, direction: str) -> str:
+        if (
+            not self.transactional_for(step, direction)
+            and dialect.dry_run_strategy == "transaction"
+        ):
             return "non-transactional: cannot run inside the dry run's transaction"
         return ""
 
@@ -78,7 +87,7 @@ class SqlKind(StepKind):
     ) -> None:
         statements = ex.statements(script)
         ex.progress.start(None)
-        if self.transactional(ex.step):
+        if self.transactional_for(ex.step, ex.direction):
             with ex.limits():
                 result = run_statements(ex.dialect, statements, ex.where)
         else:
