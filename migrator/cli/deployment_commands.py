@@ -13,6 +13,7 @@ from ..backends import get_backend
 from ..conf import migrator_settings
 from ..engine.progress import reporting
 from ..services import serializers
+from ..services.planning import PARTIAL
 from ..states import Status
 from . import rendering
 from .common import Options, database_of, vendor_of, verbosity
@@ -48,6 +49,11 @@ def _confirm(command: BaseCommand, options: Options, question: str, required: bo
     answer = input(f"{question} [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
         raise CommandError("nothing done", returncode=1)
+
+
+def _confirmed(options: Options) -> bool:
+    """Whether the operator answered the plan's question: --yes, or yes on a terminal."""
+    return bool(options.get("yes")) or sys.stdin.isatty()
 
 
 def _params(raw: list[str]) -> dict[str, str]:
@@ -131,7 +137,8 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
     database = database_of(options)
     params = _params(options["param"])
     _check_backend(options)
-    if not options["json"] and not options["dry_run"] and verbosity(options):
+    allow_partial = options["allow_partial_rollback"]
+    if not options["json"] and not options["dry_run"]:
         preview = services.plan(
             database,
             to=options.get("to_version"),
@@ -139,16 +146,21 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
             auto_rollback=False if options["no_auto_rollback"] else None,
             backup=options.get("backup"),
         )
-        rendering.plan(command, preview, vendor_of(database))
+        if verbosity(options):
+            rendering.plan(command, preview, vendor_of(database))
         if not preview.runs and not preview.blocked_by:
             return
+        partial = preview.guarantee == PARTIAL and not allow_partial
         if preview.runs:
-            _confirm(
-                command,
-                options,
-                f"Apply {len(preview.runs)} migrations to {database}?",
-                required=False,
-            )
+            question = f"Apply {len(preview.runs)} migrations to {database}?"
+            if partial:
+                question = (
+                    f"If a step fails, the automatic rollback may stop at "
+                    f"{', '.join(preview.uncovered)} (no way back). {question}"
+                )
+            # --yes answers what the printed plan asks, this included.
+            _confirm(command, options, question, required=False)
+            allow_partial = allow_partial or (partial and _confirmed(options))
     deployment = _run_with_progress(
         command,
         options,
@@ -161,7 +173,7 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
             backup=options.get("backup"),
             auto_rollback=False if options["no_auto_rollback"] else None,
             atomic=options["atomic"] or None,
-            allow_partial_rollback=options["allow_partial_rollback"],
+            allow_partial_rollback=allow_partial,
             params=params,
         ),
     )

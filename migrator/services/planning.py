@@ -16,7 +16,7 @@ from typing import Any
 from ..catalog import Catalog, MigrationSpec, load_catalog
 from ..catalog.versions import key_of
 from ..conf import migrator_settings
-from ..dialects import dialect_for
+from ..dialects import Dialect, dialect_for
 from ..engine import locks
 from ..engine.backups import backup_can_undo
 from ..engine.coverage import obstacles, restorable_backup, rollback_way
@@ -195,6 +195,8 @@ def _plan_forward(
                 f"`migrator rollback --to {to}`"
             )
     planned: set[str] = set()
+    prepared: set[str] = set()
+    dialect = dialect_for(result.database)
     for state in states:
         if state.state not in ("pending", "unsupported"):
             continue
@@ -218,10 +220,26 @@ def _plan_forward(
             result.warnings.append(
                 f"{spec.version} is older than the current version (out of order)"
             )
+        _preflight(spec, dialect, prepared)
         planned.add(spec.version)
         run = _planned(spec, "forward", str(spec.source))
         run.way_back = worst([step.way_back for step in spec.steps]).value
         result.runs.append(run)
+
+
+def _preflight(spec: MigrationSpec, dialect: Dialect, prepared: set[str]) -> None:
+    """Each step's kind checks what it can before anything runs (a transform's table and
+    columns); tables the migration touches count as prepared for the ones after it."""
+    problems = []
+    for order, step in enumerate(spec.steps, start=1):
+        kind = kind_for(step.kind)
+        for problem in kind.preflight(step, dialect, prepared):
+            problems.append(f"{spec.source}: step {order} ({step.name}, {step.kind}): {problem}")
+        touched = kind.touched_tables(step, dialect)
+        # A step that cannot tell what it touches (python) may prepare anything.
+        prepared |= touched if touched is not None else {"*"}
+    if problems:
+        raise BadInput("\n".join(problems))
 
 
 def _forward_guarantee(

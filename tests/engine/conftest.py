@@ -13,35 +13,53 @@ from migrator.conf import migrator_settings
 ALIASES = ["default", "analytics"]
 
 
-def _snapshot(alias: str) -> dict[str, set[str]]:
+def _snapshot(alias: str) -> dict[str, Any]:
     connection = connections[alias]
     with connection.cursor() as cursor:
-        tables = connection.introspection.table_names(cursor)
-        return {
-            table: {
-                name
-                for name, info in connection.introspection.get_constraints(cursor, table).items()
-                if info.get("index") and not info.get("primary_key")
-            }
-            for table in tables
+        tables = connection.introspection.get_table_list(cursor)
+        state: dict[str, Any] = {
+            "tables": {
+                t.name: {
+                    name
+                    for name, info in connection.introspection.get_constraints(
+                        cursor, t.name
+                    ).items()
+                    if info.get("index") and not info.get("primary_key")
+                }
+                for t in tables
+                if t.type == "t"
+            },
+            "views": {t.name for t in tables if t.type == "v"},
+            "functions": set(),
         }
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+            )
+            state["functions"] = {row[0] for row in cursor.fetchall()}
+    return state
 
 
-def _restore(alias: str, before: dict[str, set[str]]) -> None:
+def _restore(alias: str, before: dict[str, Any]) -> None:
     connection = connections[alias]
     quote = connection.ops.quote_name
     after = _snapshot(alias)
+    pg = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
+        if not pg:
             cursor.execute("PRAGMA foreign_keys = OFF")
-        for table in after:
-            if table not in before:
-                cascade = " CASCADE" if connection.vendor == "postgresql" else ""
-                cursor.execute(f"DROP TABLE IF EXISTS {quote(table)}{cascade}")
+        for view in after["views"] - before["views"]:
+            cursor.execute(f"DROP VIEW IF EXISTS {quote(view)}")
+        for table, indexes in after["tables"].items():
+            if table not in before["tables"]:
+                cursor.execute(f"DROP TABLE IF EXISTS {quote(table)}{' CASCADE' if pg else ''}")
                 continue
-            for index in after[table] - before[table]:
+            for index in indexes - before["tables"][table]:
                 cursor.execute(f"DROP INDEX IF EXISTS {quote(index)}")
-        if connection.vendor == "postgresql":
+        for function in after["functions"] - before["functions"]:
+            cursor.execute(f"DROP FUNCTION IF EXISTS {function} CASCADE")
+        if pg:
             cursor.execute(
                 f"DROP SCHEMA IF EXISTS {quote(migrator_settings.BACKUP_SCHEMA)} CASCADE"
             )
@@ -53,7 +71,8 @@ def _restore(alias: str, before: dict[str, set[str]]) -> None:
 def restore_target_schema(
     django_db_setup: Any, django_db_blocker: Any, settings: Any, tmp_path: Any
 ) -> Iterator[None]:
-    """Drop tables and indexes the test's migrations created (Django only flushes rows)."""
+    """Drop tables, views, indexes and functions the test's migrations created (Django
+    only flushes rows)."""
     settings.MIGRATOR = {
         **settings.MIGRATOR,
         "BACKUP_DIR": str(tmp_path / "backups"),

@@ -101,3 +101,35 @@ def test_apply_to_an_older_applied_version_points_to_rollback(items: Path, cli) 
     assert cli("apply", "--yes").code == 0
     result = cli("apply", "--to", "001", "--yes")
     assert result.code == 2 and "rollback --to 001" in result.err
+
+
+def test_a_transform_on_a_missing_table_or_column_is_refused_at_plan_time(items: Path, cli) -> None:
+    write(
+        items,
+        "002_bad.py",
+        "from migrator import dsl\n\nclass Migration(dsl.Migration):\n"
+        "    steps = [dsl.Transform(table='itemz', set={'qty': 'qty + 1'})]\n",
+    )
+    result = cli("plan")
+    assert (
+        result.code == 2 and "002_bad.py" in result.err and "'itemz' does not exist" in result.err
+    )
+    (items / "002_bad.py").write_text(
+        "from migrator import dsl\n\nclass Migration(dsl.Migration):\n"
+        "    steps = [dsl.Transform(table='items', set={'quantity': 'qty + 1'})]\n"
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 2 and "no column 'quantity'" in result.err
+    assert not Deployment.objects.filter(runs__migration__version="002").exists()
+    # A table an earlier migration of the same plan creates is fine.
+    write(
+        items, "002_bad.py", marker_sql("CREATE TABLE later (id INTEGER PRIMARY KEY, n INTEGER);")
+    )
+    write(
+        items,
+        "003_fill.py",
+        "from migrator import dsl\n\nclass Migration(dsl.Migration):\n"
+        "    steps = [dsl.Transform(table='later', set={'n': '1'})]\n",
+    )
+    (items / "002_bad.py").rename(items / "002_later.sql")
+    assert cli("plan").code == 0

@@ -30,8 +30,7 @@ from .base import (
 )
 
 _SCRIPT = re.compile(
-    r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.*?)(?P<ext>\.sql|\.java|\.kt|\.class)"
-    r"(?P<conf>\.conf)?$"
+    r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.*?)(?P<ext>\.sql|\.java|\.kt|\.class)$"
 )
 _ROLES = {"V": "main", "U": "undo", "R": "main"}
 
@@ -60,13 +59,7 @@ class FlywayFormat(MigrationFormat):
             )
         else:
             version = flyway_version(match["version"])
-        role = _ROLES[prefix]
-        if match["ext"] != ".sql":
-            if match["conf"]:
-                return None
-            role = f"{role}-code"
-        elif match["conf"]:
-            role = f"{role}-conf"
+        role = _ROLES[prefix] if match["ext"] == ".sql" else f"{_ROLES[prefix]}-code"
         return Claim(self, version, desc, role, entry)
 
     def build(self, claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
@@ -97,15 +90,15 @@ class FlywayFormat(MigrationFormat):
         main = by_role["main"]
         repeatable = main.version.startswith("R__")
         raw, text = ctx.read(main.path)
-        parts = [("up", raw)]
+        parts = [("up", raw), *_config_parts(main.path, ctx)]
         down = None
         down_transactional = None
         if "undo" in by_role:
             undo = by_role["undo"]
             undo_raw, down = ctx.read(undo.path)
-            parts.append(("down", undo_raw))
-            down_transactional = _transaction(undo.path, down, by_role.get("undo-conf"), ctx)
-        transactional = _transaction(main.path, text, by_role.get("main-conf"), ctx)
+            parts += [("down", undo_raw), *_config_parts(undo.path, ctx)]
+            down_transactional = _transaction(undo.path, down, ctx)
+        transactional = _transaction(main.path, text, ctx)
         spec = sql_migration(
             fmt=self.name,
             version=main.version,
@@ -134,21 +127,29 @@ class FlywayFormat(MigrationFormat):
         return [main, undo]
 
 
-def _transaction(path: Path, sql: str, conf: Claim | None, ctx: ReadContext) -> bool:
-    """Run in a transaction? The script config says so, or its statements tell (Flyway)."""
-    if conf is not None:
-        _, text = ctx.read(conf.path)
-        settings = _script_config(conf.path, text)
+def _config_parts(path: Path, ctx: ReadContext) -> list[tuple[str, bytes]]:
+    """A script config changes what the script does: its content is part of the checksum."""
+    conf = path.with_name(path.name + ".conf")
+    return [(f"conf:{path.name}", ctx.read(conf)[0])] if conf.is_file() else []
+
+
+def _transaction(path: Path, sql: str, ctx: ReadContext) -> bool:
+    """Run in a transaction? Its script config (``<script>.conf``) says so, or its
+    statements tell (as Flyway detects them)."""
+    conf = path.with_name(path.name + ".conf")
+    if conf.is_file():
+        _, text = ctx.read(conf)
+        settings = _script_config(conf, text)
         encoding = settings.get("encoding", "UTF-8").upper().replace("-", "")
-        if encoding not in ("UTF8",):
+        if encoding != "UTF8":
             raise CatalogError.at(
-                conf.path, f"encoding {settings['encoding']!r}: migrator reads UTF-8 scripts only"
+                conf, f"encoding {settings['encoding']!r}: migrator reads UTF-8 scripts only"
             )
         value = settings.get("executeInTransaction")
         if value is not None:
             if value.lower() not in ("true", "false"):
                 raise CatalogError.at(
-                    conf.path, f"executeInTransaction must be true or false, not {value!r}"
+                    conf, f"executeInTransaction must be true or false, not {value!r}"
                 )
             return value.lower() == "true"
     return detect_transaction(path, sql, ctx.vendor, "Flyway") is None

@@ -88,6 +88,11 @@ class StepKind:
         """Whether a data backup of the touched tables is enough to undo the step."""
         return False
 
+    def preflight(self, step: StepSpec, dialect: Dialect, prepared: set[str]) -> list[str]:
+        """Problems a plan can see before running the step on this database; ``prepared``:
+        tables earlier migrations of the plan touch (they may create what it needs)."""
+        return []
+
     def dry_run_obstacle(self, step: StepSpec, dialect: Dialect, direction: str) -> str:
         """Why a dry run cannot execute the step on this database ("" when it can)."""
         return ""

@@ -83,6 +83,22 @@ class TransformKind(StepKind):
     def only_changes_rows(self, step: StepSpec, dialect: Dialect) -> bool:
         return True
 
+    def preflight(self, step: StepSpec, dialect: Dialect, prepared: set[str]) -> list[str]:
+        """The table and its columns exist (unless an earlier migration makes them)."""
+        spec = TransformSpec.of(step)
+        if spec.table in prepared or "*" in prepared:
+            return []
+        if not dialect.table_exists(spec.table):
+            return [f"table {spec.table!r} does not exist (and no earlier migration touches it)"]
+        columns = set(dialect.columns_of(spec.table))
+        missing = [c for c in [spec.key, *spec.set] if c not in columns]
+        if missing:
+            return [
+                f"table {spec.table!r} has no column {', '.join(map(repr, missing))} "
+                f"(it has {', '.join(sorted(columns))})"
+            ]
+        return []
+
     def forward(self, ex: StepExecution) -> None:
         spec = TransformSpec.of(ex.step)
         dialect = ex.dialect

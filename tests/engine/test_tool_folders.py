@@ -1,0 +1,337 @@
+"""Folders shaped like real projects of each tool, read with that tool's rules, applied on
+SQLite and PostgreSQL, and compared with executing the same files the tool's way.
+
+The reference is the up SQL of each migration, in the tool's order, executed directly on
+a second database ("analytics"); migrator applies the folder to "default". Both schemas
+must be the same. Then what the folder can roll back is rolled back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from migrator import services
+from migrator.catalog import load_catalog
+from migrator.catalog.formats.base import has_statements
+from migrator.dialects import dialect_for
+from migrator.models import Migration
+from migrator.states import Status
+
+from ..conftest import write
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+
+_VOLATILE = {"rows", "bytes", "privileges"}
+
+
+def _shape(alias: str) -> dict[str, Any]:
+    """A schema without what differs between two databases holding the same schema."""
+    schema = dialect_for(alias).capture_schema()
+    tables = {
+        name: {k: v for k, v in table.items() if k not in _VOLATILE}
+        for name, table in schema["tables"].items()
+    }
+    for table in tables.values():
+        for index in table["indexes"].values():
+            index.pop("bytes", None)
+    return {"tables": tables, "views": schema["views"], "functions": sorted(schema["functions"])}
+
+
+def _reference(scripts: list[str]) -> None:
+    """Execute each migration's up SQL as its tool would: the whole script, in order."""
+    connection = connections["analytics"]
+    connection.ensure_connection()
+    for script in scripts:
+        if connection.vendor == "sqlite":
+            connection.connection.executescript(script)
+        else:
+            connection.set_autocommit(True)
+            with connection.cursor() as cursor:
+                cursor.execute(script)
+
+
+@pytest.fixture
+def pg() -> bool:
+    return connections["default"].vendor == "postgresql"
+
+
+def _versions(folder: Path) -> list[str]:
+    return [s.version for s in load_catalog().for_database("default")]
+
+
+def _warnings() -> list[str]:
+    return [Path(w.path).name + ": " + w.message for w in load_catalog().warnings]
+
+
+def test_a_diesel_project(catalog_dir: Path, cli, pg: bool) -> None:
+    setup_up = (
+        "CREATE OR REPLACE FUNCTION diesel_set_updated_at() RETURNS trigger AS $$\n"
+        "BEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n"
+        if pg
+        else "CREATE TABLE diesel_setup (id INTEGER PRIMARY KEY);\n"
+    )
+    setup_down = (
+        "DROP FUNCTION IF EXISTS diesel_set_updated_at();\n" if pg else "DROP TABLE diesel_setup;\n"
+    )
+    concurrently = "CONCURRENTLY " if pg else ""
+    files = {
+        "00000000000000_diesel_initial_setup/up.sql": setup_up,
+        "00000000000000_diesel_initial_setup/down.sql": setup_down,
+        "2017-08-31-230457_create_users/up.sql": (
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL);\n"
+            "INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'bob');\n"
+        ),
+        "2017-08-31-230457_create_users/down.sql": "DROP TABLE users;\n",
+        "2017-09-01-101010_index_users/up.sql": f"CREATE INDEX {concurrently}users_name ON users (name);\n",
+        "2017-09-01-101010_index_users/down.sql": f"DROP INDEX {concurrently}users_name;\n",
+        "2017-09-01-101010_index_users/metadata.toml": "run_in_transaction = false\n",
+        "2018-01-01-000000_posts/up.sql": (
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\n"
+        ),
+        "2018-01-01-000000_posts/down.sql": "DROP TABLE posts;\n",
+        "2025-11-19-091444-0000_add_flag/up.sql": "ALTER TABLE users ADD COLUMN flag INTEGER DEFAULT 0;\n",
+        "2025-11-19-091444-0000_add_flag/down.sql": "",
+        "README.md": "# migrations\n",
+        "data_seed.sql": "INSERT INTO users VALUES (3, 'eve');\n",
+    }
+    for name, text in files.items():
+        write(catalog_dir, name, text)
+    assert load_catalog().flavors[str(catalog_dir)] == "diesel"
+    assert _versions(catalog_dir) == [
+        "00000000000000",
+        "2017-08-31-230457",
+        "2017-09-01-101010",
+        "2018-01-01-000000",
+        "2025-11-19-091444-0000",
+    ]
+    warnings = _warnings()
+    assert any(w.startswith("data_seed.sql: not a diesel migration") for w in warnings)
+    assert not any(w.startswith("README.md") for w in warnings)
+    catalog = load_catalog()
+    index = catalog.get("default", "20170901101010")  # diesel's own form of the version
+    assert index is not None and not index.steps[0].transactional
+    flag = catalog.get("default", "2025-11-19-091444-0000")
+    assert flag is not None and flag.reversible and flag.steps[0].options["noop_down"]
+
+    before = _shape("default")
+    assert cli("apply", "--yes").code == 0
+    _reference([text for name, text in sorted(files.items()) if name.endswith("/up.sql")])
+    assert _shape("default") == _shape("analytics")
+    assert cli("rollback", "--steps", "5", "--yes").code == 0
+    assert _shape("default") == before and not Migration.objects.filter(applied=True).exists()
+
+
+def test_a_golang_migrate_project(catalog_dir: Path, cli, pg: bool) -> None:
+    concurrently = "CONCURRENTLY " if pg else ""
+    files = {
+        "1_create_users.up.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n",
+        "1_create_users.down.sql": "DROP TABLE users;\n",
+        "2_index.up.sql": f"CREATE INDEX {concurrently}users_name ON users (name);\n",
+        "2_index.down.sql": f"DROP INDEX {concurrently}users_name;\n",
+        "30_ignore_autotag.up..sql": "ALTER TABLE users ADD COLUMN tag VARCHAR(10);\n",
+        "30_ignore_autotag.down..sql": "ALTER TABLE users DROP COLUMN tag;\n",
+        "31_noop.up.sql": "-- kept so that the numbering stays; nothing to do\n",
+        "31_noop.down.sql": "",
+        "README.md": "how to migrate\n",
+        "notes.txt": "not a migration\n",
+        "fixtures/users.csv": "1,ada\n",
+    }
+    for name, text in files.items():
+        write(catalog_dir, name, text)
+    assert load_catalog().flavors[str(catalog_dir)] == "golang-migrate"
+    assert _versions(catalog_dir) == ["1", "2", "30", "31"]
+    warnings = _warnings()
+    assert any(w.startswith("notes.txt: not a golang-migrate migration") for w in warnings)
+    assert any(w.startswith("fixtures: not a golang-migrate migration") for w in warnings)
+    catalog = load_catalog()
+    assert "ADD COLUMN tag" in catalog.get("default", "30").steps[0].forward
+    assert not has_statements(catalog.get("default", "31").steps[0].forward)  # a no-op
+    assert catalog.get("default", "2").steps[0].transactional is (not pg)
+
+    assert cli("apply", "--yes").code == 0
+    _reference(
+        [files[n] for n in ("1_create_users.up.sql", "2_index.up.sql", "30_ignore_autotag.up..sql")]
+    )
+    assert _shape("default") == _shape("analytics")
+    assert cli("rollback", "--to", "1", "--yes").code == 0
+    assert list(_shape("default")["tables"]["users"]["columns"]) == ["id", "name"]
+
+
+def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
+    index = (
+        "CREATE INDEX CONCURRENTLY users_name ON users (name);\n"
+        if pg
+        else ("CREATE INDEX users_name ON users (name);\n")
+    )
+    view = (
+        "CREATE OR REPLACE VIEW users_view AS SELECT id, name FROM users;\n"
+        if pg
+        else (
+            "DROP VIEW IF EXISTS users_view;\nCREATE VIEW users_view AS SELECT id, name FROM users;\n"
+        )
+    )
+    files = {
+        "V1__create_users.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n",
+        "V1_1__add_email.sql": "ALTER TABLE users ADD COLUMN email VARCHAR(80);\n",
+        "V2__index_users.sql": index,
+        "U2__index_users.sql": "DROP INDEX users_name;\n",
+        "R__users_view.sql": view,
+        "2024/V3__posts.sql": "CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(20));\n",
+        "2024/U3__posts.sql": "DROP TABLE posts;\n",
+        "notes.txt": "not a migration\n",
+    }
+    if not pg:  # told by a script config where the statement does not tell
+        files["V2__index_users.sql.conf"] = "# script config\nexecuteInTransaction=false\n"
+    for name, text in files.items():
+        write(catalog_dir, name, text)
+    catalog = load_catalog()
+    assert catalog.flavors[str(catalog_dir)] == "flyway"
+    assert _versions(catalog_dir) == ["1", "1.1", "2", "3", "R__users_view"]
+    assert not catalog.get("default", "2").steps[0].transactional
+    assert any(w.startswith("notes.txt: not a Flyway migration") for w in _warnings())
+
+    assert cli("apply", "--yes").code == 0
+    order = [
+        "V1__create_users.sql",
+        "V1_1__add_email.sql",
+        "V2__index_users.sql",
+        "2024/V3__posts.sql",
+        "R__users_view.sql",
+    ]
+    _reference([files[n] for n in order])
+    assert _shape("default") == _shape("analytics")
+    status = cli("status", "--json").json()["databases"][0]
+    assert status["pending"] == [] and status["current_version"] == "3"
+
+    # A repeatable script runs again when it changes (and is not "drifted").
+    (catalog_dir / "R__users_view.sql").write_text(view.replace("id, name", "id, name, email"))
+    status = cli("status", "--json").json()["databases"][0]
+    assert status["pending"] == ["R__users_view"] and status["drifted"] == []
+    assert cli("apply", "--yes").code == 0
+    assert "email" in str(_shape("default")["views"]["users_view"])
+    assert cli("rollback", "--to", "1.1", "--yes").code == 0
+    assert "users_name" not in _shape("default")["tables"]["users"]["indexes"]
+
+
+def test_a_goose_project_with_a_go_migration(catalog_dir: Path, cli, pg: bool) -> None:
+    files = {
+        "00001_create_users.sql": (
+            "-- +goose Up\n-- +goose StatementBegin\n"
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n"
+            "-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE users;\n"
+        ),
+        "00002_lowercase.sql": (
+            "-- +goose up\n-- +goose no transaction\nCREATE INDEX users_name ON users (name);\n"
+            "-- +goose down\nDROP INDEX users_name;\n"
+        ),
+        "00003_seed.go": "package migrations\n\nfunc init() {}\n",
+        "00004_after.sql": (
+            "-- +goose Up\nCREATE TABLE after_go (id INTEGER PRIMARY KEY);\n"
+            "-- +goose Down\nDROP TABLE after_go;\n"
+        ),
+    }
+    for name, text in files.items():
+        write(catalog_dir, name, text)
+    assert load_catalog().flavors[str(catalog_dir)] == "goose"
+    status = cli("status", "--json").json()["databases"][0]
+    assert status["unsupported"] == ["00003"]
+    assert "not a diesel" not in cli("status").out and "UNSUPPORTED" in cli("status").out
+    lowercase = load_catalog().get("default", "2")
+    assert lowercase is not None and not lowercase.steps[0].transactional
+
+    result = cli("apply", "--yes")
+    assert result.code == 1 and "00003" in result.err and "mark-done" in result.err
+    applied = set(Migration.objects.filter(applied=True).values_list("version", flat=True))
+    assert applied == {"00001", "00002"}
+    assert cli("mark-done", "00003", "--reason", "ran goose up-to 3 by hand").code == 0
+    assert cli("apply", "--yes").code == 0
+    _reference(
+        [
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));",
+            "CREATE INDEX users_name ON users (name);",
+            "CREATE TABLE after_go (id INTEGER PRIMARY KEY);",
+        ]
+    )
+    assert _shape("default") == _shape("analytics")
+    assert Migration.objects.get(version="00003").marked_done
+
+
+def test_a_dbmate_project(catalog_dir: Path, cli, pg: bool) -> None:
+    concurrently = "CONCURRENTLY " if pg else ""
+    files = {
+        "20230101000000_create_users.sql": (
+            "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n\n"
+            "-- migrate:down\nDROP TABLE users;\n"
+        ),
+        "20230102000000_index_users.sql": (
+            f"-- migrate:up transaction:false\nCREATE INDEX {concurrently}users_name ON users (name);\n\n"
+            "-- migrate:down\nDROP INDEX users_name;\n"
+        ),
+        "20230103000000_nothing_to_undo.sql": (
+            "-- migrate:up\nINSERT INTO users (id, name) VALUES (1, 'ada');\n-- migrate:down\n"
+        ),
+        "schema.sql": "-- dbmate's dump\n",
+    }
+    for name, text in files.items():
+        write(catalog_dir, name, text)
+    catalog = load_catalog()
+    assert catalog.flavors[str(catalog_dir)] == "dbmate"
+    index = catalog.get("default", "20230102000000").steps[0]
+    assert index.options == {"transaction": False, "backward_transaction": True}
+    assert catalog.get("default", "20230103000000").steps[0].options["noop_down"]
+    assert any(w.startswith("schema.sql: not a dbmate migration") for w in _warnings())
+    assert cli("apply", "--yes").code == 0
+    _reference(
+        [
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));",
+            f"CREATE INDEX {concurrently}users_name ON users (name);",
+            "INSERT INTO users (id, name) VALUES (1, 'ada');",
+        ]
+    )
+    assert _shape("default") == _shape("analytics")
+    assert cli("rollback", "--to", "20230101000000", "--yes").code == 0
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("010_create_logs.sql", "010_create_logs_again.sql"),
+        ("1_a.up.sql", "001_b.up.sql"),
+        ("V2__a.sql", "V2__b.sql"),
+    ],
+)
+def test_two_files_of_one_version_name_both(catalog_dir: Path, cli, names: tuple[str, ...]) -> None:
+    for name in names:
+        body = (
+            "-- +goose Up\nSELECT 1;\n"
+            if name.endswith(".sql") and name[0].isdigit() and ".up." not in name
+            else "SELECT 1;\n"
+        )
+        write(catalog_dir, name, body)
+    result = cli("sync")
+    assert result.code == 2
+    assert all(name in result.err for name in names), result.err
+    assert "cycle" not in result.err
+    assert not Migration.objects.exists()
+
+
+def test_the_same_version_in_two_formats_is_one_error_and_no_bogus_cycle(
+    catalog_dir: Path, cli
+) -> None:
+    write(catalog_dir, "001_a.sql", "-- === UP MIGRATION ===\nSELECT 1;\n")
+    write(catalog_dir, "002_b.sql", "-- === UP MIGRATION ===\nSELECT 1;\n")
+    write(catalog_dir, "002_c.up.sql", "SELECT 2;\n")
+    result = cli("sync")
+    assert result.code == 2 and "002_b.sql" in result.err and "002_c.up.sql" in result.err
+    assert "cycle" not in result.err
+
+
+def test_unicode_names_are_allowed(catalog_dir: Path, cli) -> None:
+    write(catalog_dir, "002_ユーザー.sql", "-- === UP MIGRATION ===\nSELECT 1;\n")
+    result = cli("status", "--json")
+    assert result.code == 0 and result.json()["databases"][0]["pending"] == ["002"]
+    assert Status.PENDING == "pending"
