@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from migrator import services
 from migrator.catalog import load_catalog
 from migrator.catalog.formats.base import has_statements
 from migrator.dialects import dialect_for
