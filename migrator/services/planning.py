@@ -231,6 +231,11 @@ def _preflight(spec: MigrationSpec, dialect: Dialect, prepared: set[str]) -> Non
     """Each step's kind checks what it can before anything runs (a transform's table and
     columns); tables the migration touches count as prepared for the ones after it."""
     problems = []
+    if not spec.options.get("foreign_keys", True) and not dialect.can_disable_foreign_keys:
+        problems.append(
+            f"{spec.source}: asks to run with foreign keys off, which {dialect.display_name} "
+            "cannot do for one migration (make the constraints DEFERRABLE instead)"
+        )
     for order, step in enumerate(spec.steps, start=1):
         kind = kind_for(step.kind)
         for problem in kind.preflight(step, dialect, prepared):
