@@ -16,6 +16,8 @@ def django_setup(catalog: Path, database: str = "default", need_postgres: bool =
         sys.exit("DATABASE_URL is not set: run `make bench` (it starts PostgreSQL)")
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    # As production runs (DEBUG keeps every query in memory); inherited by subprocesses.
+    os.environ["DJANGO_DEBUG"] = "0"
     import django
     from django.conf import settings
 

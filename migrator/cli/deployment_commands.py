@@ -158,9 +158,11 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
                     f"If a step fails, the automatic rollback may stop at "
                     f"{', '.join(preview.uncovered)} (no way back). {question}"
                 )
-            # --yes answers what the printed plan asks, this included.
             _confirm(command, options, question, required=False)
-            allow_partial = allow_partial or (partial and _confirmed(options))
+            # --yes answers what the printed plan asks, this included; with the plan not
+            # printed (-v0) only --allow-partial-rollback accepts it.
+            shown = bool(verbosity(options))
+            allow_partial = allow_partial or (partial and shown and _confirmed(options))
     deployment = _run_with_progress(
         command,
         options,

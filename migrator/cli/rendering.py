@@ -106,7 +106,10 @@ def plan(command: BaseCommand, result: Any, vendor: str = "") -> None:
             first = detail.strip().splitlines()[0] if detail.strip() else ""
             out.write(f"      {step['order']}. {step['kind']:<9} {step['name']}: {first[:70]}")
     if result.direction == "forward" and result.runs:
-        out.write(f"  rollback if it fails: {result.guarantee}")
+        line = f"  rollback if it fails: {result.guarantee}"
+        if result.uncovered:
+            line += f" (may stop at {', '.join(result.uncovered)}: no way back)"
+        out.write(line)
     for warning in result.warnings:
         out.write(command.style.WARNING(f"warning: {warning}"))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -104,6 +104,22 @@ class Dialect(BatchOps):
     def atomic(self, savepoint: bool = True) -> Any:
         """A transaction (or a savepoint inside one) on this connection."""
         return transaction.atomic(using=self.alias, savepoint=savepoint)
+
+    def bookkeeping_cursor(self) -> Any:
+        """A cursor for migrator's own many small writes (``%s`` placeholders), cheaper
+        than Django's where the driver allows; on the connection's current transaction."""
+        return self.connection.cursor()
+
+    def reserve_keys(self, table: str, column: str, count: int) -> list[int] | None:
+        """``count`` values of an auto-incremented key handed out ahead (so inserting with
+        them needs no round trip for the key); None where the database cannot."""
+        return None
+
+    def pipeline(self) -> Any:
+        """Statements sent inside go without waiting for each result (where the driver can);
+        reading a result waits for what was sent before it. For writes whose results are
+        not needed, as one round trip."""
+        return nullcontext()
 
     def table_names(self) -> list[str]:
         with self.connection.cursor() as cursor:

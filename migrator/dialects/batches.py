@@ -47,6 +47,15 @@ class BatchOps:
 
     # -- checkpoints and ledger (target-side) ---------------------------------------
 
+    #: The checkpoint table is known to exist (checked once per dialect instance, which
+    #: lives for one execution: a catalog query per step would cost more than the step).
+    _has_checkpoint_table = False
+
+    def _checkpoint_table_exists(self) -> bool:
+        if not self._has_checkpoint_table:
+            self._has_checkpoint_table = self.table_exists(CHECKPOINT_TABLE)
+        return self._has_checkpoint_table
+
     def ensure_checkpoint_table(self) -> None:
         self.execute(
             f"CREATE TABLE IF NOT EXISTS {self.quote(CHECKPOINT_TABLE)} ("
@@ -82,7 +91,7 @@ class BatchOps:
         self, run_id: int, step_order: int, direction: str
     ) -> dict[str, tuple[Any, int, int, bool]]:
         """``{loop: (position, batches, done, finished)}`` of one step execution."""
-        if not self.table_exists(CHECKPOINT_TABLE):
+        if not self._checkpoint_table_exists():
             return {}
         found = self.rows(
             f"SELECT loop, position, batches, done, finished FROM {self.quote(CHECKPOINT_TABLE)} "
@@ -95,7 +104,7 @@ class BatchOps:
         }
 
     def delete_checkpoints(self, run_ids: list[int]) -> int:
-        if not run_ids or not self.table_exists(CHECKPOINT_TABLE):
+        if not run_ids or not self._checkpoint_table_exists():
             return 0
         marks = ", ".join(["%s"] * len(run_ids))
         return self.execute(

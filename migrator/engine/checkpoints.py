@@ -36,10 +36,13 @@ class Checkpoint:
 class Checkpoints:
     """The checkpoints of one step execution: ``(run, step order, direction)``."""
 
-    def __init__(self, target: Target, run_id: int, order: int, direction: str):
+    def __init__(
+        self, target: Target, run_id: int, order: int, direction: str, *, fresh: bool = False
+    ):
+        """``fresh``: no earlier attempt can have written any (nothing to read)."""
         self.target = target
         self.key = (run_id, order, direction)
-        self._rows: dict[str, Checkpoint] | None = None
+        self._rows: dict[str, Checkpoint] | None = {} if fresh else None
 
     def _load(self) -> dict[str, Checkpoint]:
         if self._rows is None:

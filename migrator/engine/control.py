@@ -79,6 +79,11 @@ class Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=self.interval + 30)
+        try:
+            # The last events and numbers, for a page that polls the snapshot.
+            Deployment.objects.filter(pk=self.deployment_id).update(progress=self.board.snapshot())
+        except Exception:  # noqa: BLE001 - the record itself is written; this is display
+            logger.warning("last snapshot of deployment %s failed", self.deployment_id)
 
     def beat(self) -> None:
         now = timezone.now()

@@ -87,6 +87,7 @@ def _run_claimed(deployment: Deployment, reporter: Reporter | None) -> None:
         flags=Flags(deployment.pk),
         reporter=reporter,
     )
+    rt.journal.on_events = board.written
     try:
         with (
             Heartbeat(deployment, board),

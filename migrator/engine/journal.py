@@ -11,8 +11,10 @@ record commit together (or not at all); a migration then costs one commit of our
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from django.db import models, router
 from django.utils import timezone
 
 from ..audit import change_reason
-from ..dialects import dialect_for
+from ..dialects import Dialect, dialect_for
 from ..models import Deployment, Event, Migration, Run, StepRun
 from ..states import (
     DEPLOYMENT_TRANSITIONS,
@@ -30,6 +32,7 @@ from ..states import (
     Status,
     check_transition,
 )
+from . import rows
 
 logger = logging.getLogger("migrator")
 
@@ -38,8 +41,18 @@ _TABLES: dict[type[models.Model], dict[str, frozenset[str]]] = {
     Run: RUN_TRANSITIONS,
     StepRun: STEP_TRANSITIONS,
 }
+#: Keys reserved at once for new rows (step runs: a few per migration).
+_KEY_BLOCK = 64
 #: States that close an interval (``finished_at`` is set); pausing keeps it open.
 _ENDS = FINISHED | {Status.SKIPPED, Status.PAUSED, Status.INTERRUPTED}
+
+
+@functools.cache
+def _historical_model(model: type[models.Model]) -> Any:
+    """The simple-history model of ``model`` (None if it keeps no history); looked up once,
+    as ``Model.history`` builds a new manager on each access."""
+    manager = getattr(model, "history", None)
+    return None if manager is None else manager.model
 
 
 def describe(obj: models.Model) -> str:
@@ -76,6 +89,9 @@ class Journal:
         self._history: list[tuple[models.Model, models.Model]] = []
         self._events: list[Event] = []
         self._known: dict[int, models.Model] = {id(deployment): deployment}
+        self._keys: dict[type[models.Model], list[int]] = {}
+        #: Told about the events of every flush once written (the live board).
+        self.on_events: Callable[[list[Event]], None] | None = None
 
     # -- recording ------------------------------------------------------------------
 
@@ -178,10 +194,9 @@ class Journal:
             self._dirty[key] = (obj, set(fields))
 
     def _snapshot(self, obj: models.Model, reason: str) -> None:
-        manager = getattr(type(obj), "history", None)
-        if manager is None:
+        historical = _historical_model(type(obj))
+        if historical is None:
             return
-        historical = manager.model
         row = historical(
             history_date=timezone.now(),
             history_user_id=self.user_id,
@@ -197,26 +212,48 @@ class Journal:
         """Write everything recorded, in one transaction (or the caller's, if one is open)."""
         if not self.pending:
             return
-        with dialect_for(router.db_for_write(Run)).atomic(savepoint=False):
-            by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
-            for obj in self._new:
-                by_model[type(obj)].append(obj)
+        alias = router.db_for_write(Run)
+        dialect = dialect_for(alias)
+        by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+        for obj in self._new:
+            by_model[type(obj)].append(obj)
+        with dialect.atomic(savepoint=False):
             for model, objs in by_model.items():
-                model._default_manager.bulk_create(objs)
-            for obj, fields in self._dirty.values():
-                type(obj)._default_manager.filter(pk=obj.pk).update(
-                    **{name: getattr(obj, name) for name in fields}
-                )
-            histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
-            for row, obj in self._history:
-                pk_name = type(obj)._meta.pk.attname
-                setattr(row, pk_name, obj.pk)
-                histories[type(row)].append(row)
-            for model, rows in histories.items():
-                model._default_manager.bulk_create(rows)
-            if self._events:
-                Event.objects.bulk_create(self._events)
+                self._give_keys(dialect, model, objs)
+            with dialect.bookkeeping_cursor() as cursor, dialect.pipeline():
+                for objs in by_model.values():
+                    rows.insert(cursor, alias, objs)
+                for obj, fields in self._dirty.values():
+                    rows.update(cursor, alias, obj, fields)
+                histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+                for row, obj in self._history:
+                    setattr(row, type(obj)._meta.pk.attname, obj.pk)
+                    histories[type(row)].append(row)
+                for history in histories.values():
+                    rows.insert(cursor, alias, history, keys=False)
+                rows.insert(cursor, alias, self._events, keys=False)
+        if self.on_events is not None and self._events:
+            self.on_events(list(self._events))
         self.discard()
+
+    def _give_keys(
+        self, dialect: Dialect, model: type[models.Model], objs: list[models.Model]
+    ) -> None:
+        """Keys for new rows, from a block reserved ahead where the database can: the
+        rows (and those referring to them) then go to the server in one round trip."""
+        unkeyed = [obj for obj in objs if obj.pk is None]
+        if not unkeyed:
+            return
+        pool = self._keys.setdefault(model, [])
+        if len(pool) < len(unkeyed):
+            reserved = dialect.reserve_keys(
+                model._meta.db_table, str(model._meta.pk.column), max(len(unkeyed), _KEY_BLOCK)
+            )
+            if reserved is None:
+                return
+            pool.extend(reserved)
+        for obj in unkeyed:
+            obj.pk = pool.pop(0)
 
     def savepoint(self, *also: models.Model) -> Memento:
         """Remember the buffers and the rows' values (``also``: rows that may be changed
@@ -252,11 +289,13 @@ class Journal:
         self._known = dict(memento.known)
 
     def discard(self) -> None:
-        """Forget what was recorded (after the transaction it was flushed in rolled back)."""
+        """Forget what was recorded (written, or rolled back with its transaction); rows
+        written are no longer tracked, so a long deployment's savepoints stay small."""
         self._new.clear()
         self._dirty.clear()
         self._history.clear()
         self._events.clear()
+        self._known = {id(self.deployment): self.deployment}
 
 
 def record_transition(

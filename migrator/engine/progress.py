@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -49,6 +50,9 @@ class Snapshot:
 class Board:
     """What the deployment is doing right now, shared with the heartbeat thread."""
 
+    #: Events the console shows live (the newest; the deployment page has them all).
+    RECENT = 30
+
     def __init__(self, runs_total: int = 0):
         self._lock = threading.Lock()
         self.runs_total = runs_total
@@ -56,6 +60,25 @@ class Board:
         self.current: Progress | None = None
         self.run_id: int | None = None
         self.phase = ""
+        self._recent: deque[dict[str, Any]] = deque(maxlen=self.RECENT)
+        self._seen = 0
+
+    def written(self, events: list[Any]) -> None:
+        """Events just written: the snapshot carries the newest, numbered, so that a live
+        page polling only the deployment row sees them (one query per poll)."""
+        with self._lock:
+            for event in events:
+                self._seen += 1
+                self._recent.append(
+                    {
+                        "seq": self._seen,
+                        "id": event.pk,
+                        "time": event.time.isoformat(),
+                        "level": event.level,
+                        "actor": event.actor,
+                        "message": event.message,
+                    }
+                )
 
     def show(self, progress: Progress | None, run_id: int | None = None) -> None:
         with self._lock:
@@ -72,6 +95,7 @@ class Board:
                 "run": self.run_id,
                 "phase": self.phase,
                 "updated_at": time.time(),
+                "events": list(self._recent),
             }
         if progress is not None:
             data.update(progress.numbers())

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from ..models import Migration, Run, StepRun
+from ..models import Run, StepRun
 from ..states import Status
 from . import backups, faults
 from .coverage import applying_run, obstacles, restorable_backup
@@ -51,10 +51,13 @@ def steps_in_order(spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, i
 
 
 def check_as_planned(run: Run) -> None:
-    """Raise :class:`PlanStale` unless the migration is where this run expects it."""
-    migration = Migration.objects.get(pk=run.migration_id)
-    run.migration.applied = migration.applied
-    run.migration.applied_run_id = migration.applied_run_id
+    """Raise :class:`PlanStale` unless the migration is where this run expects it.
+
+    The migration's state was loaded when the execution started, under the target lock:
+    whatever changes it (a deployment, a baseline, mark-done) refuses while a deployment
+    is unfinished, so the loaded state is the current one.
+    """
+    migration = run.migration
     if migration.repeatable:
         return
     if run.direction == "forward" and migration.applied:
@@ -98,6 +101,7 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
     with _foreign_keys(rt, run):
         for position, step, order in ordered:
             step_run = known.get(position)
+            first_attempt = step_run is None
             if step_run is None:
                 step_run = StepRun(
                     run=run,
@@ -111,7 +115,14 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
             if step_run.status in (Status.SUCCEEDED, Status.SKIPPED):
                 continue
             ex = build_execution(
-                rt, run, step_run, step, order, run.direction, controllable=controllable
+                rt,
+                run,
+                step_run,
+                step,
+                order,
+                run.direction,
+                controllable=controllable,
+                first_attempt=first_attempt,
             )
             last = position == len(ordered)
             finish = (lambda rows: complete_run(rt, run, spec, rows)) if last else None

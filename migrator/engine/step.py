@@ -45,8 +45,12 @@ def build_execution(
     controllable: bool = True,
     forward_run_id: int | None = None,
     partial: bool = False,
+    first_attempt: bool = False,
 ) -> StepExecution:
-    """A step execution with fresh progress and checkpoints (one per attempt)."""
+    """A step execution with fresh progress and checkpoints (one per attempt).
+
+    ``first_attempt``: the step run was just created, so (with the state in the target's
+    database) no checkpoint of it can exist and none is read."""
     if forward_run_id is None:
         if direction == "forward":
             forward_run_id = run.pk
@@ -70,7 +74,13 @@ def build_execution(
         order=order,
         direction=direction,
         forward_run_id=forward_run_id,
-        checkpoints=Checkpoints(rt.target, ledger_run, order, direction),
+        checkpoints=Checkpoints(
+            rt.target,
+            ledger_run,
+            order,
+            direction,
+            fresh=first_attempt and rt.target.shares_state and direction != "undo",
+        ),
         progress=progress,
         dry_run=rt.policy.dry_run,
         partial=partial,
@@ -173,17 +183,24 @@ def _attempt(
     if kind.transactional_for(ex.step, ex.direction):
         with ex.target.atomic():
             act(ex)
-            _finish(rt, ex, step_run, finish_run)
+            # The step run's success commits in this same transaction when the state is
+            # in the target's database: then it is the ledger, and no row is needed.
+            _finish(rt, ex, step_run, finish_run, ledger=not rt.target.shares_state)
     else:
         act(ex)
         with ex.target.atomic():
-            _finish(rt, ex, step_run, finish_run)
+            _finish(rt, ex, step_run, finish_run, ledger=True)
     faults.point("step_committed")
     rt.flush_outside()
 
 
 def _finish(
-    rt: Runtime, ex: StepExecution, step_run: StepRun, finish_run: FinishRun | None
+    rt: Runtime,
+    ex: StepExecution,
+    step_run: StepRun,
+    finish_run: FinishRun | None,
+    *,
+    ledger: bool,
 ) -> None:
     """Inside the step's (last) transaction: check, write the ledger, record the result."""
     if rt.foreign_keys_off:
@@ -192,7 +209,8 @@ def _finish(
         except Exception as exc:  # noqa: BLE001 - raised as the step's failure
             raise StepFailed(f"{ex.where}{exc}") from exc
     ex.progress.finish()
-    ex.checkpoints.finish_step(ex.progress.done)
+    if ledger:
+        ex.checkpoints.finish_step(ex.progress.done)
     rt.journal.transition(
         step_run,
         Status.SUCCEEDED,

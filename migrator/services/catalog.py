@@ -17,7 +17,7 @@ from ..catalog.versions import key_of
 from ..dialects import state_atomic
 from ..exceptions import BadInput, OperationFailed
 from ..models import Migration
-from .common import check_database, require_tables
+from .common import check_database, refuse_if_busy, require_tables
 from .status import migration_states, target_aliases
 
 
@@ -116,6 +116,7 @@ def baseline(*, version: str, actor: str, database: str) -> list[str]:
     marked: list[str] = []
     now = timezone.now()
     with state_atomic():
+        refuse_if_busy(database)
         sync_catalog(catalog, actor=actor)
         for row in Migration.objects.filter(database=database):
             if key_of(row.version) > key_of(spec.version):
@@ -149,6 +150,7 @@ def mark_done(database: str, versions: list[str], *, actor: str, reason: str) ->
     catalog = load_catalog()
     marked: list[str] = []
     with state_atomic():
+        refuse_if_busy(database)
         sync_catalog(catalog, actor=actor)
         for version in versions:
             spec = catalog.get(database, version)

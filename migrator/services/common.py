@@ -1,12 +1,15 @@
-"""Checks every service starts with."""
+"""Checks services start with."""
 
 from __future__ import annotations
 
 from django.db import connections
 from django.db.utils import DatabaseError
 
-from ..exceptions import BadInput
-from ..models import Migration
+from ..catalog.sync import sync_lock
+from ..engine import locks
+from ..exceptions import BadInput, OperationFailed
+from ..models import Deployment, Migration, TargetLock
+from ..states import UNFINISHED
 
 
 def require_tables() -> None:
@@ -23,3 +26,24 @@ def check_database(database: str) -> None:
         raise BadInput(
             f"unknown database alias {database!r}: use one of {sorted(connections.databases)}"
         )
+
+
+def holder(database: str) -> str | None:
+    """Who keeps ``database`` busy: a live lock or an unfinished deployment."""
+    lock = TargetLock.objects.filter(database=database).first()
+    if lock is not None:
+        return locks.describe(lock)
+    busy = Deployment.objects.filter(database=database, status__in=list(UNFINISHED)).first()
+    if busy is not None:
+        return f"deployment #{busy.pk} ({busy.status}, requested by {busy.requested_by})"
+    return None
+
+
+def refuse_if_busy(database: str) -> None:
+    """Inside the caller's transaction: no deployment is under way on ``database`` (one
+    trusts the applied state it loaded when it started), and none can be created until
+    the transaction ends."""
+    with sync_lock():
+        busy = holder(database)
+    if busy:
+        raise OperationFailed(f"{database} is busy: {busy}")

@@ -18,7 +18,8 @@ from ..engine.locks import worker_id
 from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment, Migration, Run
 from ..states import Status
-from .planning import PARTIAL, Plan, holder, plan
+from .common import holder
+from .planning import PARTIAL, Plan, plan
 
 
 def create_deployment(

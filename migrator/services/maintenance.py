@@ -158,7 +158,7 @@ def prune(*, actor: str, keep: int = 5) -> dict[str, list[Any]]:
 
 def restore_backup(backup_id: int, *, actor: str) -> Backup:
     """Put a backup's tables back (verified first); the target must not be busy."""
-    from .planning import holder
+    from .common import holder
 
     backup = Backup.objects.filter(pk=backup_id).first()
     if backup is None:

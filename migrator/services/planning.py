@@ -17,15 +17,13 @@ from ..catalog import Catalog, MigrationSpec, load_catalog
 from ..catalog.versions import key_of
 from ..conf import migrator_settings
 from ..dialects import Dialect, dialect_for
-from ..engine import locks
 from ..engine.backups import backup_can_undo
 from ..engine.coverage import obstacles, restorable_backup, rollback_way
 from ..engine.kinds import WayBack, kind_for, worst
 from ..engine.target import Target
 from ..exceptions import BadInput, OperationFailed
-from ..models import Deployment, Migration, TargetLock
-from ..states import UNFINISHED
-from .common import check_database, require_tables
+from ..models import Migration
+from .common import check_database, holder, require_tables
 from .status import MigrationState, migration_states
 
 #: How a forward deployment can be taken back if it fails.
@@ -91,17 +89,6 @@ class Plan:
             },
             "blocked_by": self.blocked_by,
         }
-
-
-def holder(database: str) -> str | None:
-    """Who keeps ``database`` busy: a live lock or an unfinished deployment."""
-    lock = TargetLock.objects.filter(database=database).first()
-    if lock is not None:
-        return locks.describe(lock)
-    busy = Deployment.objects.filter(database=database, status__in=list(UNFINISHED)).first()
-    if busy is not None:
-        return f"deployment #{busy.pk} ({busy.status}, requested by {busy.requested_by})"
-    return None
 
 
 def step_summary(spec: MigrationSpec, direction: str) -> list[dict[str, Any]]:
@@ -197,13 +184,21 @@ def _plan_forward(
     planned: set[str] = set()
     prepared: set[str] = set()
     dialect = dialect_for(result.database)
-    for state in states:
+    # What a step touches is worked out (parsing its SQL) only for migrations before the
+    # last one whose preflight needs it.
+    readers = [
+        index
+        for index, state in enumerate(states)
+        if state.state == "pending"
+        and any(kind_for(step.kind).reads_prepared for step in _spec(catalog, result, state).steps)
+    ]
+    track_until = max(readers, default=-1)
+    for index, state in enumerate(states):
         if state.state not in ("pending", "unsupported"):
             continue
         if to is not None and not state.repeatable and key_of(state.version) > key_of(to):
             continue
-        spec = catalog.get(result.database, state.version)
-        assert spec is not None
+        spec = _spec(catalog, result, state)
         if spec.unsupported:
             result.blocked_by = {"version": spec.version, "reason": spec.unsupported}
             result.warnings.append(
@@ -220,16 +215,23 @@ def _plan_forward(
             result.warnings.append(
                 f"{spec.version} is older than the current version (out of order)"
             )
-        _preflight(spec, dialect, prepared)
+        _preflight(spec, dialect, prepared if index <= track_until else None)
         planned.add(spec.version)
         run = _planned(spec, "forward", str(spec.source))
         run.way_back = worst([step.way_back for step in spec.steps]).value
         result.runs.append(run)
 
 
-def _preflight(spec: MigrationSpec, dialect: Dialect, prepared: set[str]) -> None:
+def _spec(catalog: Catalog, result: Plan, state: MigrationState) -> MigrationSpec:
+    spec = catalog.get(result.database, state.version)
+    assert spec is not None
+    return spec
+
+
+def _preflight(spec: MigrationSpec, dialect: Dialect, prepared: set[str] | None) -> None:
     """Each step's kind checks what it can before anything runs (a transform's table and
-    columns); tables the migration touches count as prepared for the ones after it."""
+    columns); tables the migration touches count as prepared for the ones after it
+    (``None``: no later step needs to know)."""
     problems = []
     if not spec.options.get("foreign_keys", True) and not dialect.can_disable_foreign_keys:
         problems.append(
@@ -238,11 +240,12 @@ def _preflight(spec: MigrationSpec, dialect: Dialect, prepared: set[str]) -> Non
         )
     for order, step in enumerate(spec.steps, start=1):
         kind = kind_for(step.kind)
-        for problem in kind.preflight(step, dialect, prepared):
+        for problem in kind.preflight(step, dialect, prepared if prepared is not None else set()):
             problems.append(f"{spec.source}: step {order} ({step.name}, {step.kind}): {problem}")
-        touched = kind.touched_tables(step, dialect)
-        # A step that cannot tell what it touches (python) may prepare anything.
-        prepared |= touched if touched is not None else {"*"}
+        if prepared is not None:
+            touched = kind.touched_tables(step, dialect)
+            # A step that cannot tell what it touches (python) may prepare anything.
+            prepared |= touched if touched is not None else {"*"}
     if problems:
         raise BadInput("\n".join(problems))
 

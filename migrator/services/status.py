@@ -34,12 +34,18 @@ class MigrationState:
     repeatable: bool = False
     unsupported: str = ""
     marked_done: bool = False
+    release: str = ""
+    #: The Migration row (None until the first sync) and the deployment that applied it.
+    migration_id: int | None = None
+    applied_by_deployment: int | None = None
 
 
 def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
-    applied = {
-        key_of(m.version): m for m in Migration.objects.filter(database=database, applied=True)
+    rows = {
+        key_of(m.version): m
+        for m in Migration.objects.filter(database=database).select_related("applied_run")
     }
+    applied = {key: m for key, m in rows.items() if m.applied}
     current = max((key_of(m.version) for m in applied.values() if not m.repeatable), default=None)
     states: list[MigrationState] = []
     for spec in catalog.for_database(database):
@@ -72,6 +78,8 @@ def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
                 repeatable=spec.repeatable,
                 unsupported=spec.unsupported,
                 marked_done=row.marked_done if row else False,
+                release=spec.release or "",
+                **_links(row or rows.get(key_of(spec.version))),
             )
         )
     for row in applied.values():
@@ -91,10 +99,22 @@ def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
                 baselined=row.baselined,
                 out_of_order=False,
                 repeatable=row.repeatable,
+                release=row.release,
+                **_links(row),
             )
         )
     states.sort(key=lambda s: (s.repeatable, key_of(s.version)))
     return states
+
+
+def _links(row: Migration | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    run = row.applied_run if row.applied else None
+    return {
+        "migration_id": row.pk,
+        "applied_by_deployment": run.deployment_id if run is not None else None,
+    }
 
 
 def target_aliases(catalog: Catalog, database: str | None) -> list[str]:

@@ -55,7 +55,9 @@ def test_the_table_rebuild_pattern_runs_with_foreign_keys_off(
 ) -> None:
     write(catalog_dir, "1_setup.sql", SETUP)
     if how == "header":
-        write(catalog_dir, "2_rebuild.sql", "-- Foreign-keys: off\n-- === UP MIGRATION ===" + REBUILD)
+        write(
+            catalog_dir, "2_rebuild.sql", "-- Foreign-keys: off\n-- === UP MIGRATION ===" + REBUILD
+        )
     elif how == "python":
         write(
             catalog_dir,
@@ -71,9 +73,7 @@ def test_the_table_rebuild_pattern_runs_with_foreign_keys_off(
         write(catalog_dir, "2_rebuild.sql", "-- === UP MIGRATION ===" + REBUILD)
     if _refused_on_postgresql():
         return
-    deployment = services.apply(
-        "default", actor="t", backend="inline", allow_partial_rollback=True
-    )
+    deployment = services.apply("default", actor="t", backend="inline", allow_partial_rollback=True)
     assert deployment.status == Status.SUCCEEDED, deployment.error
     assert _columns("users") == ["id", "name", "email"]
     assert _fk_enabled() == 1  # switched back on
@@ -101,7 +101,9 @@ def test_dangling_rows_are_named_and_the_step_rolled_back(catalog_dir: Path) -> 
         return
     deployment = services.apply("default", actor="t", backend="inline")
     assert deployment.status == Status.ROLLED_BACK
-    assert "violate foreign keys" in deployment.error and "posts rowid 11 -> users" in deployment.error
+    assert (
+        "violate foreign keys" in deployment.error and "posts rowid 11 -> users" in deployment.error
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM users")
         assert cursor.fetchone()[0] == 2

@@ -134,11 +134,13 @@ def test_partial_rollback_must_be_accepted_and_ends_in_a_state_that_says_what_st
         "uncovered": ["002"],
         "backups": [],
     }
-    refused = cli("apply", "--yes")
-    assert refused.code == 1 and "--allow-partial-rollback" in refused.err
+    for unseen in (("--json",), ("-v0", "--yes")):  # the plan was not shown: not accepted
+        refused = cli("apply", *unseen)
+        assert refused.code == 1 and "--allow-partial-rollback" in refused.err, unseen
     assert not Deployment.objects.filter(direction="forward").exclude(goal_version="001").exists()
 
-    result = cli("apply", "--yes", "--allow-partial-rollback")
+    result = cli("apply", "--yes")  # printed the plan, which says the rollback is partial
+    assert "rollback if it fails: partial (may stop at 002: no way back)" in result.out
     assert result.code == 1
     deployment = Deployment.objects.latest("pk")
     assert deployment.status == Status.PARTIALLY_ROLLED_BACK

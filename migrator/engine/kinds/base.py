@@ -88,6 +88,9 @@ class StepKind:
         """Whether a data backup of the touched tables is enough to undo the step."""
         return False
 
+    #: :meth:`preflight` reads ``prepared`` (so plans work out what earlier steps touch).
+    reads_prepared = False
+
     def preflight(self, step: StepSpec, dialect: Dialect, prepared: set[str]) -> list[str]:
         """Problems a plan can see before running the step on this database; ``prepared``:
         tables earlier migrations of the plan touch (they may create what it needs)."""

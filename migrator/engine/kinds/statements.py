@@ -7,8 +7,9 @@ step (only row changes: INSERT, UPDATE, DELETE, MERGE, TRUNCATE).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
-import sqlparse
+from sqlparse import lexer, tokens
 
 from ...dialects import Statement
 
@@ -22,21 +23,27 @@ def verb(sql: str) -> str:
     return word[0].upper().rstrip(";") if word else ""
 
 
+@lru_cache(maxsize=16384)
+def _named(sql: str) -> frozenset[str]:
+    names: set[str] = set()
+    previous = ""
+    # The lexer alone (no grouping pass): names follow keywords, which is all this needs.
+    for ttype, value in lexer.tokenize(sql):
+        if ttype in tokens.Whitespace or ttype in tokens.Newline or ttype in tokens.Comment:
+            continue
+        if previous in _TABLE_KEYWORDS and (
+            ttype in tokens.Name or ttype in tokens.Literal.String.Symbol
+        ):
+            names.add(value.strip('"`[]'))
+        previous = value.upper() if ttype in tokens.Keyword else ""
+    return frozenset(names)
+
+
 def tables_named(statements: Iterable[Statement]) -> set[str]:
     """Names following FROM, INTO, UPDATE, TABLE, JOIN... (unquoted)."""
     names: set[str] = set()
     for statement in statements:
-        previous = ""
-        for token in sqlparse.parse(statement.sql)[0].flatten():
-            if token.is_whitespace or token.ttype in sqlparse.tokens.Comment:
-                continue
-            if previous in _TABLE_KEYWORDS and token.ttype in (
-                sqlparse.tokens.Name,
-                sqlparse.tokens.Literal.String.Symbol,
-                None,
-            ):
-                names.add(token.value.strip('"`[]'))
-            previous = token.value.upper() if token.ttype in sqlparse.tokens.Keyword else ""
+        names |= _named(statement.sql)
     return names
 
 

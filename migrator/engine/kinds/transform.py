@@ -83,6 +83,8 @@ class TransformKind(StepKind):
     def only_changes_rows(self, step: StepSpec, dialect: Dialect) -> bool:
         return True
 
+    reads_prepared = True
+
     def preflight(self, step: StepSpec, dialect: Dialect, prepared: set[str]) -> list[str]:
         """The table and its columns exist (unless an earlier migration makes them)."""
         spec = TransformSpec.of(step)
