@@ -98,7 +98,9 @@ def test_console_shows_each_target(admin_client, cli, catalog_dir: Path) -> None
     cli("baseline", "--version", "1")
     html = admin_client.get(reverse("admin:migrator_console")).content.decode()
     assert 'data-database="default"' in html
-    assert "at 1" in html and 'class="state-pending"' in html and 'class="state-applied"' in html
+    assert '<span class="mg-version">1</span>' in html
+    assert 'class="mg-row-pending" data-version="2"' in html
+    assert 'class="mg-row-applied" data-version="1"' in html
 
 
 def test_console_shows_catalog_problems(admin_client, catalog_dir: Path) -> None:

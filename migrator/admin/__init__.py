@@ -1,3 +1,3 @@
 """Admin registrations: definitions with history, execution state read-only, the console."""
 
-from . import definitions, execution  # noqa: F401 - registers the ModelAdmins
+from . import console, definitions, execution  # noqa: F401 - registers the ModelAdmins

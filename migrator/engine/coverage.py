@@ -42,6 +42,18 @@ def step_ways(migration: Migration, spec: MigrationSpec, target: Target) -> list
     return ways
 
 
+def captured_rows(migration: Migration, spec: MigrationSpec, target: Target) -> int:
+    """Rows of captured values a rollback of ``migration`` would put back."""
+    forward = applying_run(migration)
+    if forward is None:
+        return 0
+    return sum(
+        target.dialect.count_rows(name)
+        for order in range(1, len(spec.steps) + 1)
+        for name in captured_tables(target, forward.pk, order)
+    )
+
+
 def obstacles(migration: Migration, spec: MigrationSpec, target: Target) -> list[str]:
     """Steps that have no way back, each as a sentence; empty when rollback can proceed."""
     return [

@@ -133,3 +133,14 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.migration.version} #{self.order} {self.name}"
+
+
+class Console(Migration):
+    """The console's entry in the admin index (a proxy: no table, no permissions of its
+    own; who may see and do what is decided by the migration and deployment permissions)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "console"
+        verbose_name_plural = "console"
+        default_permissions = ()

@@ -18,7 +18,7 @@ from ..catalog.versions import key_of
 from ..conf import migrator_settings
 from ..dialects import Dialect, dialect_for
 from ..engine.backups import backup_can_undo
-from ..engine.coverage import obstacles, restorable_backup, rollback_way
+from ..engine.coverage import captured_rows, obstacles, restorable_backup, rollback_way
 from ..engine.kinds import WayBack, kind_for, worst
 from ..engine.target import Target
 from ..exceptions import BadInput, OperationFailed
@@ -45,6 +45,8 @@ class PlannedRun:
     release: str = ""
     requires_downtime: bool = False
     description: str = ""
+    #: Backward runs: rows of captured values the rollback puts back.
+    captured_rows: int = 0
 
 
 @dataclass
@@ -338,6 +340,7 @@ def _plan_backward(
         way = rollback_way(migration, spec, target)
         run = _planned(spec, "backward", str(spec.source))
         run.way_back = way.value
+        run.captured_rows = captured_rows(migration, spec, target)
         if way is WayBack.NONE:
             raise OperationFailed(
                 f"{spec.version} ({spec.source}) cannot be rolled back: "

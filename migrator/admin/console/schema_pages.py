@@ -1,0 +1,110 @@
+"""Schema versions as tables (tables, columns, indexes, constraints), any two compared
+side by side with their differences, and the raw capture as a download."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.http import require_GET
+
+from ...models import SchemaVersion
+from ...schema.diff import diff_schemas
+from . import access
+from .common import page
+
+
+def tables_of(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """A schema's tables in name order, each with its parts as rows for a template."""
+    found = []
+    for name, table in sorted((schema.get("tables") or {}).items()):
+        found.append(
+            {
+                "name": name,
+                "rows": table.get("rows"),
+                "bytes": table.get("bytes"),
+                "primary_key": table.get("primary_key") or [],
+                "columns": [
+                    {"name": column, **info}
+                    for column, info in (table.get("columns") or {}).items()
+                ],
+                "indexes": [
+                    {"name": index, **info}
+                    for index, info in sorted((table.get("indexes") or {}).items())
+                ],
+                "constraints": [
+                    {"name": constraint, **info}
+                    for constraint, info in sorted((table.get("constraints") or {}).items())
+                ],
+            }
+        )
+    return found
+
+
+@require_GET
+def schema_version(request: HttpRequest, version_id: int) -> HttpResponse:
+    access.require_view(request)
+    version = get_object_or_404(SchemaVersion.objects.select_related("deployment"), pk=version_id)
+    others = list(
+        SchemaVersion.objects.filter(database=version.database)
+        .exclude(pk=version.pk)
+        .order_by("-captured_at")
+        .values("pk", "version", "release", "captured_at")[:200]
+    )
+    schema = version.schema or {}
+    return page(
+        request,
+        "schema.html",
+        f"Schema of {version.database} at {version.version}",
+        {
+            "version": version,
+            "tables": tables_of(schema),
+            "views": sorted((schema.get("views") or {}).keys()),
+            "others": others,
+        },
+    )
+
+
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    """Two schema versions side by side: the differences first, then each table."""
+    access.require_view(request)
+    left = get_object_or_404(SchemaVersion, pk=request.GET.get("a") or 0)
+    right = get_object_or_404(SchemaVersion, pk=request.GET.get("b") or 0)
+    old, new = left.schema or {}, right.schema or {}
+    changes = diff_schemas(old, new)
+    old_tables = {t["name"]: t for t in tables_of(old)}
+    new_tables = {t["name"]: t for t in tables_of(new)}
+    pairs = [
+        {"name": name, "left": old_tables.get(name), "right": new_tables.get(name)}
+        for name in sorted(set(old_tables) | set(new_tables))
+    ]
+    changed = {c["table"] for c in changes}
+    return page(
+        request,
+        "compare.html",
+        f"{left.database}: {left.version} → {right.version}",
+        {
+            "left": left,
+            "right": right,
+            "changes": changes,
+            "breaking": sum(1 for c in changes if c["breaking"]),
+            "pairs": pairs,
+            "changed": changed,
+        },
+    )
+
+
+@require_GET
+def schema_json(request: HttpRequest, version_id: int) -> HttpResponse:
+    access.require_view(request)
+    version = get_object_or_404(SchemaVersion, pk=version_id)
+    response = HttpResponse(
+        json.dumps(version.schema, indent=2, default=str), content_type="application/json"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="schema-{version.database}-{version.version}.json"'
+    )
+    return response
