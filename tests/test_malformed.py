@@ -127,7 +127,7 @@ def test_a_fifo_named_like_a_migration(cli, folder: Path) -> None:
 
 def test_the_console_shows_catalog_errors_instead_of_failing(admin_client, folder: Path) -> None:
     write(folder, "2_bad.py", PY.format(body="raise SystemExit(0)"))
-    response = admin_client.get("/admin/migrator/migration/console/")
+    response = admin_client.get("/admin/migrator/console/")
     assert response.status_code == 200
     assert b"2_bad.py" in response.content and b"SystemExit" in response.content
 

@@ -33,7 +33,8 @@ def test_wheel_contents(tmp_path: Path) -> None:
     [wheel] = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in [
-        "migrator/templates/migrator/console.html",
+        "migrator/templates/migrator/console/dashboard.html",
+        "migrator/static/migrator/console.js",
         "migrator/static/migrator/console.css",
         "migrator/migrations/0001_initial.py",
         "migrator/management/commands/migrator.py",
