@@ -60,7 +60,38 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     else:
         errors.extend(_unsupported_targets())
     errors.extend(_values())
+    errors.extend(_sqlite_transactions())
     return errors
+
+
+def _sqlite_transactions() -> list[checks.CheckMessage]:
+    """W002: SQLite databases whose transactions start DEFERRED.
+
+    The console's requests and a deployment's worker write to the same file; a DEFERRED
+    transaction that reads, then writes, fails at once with "database is locked" when the
+    other wrote meanwhile (SQLite cannot wait for that upgrade). IMMEDIATE transactions
+    take the write lock first and wait their turn (the busy ``timeout``).
+    """
+    found: list[checks.CheckMessage] = []
+    for alias, config in connections.databases.items():
+        if not str(config.get("ENGINE", "")).endswith("sqlite3"):
+            continue
+        options = config.get("OPTIONS") or {}
+        if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+            found.append(
+                checks.Warning(
+                    f"SQLite database {alias!r} begins transactions DEFERRED: while a "
+                    "deployment runs, other writes (the console, the admin) can fail with "
+                    "'database is locked'.",
+                    hint=(
+                        f"Set DATABASES[{alias!r}]['OPTIONS'] = {{'transaction_mode': "
+                        "'IMMEDIATE', 'timeout': 30, 'init_command': "
+                        "'PRAGMA journal_mode=WAL'}."
+                    ),
+                    id="migrator.W002",
+                )
+            )
+    return found
 
 
 def _backend() -> list[checks.CheckMessage]:

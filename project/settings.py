@@ -67,7 +67,12 @@ def _database(url: str | None, name: str) -> dict[str, object]:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / f"{name}.sqlite3",
             # WAL: the console reads while a deployment writes, and commits are cheap.
-            "OPTIONS": {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL"},
+            # IMMEDIATE: writers queue for the lock instead of failing (check W002).
+            "OPTIONS": {
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     parts = urlparse(url)
     if parts.scheme not in ("postgres", "postgresql"):

@@ -2,7 +2,8 @@
 # Start or stop the throwaway PostgreSQL 15 and Redis servers the tests use, on loopback.
 #   scripts/services.sh start   -> writes var/services.env (DATABASE_URL, REDIS_URL)
 #   scripts/services.sh stop
-# Installs the Debian packages it needs when they are missing (CI runs on a fresh machine).
+# Installs the Debian packages the tests need (servers, Chromium) when they are missing
+# (CI runs on a fresh machine).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,6 +23,8 @@ install_missing() {
   local need=()
   [ -x "$PG_BIN/pg_ctl" ] || need+=(postgresql-15)
   command -v redis-server >/dev/null || need+=(redis-server)
+  # The console's browser tests drive the system's Chromium (Playwright cannot download one).
+  [ -x "${MIGRATOR_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium chromium-driver)
   if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]}"
     apt-get update -qq

@@ -74,7 +74,12 @@ def _database(url: str | None, name: str) -> dict[str, object]:
             "NAME": override or VAR_DIR / f"{name}.sqlite3",
             # Files, not memory, so that worker processes can share the test databases.
             "TEST": {"NAME": str(VAR_DIR / f"test_{name}.sqlite3")},
-            "OPTIONS": {"timeout": 30},
+            # As the demo (and check W002) has it: WAL, writers queue for the lock.
+            "OPTIONS": {
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     parts = urlparse(url)
     database = parts.path.lstrip("/") or "migrator"

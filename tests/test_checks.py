@@ -82,3 +82,21 @@ def test_unsupported_database_backend(settings) -> None:
     finally:
         del settings.DATABASES["legacy"]
         connections.settings = connections.configure_settings(settings.DATABASES)
+
+
+def test_sqlite_without_immediate_transactions(settings) -> None:
+    from django.db import connections
+
+    deferred = {
+        **settings.DATABASES,
+        "scratch": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    }
+    settings.DATABASES = deferred
+    connections.settings = connections.configure_settings(deferred)
+    try:
+        messages = [m for m in check_settings() if m.id == "migrator.W002"]
+        assert len(messages) == 1
+        assert "'scratch'" in messages[0].msg and "transaction_mode" in messages[0].hint
+    finally:
+        settings.DATABASES = {k: v for k, v in deferred.items() if k != "scratch"}
+        connections.settings = connections.configure_settings(settings.DATABASES)

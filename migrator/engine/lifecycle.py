@@ -97,8 +97,12 @@ def pause(rt: Runtime) -> None:
     deployment = rt.deployment
     run = rt.current
     if run is not None and run.status == Status.RUNNING:
+        # What the run has done so far stays visible while it waits (finished steps plus
+        # the committed batches of the one that paused).
+        step = rt.board.current
+        rows = rt.rows_done + (step.done if step is not None else 0)
         rt.journal.transition(run, Status.PAUSING)
-        rt.journal.transition(run, Status.PAUSED)
+        rt.journal.transition(run, Status.PAUSED, rows_done=rows)
     rt.journal.transition(deployment, Status.PAUSING)
     rt.journal.transition(deployment, Status.PAUSED, pause_requested=False)
     rt.journal.flush()

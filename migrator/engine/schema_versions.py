@@ -66,19 +66,21 @@ def record(deployment: Deployment, target: Target) -> SchemaVersion | None:
 def record_expected(deployment: Deployment, migration: Migration, schema: dict[str, Any]) -> None:
     """A dry run's schema after ``migration``: the expected schema of a pending version
     (never replacing one captured from the live database)."""
-    existing = SchemaVersion.objects.filter(
-        database=migration.database, version=migration.version
-    ).first()
-    if existing is not None and existing.origin == SchemaVersion.Origin.CAPTURED:
-        return
-    SchemaVersion.objects.update_or_create(
-        database=migration.database,
-        version=migration.version,
-        defaults={
-            "release": migration.release,
-            "schema": schema,
-            "origin": SchemaVersion.Origin.EXPECTED,
-            "deployment": deployment,
-            "breaking_changes": _breaking(migration.database, migration.version, schema),
-        },
-    )
+    breaking = _breaking(migration.database, migration.version, schema)
+    with state_atomic():  # reads, then writes: take the write lock first on SQLite
+        existing = SchemaVersion.objects.filter(
+            database=migration.database, version=migration.version
+        ).first()
+        if existing is not None and existing.origin == SchemaVersion.Origin.CAPTURED:
+            return
+        SchemaVersion.objects.update_or_create(
+            database=migration.database,
+            version=migration.version,
+            defaults={
+                "release": migration.release,
+                "schema": schema,
+                "origin": SchemaVersion.Origin.EXPECTED,
+                "deployment": deployment,
+                "breaking_changes": breaking,
+            },
+        )

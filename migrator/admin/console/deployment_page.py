@@ -83,7 +83,12 @@ def deployment_page(request: HttpRequest, deployment_id: int) -> HttpResponse:
         "deployment": deployment,
         "runs": runs,
         "events": events,
-        "controls": [(name, *CONTROLS[name]) for name in controls(deployment)],
+        "controls": [
+            (name, *CONTROLS[name])
+            for name in controls(deployment)
+            # The requester cannot approve her own deployment (the service refuses it).
+            if not (name == "approve" and deployment.requested_by_user_id == request.user.pk)
+        ],
         "live": deployment.status in UNFINISHED,
         "progress": deployment.progress or {},
         "failure": deployment.failure or None,

@@ -84,6 +84,7 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html !== null) body.innerHTML = html;
+        body.setAttribute("data-final", "1");
         document.dispatchEvent(new CustomEvent("migrator:finished"));
       });
   }
