@@ -12,4 +12,6 @@ source var/services.env
 status=0
 "$PY" bench/transform_bench.py "$@" || status=1
 "$PY" bench/catalog_bench.py || status=1
+# The console on the embedded SQLite (its target is stated there).
+env -u DATABASE_URL "$PY" bench/console_bench.py || status=1
 exit $status

@@ -63,3 +63,9 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def is_changelist(request: HttpRequest) -> bool:
+    """Whether ``request`` renders a model's list (where big JSON columns are not shown)."""
+    match = request.resolver_match
+    return bool(match and (match.url_name or "").endswith("changelist"))

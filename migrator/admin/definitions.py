@@ -1,17 +1,34 @@
-"""Migrations, steps and schema versions, with their history."""
+"""Migrations, steps and schema versions, with their history, linked to their runs,
+deployments and the console's pages."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
 from ..models import Migration, SchemaVersion, Step
-from .base import ReadOnlyAdminMixin, ReadOnlyInline
+from ..templatetags.migrator_console import badge
+from .base import ReadOnlyAdminMixin, ReadOnlyInline, is_changelist
+from .links import change_link, changelist_link, deployment_link, moment
 
 
 class StepInline(ReadOnlyInline):
     model = Step
     fields = ["order", "name", "kind", "forward", "backward", "validation", "options"]
+
+
+def migration_state(obj: Migration) -> str:
+    """What the console calls it: applied, pending, drifted, or gone from disk."""
+    if obj.drifted:
+        return "drifted"
+    if not obj.on_disk:
+        return "missing" if obj.applied else "removed"
+    return "applied" if obj.applied else "pending"
 
 
 @admin.register(Migration)
@@ -24,20 +41,43 @@ class MigrationAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "database",
         "kind",
         "format",
-        "applied",
-        "drift_flag",
-        "reversible",
+        "state",
+        "way_back",
         "risk",
         "release",
-        "on_disk",
+        "applied_when",
     ]
     list_filter = ["database", "applied", "kind", "format", "reversible", "risk", "on_disk"]
     search_fields = ["version", "name", "description", "source"]
+    readonly_fields = ["state", "applied_by_run", "runs"]
     inlines = [StepInline]
 
-    @admin.display(boolean=True, description="drifted")
-    def drift_flag(self, obj: Migration) -> bool:
-        return obj.drifted
+    @admin.display(description="state")
+    def state(self, obj: Migration) -> SafeString:
+        return badge(migration_state(obj))
+
+    @admin.display(description="way back", ordering="reversible")
+    def way_back(self, obj: Migration) -> str:
+        if obj.repeatable:
+            return "repeatable"
+        return "reversible" if obj.reversible else "none"
+
+    @admin.display(description="applied", ordering="applied_at")
+    def applied_when(self, obj: Migration) -> str:
+        return moment(obj.applied_at) if obj.applied else ""
+
+    @admin.display(description="applied by")
+    def applied_by_run(self, obj: Migration) -> SafeString | str:
+        run = obj.applied_run
+        if run is None:
+            return obj.applied_by
+        return format_html(
+            "{} in {}", change_link(run, f"run #{run.pk}"), deployment_link(run.deployment_id)
+        )
+
+    @admin.display(description="runs")
+    def runs(self, obj: Migration) -> SafeString:
+        return changelist_link("run", "every run of this migration", migration__id__exact=obj.pk)
 
 
 @admin.register(Step)
@@ -50,5 +90,29 @@ class StepAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
 @admin.register(SchemaVersion)
 class SchemaVersionAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
-    list_display = ["database", "version", "release", "active", "captured_at"]
-    list_filter = ["database", "active"]
+    list_display = ["database", "version", "release", "origin", "current", "captured", "view"]
+    list_filter = ["database", "active", "origin"]
+    readonly_fields = ["view", "of_deployment"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SchemaVersion]:
+        queryset = super().get_queryset(request)
+        if is_changelist(request):
+            queryset = queryset.defer("schema", "breaking_changes")
+        return queryset
+
+    @admin.display(description="current", ordering="active")
+    def current(self, obj: SchemaVersion) -> str:
+        return "current" if obj.active else ""
+
+    @admin.display(description="captured", ordering="captured_at")
+    def captured(self, obj: SchemaVersion) -> str:
+        return moment(obj.captured_at)
+
+    @admin.display(description="")
+    def view(self, obj: SchemaVersion) -> SafeString:
+        url = reverse("admin:migrator_console_schema", args=[obj.pk])
+        return format_html('<a href="{}">tables, columns, indexes…</a>', url)
+
+    @admin.display(description="deployment")
+    def of_deployment(self, obj: SchemaVersion) -> SafeString | str:
+        return deployment_link(obj.deployment_id)

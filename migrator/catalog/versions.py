@@ -9,6 +9,7 @@ same instant, padded on the right, and come after plain sequence numbers.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from natsort import natsort_keygen
@@ -40,8 +41,10 @@ def date_digits(version: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def key_of(version: str) -> Any:
-    """Sort key of a version: sequence numbers naturally, then dates by time."""
+    """Sort key of a version: sequence numbers naturally, then dates by time (cached: the
+    same versions are compared on every status, plan and page)."""
     digits = date_digits(version)
     if digits is not None:
         return (1, int(digits.ljust(max(_WIDTH, len(digits)), "0")))

@@ -3,7 +3,7 @@ missing, unsupported), running work, locks, and the last deployment."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import Catalog, load_catalog
@@ -167,7 +167,8 @@ def status(database: str | None = None) -> dict[str, Any]:
                 "drifted": [s.version for s in states if s.state == "drifted"],
                 "missing": [s.version for s in states if s.state == "missing"],
                 "irreversible": [s.version for s in states if not s.reversible],
-                "migrations": [asdict(s) for s in states],
+                # Flat fields: a shallow copy is what asdict() would return, far cheaper.
+                "migrations": [dict(vars(s)) for s in states],
                 "deployments": [
                     {
                         "id": d.pk,
