@@ -80,3 +80,12 @@ def number(value: Any) -> str:
 def words(value: Any) -> str:
     """``table_added`` → ``table added``."""
     return str(value or "").replace("_", " ")
+
+
+@register.filter
+def sql(value: Any) -> str:
+    """SQL for display: without the blank lines that keep a section's line numbers equal
+    to the file's (a section that starts on line 12 is stored after 11 newlines)."""
+    if not value:
+        return ""
+    return "\n".join(line.rstrip() for line in str(value).strip("\n").splitlines())

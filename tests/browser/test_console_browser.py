@@ -39,11 +39,7 @@ def _press(page: Any, label: str) -> None:
 def _wait_finished(page: Any, timeout: float = 60_000) -> None:
     """Wait, on a deployment page, until the live script has seen the end and rendered
     the final body (it dispatches ``migrator:finished``)."""
-    page.wait_for_function(
-        "document.querySelector('.mg-progress.mg-finished') !== null",
-        timeout=timeout,
-    )
-    page.wait_for_selector("#mg-deployment-body[data-final='1']", state="attached")
+    page.wait_for_selector("#mg-deployment[data-final='1']", state="attached", timeout=timeout)
 
 
 def _planned(page: Any) -> list[str]:

@@ -15,6 +15,7 @@ from ... import services
 from ...models import Deployment
 from ...services.serializers import deployment_dict, story
 from ...states import ACTIVE, FINISHED, UNFINISHED, Status
+from ...templatetags.migrator_console import when
 from . import access
 from .common import attempt, page, to_deployment
 
@@ -61,7 +62,8 @@ def controls(deployment: Deployment) -> list[str]:
         found.append("resume")
     if status not in FINISHED and status != Status.AWAITING_APPROVAL:
         found.append("cancel")
-    if status in FINISHED:
+    # A succeeded deployment has nothing to retry (a dry run can be run again).
+    if status in FINISHED and (status != Status.SUCCEEDED or deployment.dry_run):
         found.append("retry")
     if status == Status.AWAITING_APPROVAL:
         found += ["approve", "reject"]
@@ -78,7 +80,19 @@ def deployment_page(request: HttpRequest, deployment_id: int) -> HttpResponse:
         deployment.runs.select_related("migration").prefetch_related("step_runs").order_by("order")
     )
     events = list(deployment.events.order_by("-time", "-pk")[:TIMELINE])
-    deployment.percent = percent(deployment.progress or {})  # type: ignore[attr-defined]
+    live = deployment.status in UNFINISHED
+    if not live:
+        # The snapshot describes the last step; once it has ended, the whole deployment.
+        deployment.progress = {
+            **(deployment.progress or {}),
+            "done": sum(run.rows_done for run in runs),
+            "total": None,
+            "rate": None,
+            "eta_seconds": None,
+        }
+    deployment.percent = (  # type: ignore[attr-defined]
+        100 if deployment.status == Status.SUCCEEDED else percent(deployment.progress or {})
+    )
     context: dict[str, Any] = {
         "deployment": deployment,
         "runs": runs,
@@ -89,14 +103,14 @@ def deployment_page(request: HttpRequest, deployment_id: int) -> HttpResponse:
             # The requester cannot approve her own deployment (the service refuses it).
             if not (name == "approve" and deployment.requested_by_user_id == request.user.pk)
         ],
-        "live": deployment.status in UNFINISHED,
+        "live": live,
         "progress": deployment.progress or {},
         "failure": deployment.failure or None,
         "report": deployment.report or {},
         "plan": deployment.plan or {},
         "backups": list(deployment.backups.order_by("pk")),
     }
-    template = "deployment_body.html" if request.GET.get("fragment") else "deployment.html"
+    template = "deployment_live.html" if request.GET.get("fragment") else "deployment.html"
     kind = "Dry run" if deployment.dry_run else "Deployment"
     return page(request, template, f"{kind} #{deployment.pk}", context)
 
@@ -113,7 +127,9 @@ def progress(request: HttpRequest, deployment_id: int) -> JsonResponse:
     )
     if row is None:
         raise Http404("no such deployment")
-    snapshot = row["progress"] or {}
+    snapshot = dict(row["progress"] or {})
+    # Times as the server renders them everywhere else (its time zone, to the second).
+    snapshot["events"] = [{**e, "when": when(e.get("time"))} for e in snapshot.get("events", [])]
     return JsonResponse(
         {
             "status": row["status"],

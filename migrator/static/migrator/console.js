@@ -43,8 +43,8 @@
       var row = document.createElement("tr");
       row.setAttribute("data-key", key);
       row.className = "mg-level-" + event.level;
-      var when = new Date(event.time);
-      [when.toLocaleString(), event.level, event.actor, event.message].forEach(function (value) {
+      var when = event.when || new Date(event.time).toLocaleString();
+      [when, event.level, event.actor, event.message].forEach(function (value) {
         var cell = document.createElement("td");
         cell.textContent = value;
         row.appendChild(cell);
@@ -78,7 +78,7 @@
 
   function refreshBody(el) {
     var url = el.getAttribute("data-fragment-url");
-    var body = document.getElementById("mg-deployment-body");
+    var body = document.getElementById("mg-deployment");
     if (!url || !body) return;
     fetch(url, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
