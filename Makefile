@@ -14,12 +14,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-## demo: SQLite, no servers. Set MIGRATOR_DEMO_NO_SERVE=1 to exit instead of serving.
+## demo: SQLite, no servers: 1.0 -> 1.3 and back to 1.0 exactly on the command line, then
+## the admin, where the console applies 1.1 -> 1.3 again. MIGRATOR_DEMO_NO_SERVE=1: exit.
 demo: venv
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo_data --tenants $(DEMO_TENANTS)
 	$(PY) manage.py migrator sync
 	$(PY) manage.py migrator apply --yes
+	$(PY) manage.py migrator rollback --to 1.0.1 --yes
 	$(PY) manage.py migrator apply --database analytics --yes
 	$(PY) manage.py migrator status
 	$(PY) manage.py demo_login

@@ -18,6 +18,10 @@ class ReadOnlyAdminMixin:
     the kind of hand-written execution state that leaves targets stuck or work applied twice.
     """
 
+    class Media:
+        # Status badges and list layout shared with the console's pages.
+        css = {"all": ["migrator/console.css"]}
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

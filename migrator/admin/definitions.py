@@ -35,26 +35,25 @@ def migration_state(obj: Migration) -> str:
 class MigrationAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Definitions mirror the files on disk, so they are read-only here."""
 
-    list_display = [
-        "version",
-        "name",
-        "database",
-        "kind",
-        "format",
-        "state",
-        "way_back",
-        "risk",
-        "release",
-        "applied_when",
-    ]
+    # Kind, format and risk are filters: as columns they would not fit a 1280 px screen.
+    list_display = ["version", "name", "database", "state", "release", "applied_when"]
     list_filter = ["database", "applied", "kind", "format", "reversible", "risk", "on_disk"]
     search_fields = ["version", "name", "description", "source"]
-    readonly_fields = ["state", "applied_by_run", "runs"]
+    readonly_fields = ["state", "way_back", "applied_by_run", "runs"]
     inlines = [StepInline]
 
     @admin.display(description="state")
     def state(self, obj: Migration) -> SafeString:
-        return badge(migration_state(obj))
+        """Its state, and how it comes back when it has no backward part (a red cross
+        would say "error", which it is not)."""
+        way_back = self.way_back(obj)
+        if way_back == "reversible":
+            return badge(migration_state(obj))
+        return format_html(
+            '{} <span class="mg-muted">{}</span>',
+            badge(migration_state(obj)),
+            "no way back" if way_back == "none" else way_back,
+        )
 
     @admin.display(description="way back", ordering="reversible")
     def way_back(self, obj: Migration) -> str:

@@ -55,16 +55,7 @@ class RunInline(ReadOnlyInline):
 
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
-    list_display = [
-        "number",
-        "database",
-        "direction",
-        "goal_version",
-        "state",
-        "requested_by",
-        "created",
-        "took",
-    ]
+    list_display = ["number", "goal", "state", "requested_by", "created", "took"]
     list_display_links = None
     list_filter = ["status", "direction", "database", "dry_run"]
     search_fields = ["requested_by", "goal_version"]
@@ -80,9 +71,16 @@ class DeploymentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description="#", ordering="id")
     def number(self, obj: Deployment) -> SafeString:
-        link = deployment_link(obj.pk, obj.dry_run)
-        details = change_link(obj, "record")
-        return format_html("{} <small>({})</small>", link, details)
+        """The console's page of the deployment (its record is linked from there)."""
+        url = reverse("admin:migrator_console_deployment", args=[obj.pk])
+        dry = format_html(' <span class="mg-badge mg-dry">dry run</span>') if obj.dry_run else ""
+        return format_html('<a href="{}">#{}</a>{}', url, obj.pk, dry)
+
+    @admin.display(description="what", ordering="direction")
+    def goal(self, obj: Deployment) -> str:
+        verb = "apply" if obj.direction == "forward" else "roll back"
+        what = f"{verb} {obj.database}"
+        return f"{what} to {obj.goal_version}" if obj.goal_version else what
 
     @admin.display(description="status", ordering="status")
     def state(self, obj: Deployment) -> SafeString:
@@ -122,16 +120,7 @@ class StepRunInline(ReadOnlyInline):
 
 @admin.register(Run)
 class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
-    list_display = [
-        "id",
-        "of_deployment",
-        "of_migration",
-        "direction",
-        "state",
-        "rows_done",
-        "rows_total",
-        "started",
-    ]
+    list_display = ["id", "of_deployment", "of_migration", "state", "rows", "started"]
     list_filter = ["status", "direction", DeploymentFilter]
     list_select_related = ["migration"]
     # Newest first, by primary key: sorting 100,000 runs by (deployment, order) costs more
@@ -150,7 +139,16 @@ class RunAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description="status", ordering="status")
     def state(self, obj: Run) -> SafeString:
-        return _status(obj)
+        """Its status, and the direction when it undoes (the rarer case)."""
+        if obj.direction == "forward":
+            return _status(obj)
+        return format_html("{} <small>backward</small>", _status(obj))
+
+    @admin.display(description="rows", ordering="rows_done")
+    def rows(self, obj: Run) -> str:
+        if obj.rows_total:
+            return f"{obj.rows_done:,} of {obj.rows_total:,}"
+        return f"{obj.rows_done:,}"
 
     @admin.display(description="started", ordering="started_at")
     def started(self, obj: Run) -> str:
@@ -176,7 +174,7 @@ class StepRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ["at", "level", "action", "actor", "database", "of_deployment", "message"]
+    list_display = ["at", "level", "action", "actor", "of_deployment", "message"]
     list_filter = ["level", "action", "database", DeploymentFilter]
     search_fields = ["message", "actor"]
     date_hierarchy = "time"
@@ -193,18 +191,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(Backup)
 class BackupAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "database",
-        "of_deployment",
-        "of_migration",
-        "table_count",
-        "rows",
-        "bytes",
-        "created",
-        "restored",
-        "restore",
-    ]
+    list_display = ["id", "of_deployment", "of_migration", "contents", "created", "restore"]
     list_filter = ["database"]
     list_select_related = ["migration"]
     readonly_fields = ["of_deployment", "of_migration", "restore"]
@@ -215,27 +202,29 @@ class BackupAdmin(ReadOnlyAdmin):
 
     @admin.display(description="taken before", ordering="migration__position")
     def of_migration(self, obj: Backup) -> SafeString | str:
-        return change_link(obj.migration)
+        migration = obj.migration
+        if migration is None:
+            return ""
+        return change_link(migration, f"{migration.version} ({migration.database})")
 
-    @admin.display(description="tables")
-    def table_count(self, obj: Backup) -> int:
-        return len(obj.tables or [])
-
-    @admin.display(description="size", ordering="size_bytes")
-    def bytes(self, obj: Backup) -> str:
-        return size(obj.size_bytes)
+    @admin.display(description="contents", ordering="size_bytes")
+    def contents(self, obj: Backup) -> str:
+        tables = len(obj.tables or [])
+        return (
+            f"{tables} table{'s' if tables != 1 else ''}, {obj.rows:,} rows, "
+            f"{size(obj.size_bytes) or 'size unknown'}"
+        )
 
     @admin.display(description="created", ordering="created_at")
     def created(self, obj: Backup) -> str:
         return moment(obj.created_at)
 
-    @admin.display(description="restored", ordering="restored_at")
-    def restored(self, obj: Backup) -> str:
-        return moment(obj.restored_at)
-
-    @admin.display(description="")
-    def restore(self, obj: Backup) -> SafeString:
-        # The console's confirmation page checks the permission and says what happens.
+    @admin.display(description="restore", ordering="restored_at")
+    def restore(self, obj: Backup) -> SafeString | str:
+        """When it was restored, or the way to restore it (the console's confirmation page
+        checks the permission and says what will happen)."""
+        if obj.restored_at:
+            return format_html("restored {}", moment(obj.restored_at))
         url = reverse("admin:migrator_console_restore", args=[obj.pk])
         return format_html('<a href="{}">Restore…</a>', url)
 

@@ -38,9 +38,15 @@ def deployment_link(deployment_id: int | None, dry_run: bool = False) -> SafeStr
     return format_html('<a href="{}">{} #{}</a>', url, kind, deployment_id)
 
 
-def moment(value: Any) -> str:
-    """A time in the current time zone, to the second."""
-    return when(value)
+def moment(value: Any) -> SafeString | str:
+    """A time in the current time zone, to the second; the zone in its tooltip (lists
+    are narrow)."""
+    full = when(value)
+    if not full:
+        return ""
+    date, _, rest = full.partition(" ")
+    clock, _, zone = rest.partition(" ")
+    return format_html('<time title="{}">{} {}</time>', zone, date, clock)
 
 
 def size(value: int | None) -> str:
