@@ -41,7 +41,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["error"] = str(exc)
         report = {"databases": [], "warnings": []}
     context["warnings"] = report["warnings"]
-    for target in report["databases"]:
+    # The default target first (it is what most people came for), then the others by name.
+    first = migrator_settings.DEFAULT_DATABASE
+    for target in sorted(
+        report["databases"], key=lambda t: (t["database"] != first, t["database"])
+    ):
         context["targets"].append(_target(target))
     context["workers_url"] = workers_url()
     return page(request, "dashboard.html", "Migrations console", context)
