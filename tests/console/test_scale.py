@@ -49,6 +49,10 @@ def _pages() -> dict[str, str]:
         "deployments of a year": reverse("admin:migrator_deployment_changelist")
         + f"?created_at__year={deployment.created_at.year}",
         "admin index": reverse("admin:index"),
+        "runs of a migration": reverse("admin:migrator_run_changelist")
+        + f"?migration__id__exact={migration.pk}",
+        "runs of a deployment": reverse("admin:migrator_run_changelist")
+        + f"?deployment={deployment.pk}",
     }
     for name in LISTS:
         pages[f"{name} list"] = reverse(f"admin:migrator_{name}_changelist")
