@@ -141,6 +141,32 @@ def test_roll_back_a_release_restores_the_data_exactly(client, make_user, catalo
     assert not Migration.objects.get(version="003").applied
 
 
+def test_a_failed_deployment_says_what_failed_and_what_was_undone(
+    client, make_user, catalog
+) -> None:
+    client.force_login(make_user("root", superuser=True))
+    before = checksum("items") if "items" in connection.introspection.table_names() else None
+    write(
+        catalog,
+        "004_broken.sql",
+        marker_sql(
+            "UPDATE items SET qty = qty + 1;\nINSERT INTO no_such_table VALUES (1);",
+            "UPDATE items SET qty = qty - 1;",
+        ),
+    )
+    response = _submit(client, reverse("admin:migrator_console_apply", args=["default"]))
+    deployment = Deployment.objects.get()
+    assert deployment.status == Status.ROLLED_BACK
+    assert before is None and "items" not in connection.introspection.table_names()
+    page = _text(client.get(response["Location"]))
+    failure = page[page.index("What failed") : page.index("Automatic rollback")]
+    assert "Migration <strong>004</strong>, step 1" in failure
+    assert "no_such_table" in failure  # the database's message and the statement
+    assert "Statement at line 4" in failure and "INSERT INTO no_such_table" in failure
+    assert "Every change of this deployment was undone." in page
+    assert page.index("What failed") < page.index("<h2>Runs</h2>"), "at the top"
+
+
 def test_a_refused_rollback_says_why_and_offers_no_button(client, make_user, catalog) -> None:
     client.force_login(make_user("root", superuser=True))
     url = reverse("admin:migrator_console_rollback", args=["default"]) + "?release=9.9"
