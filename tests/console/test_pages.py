@@ -167,6 +167,30 @@ def test_a_failed_deployment_says_what_failed_and_what_was_undone(
     assert page.index("What failed") < page.index("<h2>Runs</h2>"), "at the top"
 
 
+def test_apply_confirmation_shows_breaking_changes_found_by_a_dry_run(
+    client, make_user, catalog_dir: Path, settings
+) -> None:
+    settings.MIGRATOR = {**settings.MIGRATOR, "BACKEND": "inline"}
+    write(catalog_dir, "001_items.sql", items_migration())
+    write(
+        catalog_dir,
+        "002_drop_note.sql",
+        marker_sql(
+            "ALTER TABLE items DROP COLUMN note;", "ALTER TABLE items ADD COLUMN note TEXT;"
+        ),
+    )
+    client.force_login(make_user("root", superuser=True))
+    url = reverse("admin:migrator_console_apply", args=["default"])
+    _submit(client, url + "?to=001")
+    assert "Breaking changes" not in _text(client.get(url)), "nothing known before a dry run"
+    _submit(client, reverse("admin:migrator_console_dry_run", args=["default"]))
+    html = _text(client.get(url))
+    box = html[html.index("Breaking changes") :]
+    assert "column removed" in box and "items" in box and "note" in box
+    dry_run = Deployment.objects.filter(dry_run=True).get()
+    assert f"dry run #{dry_run.pk}" in box
+
+
 def test_a_refused_rollback_says_why_and_offers_no_button(client, make_user, catalog) -> None:
     client.force_login(make_user("root", superuser=True))
     url = reverse("admin:migrator_console_rollback", args=["default"]) + "?release=9.9"

@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ... import services
 from ...conf import BACKUP_MODES, migrator_settings
+from ...models import SchemaVersion
+from ...services.planning import Plan
 from . import access
 from .common import attempt, page, problem, to_console, to_deployment
 from .dashboard import releases
@@ -124,8 +126,27 @@ def _forward(request: HttpRequest, database: str, mode: str) -> HttpResponse:
             "atomic": bool(atomic),
             "token": secrets.token_urlsafe(16),
             "versions": _pending_versions(database),
+            "breaking": _breaking_changes(database, result),
         },
     )
+
+
+def _breaking_changes(database: str, plan: Plan | None) -> list[dict[str, Any]]:
+    """Breaking changes the last dry run found in the expected schemas of the planned
+    versions (one query; empty before any dry run)."""
+    if plan is None or plan.direction != "forward":
+        return []
+    versions = [run.version for run in plan.runs]
+    rows = SchemaVersion.objects.filter(
+        database=database, version__in=versions, origin=SchemaVersion.Origin.EXPECTED
+    ).values("version", "breaking_changes", "deployment_id")
+    order = {version: index for index, version in enumerate(versions)}
+    found = [
+        {**change, "version": row["version"], "dry_run": row["deployment_id"]}
+        for row in sorted(rows, key=lambda r: order[r["version"]])
+        for change in row["breaking_changes"] or []
+    ]
+    return found
 
 
 def _pending_versions(database: str) -> list[str]:
@@ -223,7 +244,7 @@ def unlock(request: HttpRequest, database: str) -> HttpResponse:
     access.require_view(request)
     access.require(request, "unlock")
     database = _database(database)
-    from ...models import TargetLock
+    from ...models import SchemaVersion, TargetLock
 
     lock = TargetLock.objects.filter(database=database).select_related("deployment").first()
     if request.method == "POST":
