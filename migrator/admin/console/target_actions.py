@@ -244,7 +244,7 @@ def unlock(request: HttpRequest, database: str) -> HttpResponse:
     access.require_view(request)
     access.require(request, "unlock")
     database = _database(database)
-    from ...models import SchemaVersion, TargetLock
+    from ...models import TargetLock
 
     lock = TargetLock.objects.filter(database=database).select_related("deployment").first()
     if request.method == "POST":
