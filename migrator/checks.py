@@ -167,6 +167,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, list | tuple) and all(s in SEVERITIES for s in v),
         f"a list of severities ({', '.join(SEVERITIES)})",
     ),
+    "LINT_GATE": (lambda v: isinstance(v, bool), "True or False"),
 }
 
 

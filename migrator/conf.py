@@ -49,8 +49,10 @@ DEFAULTS: dict[str, Any] = {
     "APPROVAL_RISK": None,
     # Rollbacks wait for approval too.
     "APPROVE_ROLLBACKS": False,
-    # Lint findings of these severities block an apply (unless overridden with a reason).
+    # Lint findings of these severities are blocking: `migrator lint` exits 1 on them and,
+    # with LINT_GATE on, apply refuses them unless overridden with a reason.
     "LINT_BLOCKING": ["error"],
+    "LINT_GATE": False,
 }
 
 BUILTIN_BACKENDS = ("inline", "thread", "rq", "celery")
@@ -144,6 +146,10 @@ class MigratorSettings:
     @property
     def LINT_BLOCKING(self) -> list[str]:  # noqa: N802
         return [str(v) for v in self._get("LINT_BLOCKING")]
+
+    @property
+    def LINT_GATE(self) -> bool:  # noqa: N802
+        return bool(self._get("LINT_GATE"))
 
     def unknown_keys(self) -> list[str]:
         """Keys in ``settings.MIGRATOR`` that migrator does not know (likely typos)."""

@@ -186,9 +186,13 @@ def order_key(spec: MigrationSpec) -> tuple[bool, Any]:
     return (spec.repeatable, key_of(spec.version))
 
 
-def load_catalog() -> Catalog:
-    """Read every configured folder. Raise :class:`CatalogError` listing all problems found."""
-    sources, problems = configured_sources()
+def load_catalog(sources: list[Source] | None = None) -> Catalog:
+    """Read every configured folder (or ``sources``). Raise :class:`CatalogError` listing
+    all problems found."""
+    if sources is None:
+        sources, problems = configured_sources()
+    else:
+        problems = []
     warnings: list[CatalogProblem] = []
     flavors: dict[str, str] = {}
     by_database: dict[str, list[MigrationSpec]] = defaultdict(list)

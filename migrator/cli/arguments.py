@@ -63,6 +63,25 @@ def add_all(sub: Any) -> None:
     p.add_argument("--database")
     p.add_argument("--dir", dest="directory", help="Folder to write to.")
 
+    p = add("lint", "Check migrations for risky statements (exit 1 on blocking findings).", False)
+    p.add_argument("path", nargs="?", help="Any folder of migrations (default: the catalog).")
+    p.add_argument("--database", help="Only this target (and its dialect).")
+    p.add_argument("--pending", action="store_true", help="Only migrations not applied yet.")
+    p.add_argument(
+        "--dialect", choices=["postgresql", "sqlite"], help="Dialect of PATH (default postgresql)."
+    )
+    p.add_argument(
+        "--format",
+        dest="output",
+        choices=["text", "json", "github"],
+        default="text",
+        help="github: workflow annotation lines.",
+    )
+    p.add_argument(
+        "--list-checks", action="store_true", help="Every check with its id and severity."
+    )
+    p.add_argument("--json", action="store_true", help="Same as --format json.")
+
     _moving(add)
 
 
@@ -102,6 +121,11 @@ def _moving(add: Adder) -> None:
         "--allow-partial-rollback",
         action="store_true",
         help="Accept that an automatic rollback may stop at a migration with no way back.",
+    )
+    p.add_argument(
+        "--override-lint",
+        metavar="REASON",
+        help="With LINT_GATE on: apply despite blocking lint findings, for this reason.",
     )
     p.add_argument(
         "--param",

@@ -177,6 +177,7 @@ def cmd_apply(command: BaseCommand, options: Options) -> None:
             atomic=options["atomic"] or None,
             allow_partial_rollback=allow_partial,
             params=params,
+            lint_override=options.get("override_lint"),
         ),
     )
     _follow(command, deployment, options)

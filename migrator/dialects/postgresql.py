@@ -30,6 +30,20 @@ _AUTOCOMMIT = re.compile(
     r")",
     re.IGNORECASE | re.DOTALL,
 )
+_NOT_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|[\s;]", re.DOTALL)
+
+
+def _covers(script: str, slices: Any) -> bool:
+    """Whether ``slices`` hold every statement of ``script`` (only comments, blanks and
+    semicolons between and around them)."""
+    position = 0
+    for piece in slices:
+        if _NOT_CODE.sub("", script[position : piece.start]):
+            return False
+        position = piece.stop
+    return not _NOT_CODE.sub("", script[position:])
+
+
 #: SQLSTATEs meaning "it is already there" / "it is already gone".
 _DUPLICATE = {"42P07", "42710", "42701", "42P06", "42P04", "42723"}
 _UNDEFINED = {"42P01", "42704", "42703", "3F000", "42883"}
@@ -93,6 +107,10 @@ class PostgreSQLDialect(Dialect):
             try:
                 slices = pg_parser.split(script, with_parser=False, only_slices=True)
             except pg_parser.ParseError:
+                return super().split(script)
+            # The scanner silently leaves out what does not start like a statement (a typo
+            # such as "SELEC 1"): nothing may be skipped, so that the server reports it.
+            if not _covers(script, slices):
                 return super().split(script)
         statements = []
         for piece in slices:

@@ -8,6 +8,7 @@ applied state and deployments change; adapters only translate input and output.
 - :mod:`.deployments`: apply, roll back, dry runs, approval;
 - :mod:`.control`: pause, resume, cancel, retry, wait;
 - :mod:`.maintenance`: recover, unlock, prune, restore backups;
+- :mod:`.lint`: the lint checks over the catalog or any folder;
 - :mod:`.serializers`: the JSON shapes shared by the CLI and the admin.
 """
 
@@ -23,11 +24,13 @@ from .catalog import (
 )
 from .control import cancel, get_deployment, pause, resume, retry, wait
 from .deployments import apply, approve, create_deployment, enqueue, reject, rollback, start
+from .lint import LintReport, lint, lint_plan, list_checks
 from .maintenance import prune, recover, restore_backup, unlock, worker_alive
 from .planning import Plan, PlannedRun, plan
 from .status import status
 
 __all__ = [
+    "LintReport",
     "Plan",
     "PlannedRun",
     "apply",
@@ -38,6 +41,9 @@ __all__ = [
     "create_deployment",
     "enqueue",
     "get_deployment",
+    "lint",
+    "lint_plan",
+    "list_checks",
     "mark_done",
     "next_version",
     "pause",

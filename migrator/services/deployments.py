@@ -19,6 +19,7 @@ from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment, Migration, Run
 from ..states import Status
 from .common import holder
+from .lint import check_gate
 from .planning import PARTIAL, Plan, plan
 
 
@@ -185,8 +186,12 @@ def apply(
     atomic: bool | None = None,
     allow_partial_rollback: bool = False,
     params: dict[str, Any] | None = None,
+    lint_override: str | None = None,
 ) -> Deployment:
-    """Plan and start moving ``database`` forward (to ``to`` or the latest version)."""
+    """Plan and start moving ``database`` forward (to ``to`` or the latest version).
+
+    With ``LINT_GATE`` on, blocking lint findings refuse it unless ``lint_override`` says
+    why they are accepted (recorded on the deployment and as an event)."""
     if backup is not None and backup not in BACKUP_MODES:
         raise BadInput(f"unknown backup mode {backup!r}: use one of {', '.join(BACKUP_MODES)}")
     result = plan(
@@ -204,16 +209,34 @@ def apply(
             "rollback would stop there. Add the backward parts, or pass "
             "--allow-partial-rollback (or --no-auto-rollback) to accept that."
         )
+    overridden = None if dry_run else check_gate(result, lint_override)
     options: dict[str, Any] = {"params": params or {}}
+    if overridden is not None:
+        options["lint_override"] = {
+            "reason": str(lint_override).strip(),
+            "findings": [f"{f.check.id} {f.version}" for f in overridden.blocking],
+        }
     if backup is not None:
         options["backup"] = backup
     if auto_rollback is not None:
         options["auto_rollback"] = auto_rollback
     if allow_partial_rollback:
         options["allow_partial_rollback"] = True
-    return start(
+    deployment = start(
         result, actor=actor, user_id=user_id, dry_run=dry_run, backend=backend, options=options
     )
+    if overridden is not None:
+        override = options["lint_override"]
+        audit.record(
+            "lint_overridden",
+            f"deployment #{deployment.pk}: lint findings {', '.join(override['findings'])} "
+            f"accepted by {actor}: {override['reason']}",
+            actor=actor,
+            database=database,
+            deployment=deployment,
+            level="warning",
+        )
+    return deployment
 
 
 def rollback(

@@ -191,6 +191,37 @@ def test_apply_confirmation_shows_breaking_changes_found_by_a_dry_run(
     assert f"dry run #{dry_run.pk}" in box
 
 
+def test_lint_gate_needs_the_override_permission_and_a_reason(
+    client, make_user, catalog_dir: Path, settings
+) -> None:
+    settings.MIGRATOR = {**settings.MIGRATOR, "BACKEND": "inline", "LINT_GATE": True}
+    write(catalog_dir, "001_items.sql", items_migration())
+    write(catalog_dir, "002_drop.sql", marker_sql("ALTER TABLE items DROP COLUMN note;"))
+    url = reverse("admin:migrator_console_apply", args=["default"])
+    client.force_login(make_user("root", superuser=True))
+    _submit(client, url + "?to=001")
+    client.logout()
+
+    client.force_login(make_user("operator", "apply"))
+    html = _text(client.get(url))
+    assert "S102" in html and "drop-column" in html
+    assert "Blocking lint findings stop this apply" in html and " disabled>Apply" in html
+    response = _submit(client, url, lint_override="forged")
+    assert Deployment.objects.count() == 1, "the override is ignored without the permission"
+    assert "Lint blocks this apply" in _text(client.get(response["Location"]))
+    client.logout()
+
+    client.force_login(make_user("dba", "apply", "override_lint"))
+    html = _text(client.get(url))
+    assert 'name="lint_override" required' in html
+    _submit(client, url, lint_override="note was moved to item_notes in 001")
+    deployment = Deployment.objects.latest("pk")
+    assert deployment.status == Status.SUCCEEDED
+    assert deployment.options["lint_override"]["reason"] == "note was moved to item_notes in 001"
+    event = Event.objects.get(action="lint_overridden")
+    assert event.actor == "admin:dba"
+
+
 def test_a_refused_rollback_says_why_and_offers_no_button(client, make_user, catalog) -> None:
     client.force_login(make_user("root", superuser=True))
     url = reverse("admin:migrator_console_rollback", args=["default"]) + "?release=9.9"

@@ -134,6 +134,22 @@ def test_postgresql_splits_dollar_quotes_and_atomic_bodies() -> None:
     assert statements[1].sql.endswith("END")
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        "CREATE TABLE a (id int);\nSELEC 1;\n",
+        "SELEC 1;\nCREATE TABLE a (id int);",
+        "SELECT 1; garbage here; SELECT 2;",
+    ],
+)
+def test_postgresql_never_drops_a_statement_it_cannot_parse(script: str) -> None:
+    """pglast's scanner leaves out what does not start like a statement; the server must
+    see it (and report the syntax error) rather than the migration skipping it."""
+    statements = [s.sql for s in split_statements("postgresql", script)]
+    code = [part.strip() for part in script.split(";") if part.strip()]
+    assert statements == code
+
+
 def test_sqlite_splits_triggers_as_one_statement() -> None:
     script = (
         "CREATE TABLE t (x INTEGER);\n"

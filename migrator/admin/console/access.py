@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, str] = {
     "restore": "migrator.manage_target",
     "approve": "migrator.approve",
     "reject": "migrator.approve",
+    "override_lint": "migrator.override_lint",
 }
 
 #: Any of these lets a staff user see the console (read-only without the action ones).

@@ -102,6 +102,10 @@ def _forward(request: HttpRequest, database: str, mode: str) -> HttpResponse:
                 backup=backup,
                 atomic=atomic,
                 allow_partial_rollback=source.get("allow_partial_rollback") == "on",
+                # Only users allowed to override lint can (the service refuses otherwise).
+                lint_override=source.get("lint_override")
+                if access.can(request, "override_lint")
+                else None,
             ),
         )
         if deployment is None:
@@ -127,8 +131,22 @@ def _forward(request: HttpRequest, database: str, mode: str) -> HttpResponse:
             "token": secrets.token_urlsafe(16),
             "versions": _pending_versions(database),
             "breaking": _breaking_changes(database, result),
+            **_lint(result),
         },
     )
+
+
+def _lint(plan: Plan | None) -> dict[str, Any]:
+    """The lint findings of the planned migrations, and whether they stop the Apply button
+    (``LINT_GATE``): the page then asks a user with ``override_lint`` for a reason."""
+    if plan is None:
+        return {"lint": [], "lint_gate": False}
+    report = services.lint_plan(plan)
+    return {
+        "lint": report.findings,
+        "lint_gate": migrator_settings.LINT_GATE and bool(report.blocking),
+        "lint_blocking": report.blocking_severities,
+    }
 
 
 def _breaking_changes(database: str, plan: Plan | None) -> list[dict[str, Any]]:

@@ -211,6 +211,10 @@ def goose(path: Path, text: str) -> Sections:
             if open_block is None:
                 raise CatalogError.at(path, "StatementEnd without StatementBegin", number)
             open_block = None
+        if word not in ("up", "down") and current is not None:
+            # An annotation inside a section: a blank line in its place keeps every
+            # statement on its own line of the file (errors and lint findings name it).
+            parts[current].append("")
     if open_block is not None:
         raise CatalogError.at(path, "StatementBegin without StatementEnd", open_block)
     if "up" not in parts:

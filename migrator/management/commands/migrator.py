@@ -12,13 +12,13 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...catalog import CatalogError
-from ...cli import arguments, catalog_commands, deployment_commands
+from ...cli import arguments, catalog_commands, deployment_commands, lint_commands
 from ...exceptions import MigratorError
 
 #: Every subcommand's handler: ``cmd_<subcommand>`` functions of the cli modules.
 HANDLERS = {
     name[len("cmd_") :].replace("_", "-"): function
-    for module in (catalog_commands, deployment_commands)
+    for module in (catalog_commands, deployment_commands, lint_commands)
     for name, function in vars(module).items()
     if name.startswith("cmd_")
 }

@@ -1,0 +1,82 @@
+"""``migrator lint``: findings as text, JSON or GitHub workflow annotations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from .. import services
+from ..schema.lint import Finding
+from . import rendering
+from .common import Options, verbosity
+
+
+def cmd_lint(command: BaseCommand, options: Options) -> None:
+    output = "json" if options.get("json") else options["output"]
+    if options["list_checks"]:
+        _list_checks(command, output)
+        return
+    report = services.lint(
+        path=options.get("path"),
+        database=options.get("database"),
+        pending=options["pending"],
+        vendor=options.get("dialect"),
+    )
+    if output == "json":
+        rendering.write_json(command, report.as_dict())
+    elif output == "github":
+        for finding in report.findings:
+            if finding.suppressed is None:
+                command.stdout.write(_annotation(finding))
+    else:
+        _text(command, report, verbosity(options))
+    if report.blocking:
+        raise CommandError(
+            f"{len(report.blocking)} blocking finding(s) "
+            f"(severities {', '.join(report.blocking_severities)}: MIGRATOR['LINT_BLOCKING'])",
+            returncode=1,
+        )
+
+
+def _text(command: BaseCommand, report: services.LintReport, level: int) -> None:
+    for finding in report.findings:
+        if finding.suppressed is not None and level < 2:
+            continue
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        style = {"error": command.style.ERROR, "warning": command.style.WARNING}.get(
+            finding.severity, str
+        )
+        label = f"{finding.check.id} {finding.severity} {finding.check.name}"
+        tail = f" (ignored: {finding.suppressed})" if finding.suppressed else ""
+        command.stdout.write(f"{where}: {style(label)}: {finding.message}{tail}")
+        if level >= 1 and finding.suppressed is None:
+            command.stdout.write(f"    instead: {finding.check.safe_alternative}")
+    if level:
+        counts = report.as_dict()["counts"]
+        summary = ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
+        command.stdout.write(f"{report.migrations} migrations checked: {summary or 'clean'}")
+
+
+def _annotation(finding: Finding) -> str:
+    """One GitHub Actions workflow command (``::warning file=...,line=...::message``), the
+    file relative to the working directory (the repository's root in a workflow)."""
+    level = {"error": "error", "warning": "warning"}.get(finding.severity, "notice")
+    path = Path(finding.file)
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
+    where = f"file={path}" + (f",line={finding.line}" if finding.line else "")
+    message = f"{finding.check.id} {finding.check.title}: {finding.message}".replace("\n", " ")
+    return f"::{level} {where},title={finding.check.id} {finding.check.name}::{message}"
+
+
+def _list_checks(command: BaseCommand, output: str) -> None:
+    checks = services.list_checks()
+    if output == "json":
+        rendering.write_json(command, {"checks": checks})
+        return
+    for check in checks:
+        squawk = f" (squawk: {check['squawk']})" if check["squawk"] else ""
+        command.stdout.write(
+            f"{check['id']} {check['severity']:<7} {check['name']}: {check['title']}{squawk}"
+        )

@@ -1,0 +1,138 @@
+"""``lint``: the checks of :mod:`migrator.schema.lint` over the catalog, the pending
+migrations of a target, or any folder of migrations (read with the catalog's readers,
+without a database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connections
+
+from ..catalog import MigrationSpec, load_catalog
+from ..catalog.sources import Source
+from ..conf import migrator_settings
+from ..exceptions import BadInput, OperationFailed
+from ..schema.lint import CHECKS, Finding, lint_migrations
+from .planning import Plan
+from .status import migration_states
+
+VENDORS = ("postgresql", "sqlite")
+
+
+@dataclass
+class LintReport:
+    """Findings in catalog order, and which of them block (``LINT_BLOCKING``)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    migrations: int = 0
+    blocking_severities: list[str] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [
+            f
+            for f in self.findings
+            if f.suppressed is None and f.severity in self.blocking_severities
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable ``lint --format json`` shape (docs/compatibility.md)."""
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            if finding.suppressed is None:
+                counts[finding.severity] = counts.get(finding.severity, 0) + 1
+        return {
+            "migrations": self.migrations,
+            "findings": [f.as_dict() for f in self.findings],
+            "counts": counts,
+            "blocking": len(self.blocking),
+            "blocking_severities": self.blocking_severities,
+        }
+
+
+def lint(
+    *,
+    path: str | Path | None = None,
+    database: str | None = None,
+    pending: bool = False,
+    vendor: str | None = None,
+) -> LintReport:
+    """Lint ``path`` (any folder of migrations), or the catalog (every target, or
+    ``database``; only its pending migrations with ``pending``)."""
+    if vendor is not None and vendor not in VENDORS:
+        raise BadInput(f"unknown dialect {vendor!r}: use one of {', '.join(VENDORS)}")
+    report = LintReport(blocking_severities=list(migrator_settings.LINT_BLOCKING))
+    for specs, dialect in _targets(path, database, pending, vendor):
+        report.migrations += len(specs)
+        report.findings.extend(lint_migrations(specs, dialect))
+    return report
+
+
+def _targets(
+    path: str | Path | None, database: str | None, pending: bool, vendor: str | None
+) -> list[tuple[list[MigrationSpec], str]]:
+    if path is not None:
+        folder = Path(path)
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: not a folder of migrations")
+        alias = database or migrator_settings.DEFAULT_DATABASE
+        catalog = load_catalog([Source(folder, alias, f"lint {folder}")])
+        return [(catalog.for_database(alias), vendor or "postgresql")]
+    catalog = load_catalog()
+    found = []
+    for alias in sorted(catalog.migrations):
+        if database is not None and alias != database:
+            continue
+        specs = catalog.for_database(alias)
+        if pending:
+            waiting = {s.version for s in migration_states(catalog, alias) if s.state == "pending"}
+            specs = [s for s in specs if s.version in waiting]
+        found.append((specs, vendor or _vendor(alias)))
+    if database is not None and not found:
+        raise BadInput(f"no migrations for database {database!r}")
+    return found
+
+
+def _vendor(alias: str) -> str:
+    vendor = connections[alias].vendor if alias in connections.databases else "postgresql"
+    return vendor if vendor in VENDORS else "postgresql"
+
+
+def lint_plan(result: Plan) -> LintReport:
+    """The findings of the migrations a forward plan would run, in the target's dialect."""
+    report = LintReport(blocking_severities=list(migrator_settings.LINT_BLOCKING))
+    if result.direction != "forward" or result.catalog is None:
+        return report
+    found = (result.catalog.get(result.database, run.version) for run in result.runs)
+    specs = [spec for spec in found if spec is not None]
+    report.migrations = len(specs)
+    report.findings = lint_migrations(specs, _vendor(result.database))
+    return report
+
+
+def check_gate(result: Plan, override: str | None) -> LintReport | None:
+    """With ``LINT_GATE`` on, refuse a plan with blocking findings unless ``override``
+    gives the reason they are accepted; the report when an override was needed."""
+    if not migrator_settings.LINT_GATE or result.direction != "forward":
+        return None
+    report = lint_plan(result)
+    if not report.blocking:
+        return None
+    if not (override or "").strip():
+        listed = "; ".join(
+            f"{f.check.id} {f.check.name} in {f.version} ({f.file}:{f.line})"
+            for f in report.blocking
+        )
+        raise OperationFailed(
+            f"lint blocks this apply on {result.database}: {listed}. Fix them, accept one "
+            "with a '-- migrator:ignore <id> <reason>' comment, or override with a reason "
+            "(--override-lint REASON; in the console, the override_lint permission)."
+        )
+    return report
+
+
+def list_checks() -> list[dict[str, Any]]:
+    """Every check, in id order (``lint --list-checks``)."""
+    return [CHECKS[key].as_dict() for key in sorted(CHECKS)]

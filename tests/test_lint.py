@@ -1,0 +1,238 @@
+"""``migrator lint``: every check fires on a migration that breaks its rule and stays quiet
+on the safe way to do the same; formats, exit codes and ignore comments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator import services
+from migrator.schema.lint import CHECKS
+
+from .conftest import marker_sql, write
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: check id -> (SQL that breaks the rule, SQL that does the same safely). ``old`` is a table
+#: the migration did not create (it exists already); ``SET lock_timeout`` keeps S139 quiet.
+LOCK = "SET lock_timeout = '5s';\n"
+CASES: dict[str, tuple[str, str]] = {
+    "S101": ("DROP TABLE old;", "CREATE TABLE tmp (id bigint);\nDROP TABLE tmp;"),
+    "S102": (LOCK + "ALTER TABLE old DROP COLUMN note;", LOCK + "ALTER TABLE old ADD note2 text;"),
+    "S103": ("DROP SCHEMA legacy;", "CREATE SCHEMA legacy;"),
+    "S104": ("TRUNCATE old CASCADE;", "TRUNCATE old;"),
+    "S111": (LOCK + "ALTER TABLE old RENAME TO older;", "CREATE VIEW older AS SELECT * FROM old;"),
+    "S112": (
+        LOCK + "ALTER TABLE old RENAME COLUMN a TO b;",
+        LOCK + "ALTER TABLE old ADD COLUMN b text;",
+    ),
+    "S113": (
+        LOCK + "ALTER TABLE old ALTER COLUMN a TYPE bigint;",
+        LOCK + "ALTER TABLE old ADD x bigint;",
+    ),
+    "S114": (
+        LOCK + "ALTER TABLE old ALTER COLUMN a SET NOT NULL;",
+        LOCK + "ALTER TABLE old ADD CONSTRAINT a_nn CHECK (a IS NOT NULL) NOT VALID;",
+    ),
+    "S115": (
+        LOCK + "ALTER TABLE old ADD COLUMN c bigint NOT NULL;",
+        LOCK + "ALTER TABLE old ADD COLUMN c bigint NOT NULL DEFAULT 0;",
+    ),
+    "S116": ("ALTER TABLE old SET SCHEMA archive;", "CREATE SCHEMA archive;"),
+    "S117": ("DROP VIEW report;", "CREATE OR REPLACE VIEW report AS SELECT 1 AS one;"),
+    "S118": ("REVOKE SELECT ON old FROM app;", "GRANT SELECT ON old TO app;"),
+    "S119": ("ALTER TYPE mood ADD VALUE 'calm';", "CREATE TYPE mood2 AS ENUM ('calm');"),
+    "S131": ("CREATE INDEX old_a ON old (a);", "CREATE INDEX CONCURRENTLY old_a ON old (a);"),
+    "S132": ("DROP INDEX old_a;", "DROP INDEX CONCURRENTLY old_a;"),
+    "S133": ("REINDEX TABLE old;", "REINDEX TABLE CONCURRENTLY old;"),
+    "S134": (
+        LOCK + "ALTER TABLE old ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES other (id);",
+        LOCK + "ALTER TABLE old ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES other (id) NOT VALID;",
+    ),
+    "S135": (
+        LOCK + "ALTER TABLE old ADD CONSTRAINT pos CHECK (a > 0);",
+        LOCK + "ALTER TABLE old ADD CONSTRAINT pos CHECK (a > 0) NOT VALID;",
+    ),
+    "S136": (
+        LOCK + "ALTER TABLE old ADD CONSTRAINT uq UNIQUE (a);",
+        LOCK + "ALTER TABLE old ADD CONSTRAINT uq UNIQUE USING INDEX old_a_uq;",
+    ),
+    "S137": (
+        LOCK + "ALTER TABLE old ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+        LOCK + "ALTER TABLE old ADD COLUMN flag boolean DEFAULT false;",
+    ),
+    "S138": ("VACUUM FULL old;", "VACUUM old;"),
+    "S139": ("ALTER TABLE old ADD COLUMN n text;", LOCK + "ALTER TABLE old ADD COLUMN n text;"),
+    "S140": ("UPDATE old SET a = 0;", "UPDATE old SET a = 0 WHERE id < 1000;"),
+    "S151": ("CREATE TABLE t (id integer PRIMARY KEY);", "CREATE TABLE t (id bigint PRIMARY KEY);"),
+    "S152": (
+        "CREATE TABLE t (id bigint, at timestamp);",
+        "CREATE TABLE t (id bigint, at timestamptz);",
+    ),
+    "S153": ("CREATE TABLE t (id bigint, n varchar(20));", "CREATE TABLE t (id bigint, n text);"),
+    "S154": ("CREATE TABLE t (id bigint, j json);", "CREATE TABLE t (id bigint, j jsonb);"),
+    "M162": ("SELEC 1;", "SELECT 1;"),
+}
+
+
+def _lint(folder: Path, sql: str, down: str = "SELECT 1;", vendor: str = "postgresql") -> set[str]:
+    for old in folder.glob("*.sql"):
+        old.unlink()
+    write(folder, "001_change.sql", marker_sql(sql, down))
+    report = services.lint(path=folder, vendor=vendor)
+    return {f.check.id for f in report.findings if f.suppressed is None}
+
+
+def test_every_check_has_a_case() -> None:
+    statement_checks = {key for key, check in CHECKS.items() if key != "M161"}
+    assert statement_checks == set(CASES)
+
+
+@pytest.mark.parametrize("check", sorted(CASES))
+def test_check_fires_on_the_risky_form_only(tmp_path: Path, check: str) -> None:
+    risky, safe = CASES[check]
+    assert check in _lint(tmp_path, risky), risky
+    assert check not in _lint(tmp_path, safe), safe
+
+
+def test_no_way_back_is_the_migration_not_a_statement(tmp_path: Path) -> None:
+    assert "M161" in _lint(tmp_path, "CREATE TABLE t (id bigint);", down="")
+    assert "M161" not in _lint(tmp_path, "CREATE TABLE t (id bigint);", down="DROP TABLE t;")
+
+
+def test_postgresql_only_checks_are_quiet_on_sqlite(tmp_path: Path) -> None:
+    assert _lint(tmp_path, "CREATE INDEX old_a ON old (a);", vendor="sqlite") == set()
+    assert "S101" in _lint(tmp_path, "DROP TABLE old;", vendor="sqlite")
+
+
+def test_findings_name_the_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, "001_change.sql", marker_sql("SELECT 1;\n\nDROP TABLE old;", "SELECT 1;"))
+    [finding] = services.lint(path=tmp_path, vendor="postgresql").findings
+    assert finding.file.endswith("001_change.sql") and finding.line == 5
+    assert finding.statement == "DROP TABLE old" and finding.check.squawk == "ban-drop-table"
+
+
+def test_an_ignore_comment_with_a_reason_accepts_a_finding(tmp_path: Path) -> None:
+    sql = "-- migrator:ignore S101 replaced by the archive table in 1.4\nDROP TABLE old;"
+    write(tmp_path, "001_change.sql", marker_sql(sql, "SELECT 1;"))
+    report = services.lint(path=tmp_path, vendor="postgresql")
+    [finding] = report.findings
+    assert finding.suppressed == "replaced by the archive table in 1.4"
+    assert report.blocking == []
+    write(tmp_path, "001_change.sql", marker_sql("-- migrator:ignore S101\nDROP TABLE old;"))
+    assert services.lint(path=tmp_path, vendor="postgresql").blocking, "a reason is required"
+
+
+def test_cli_formats_and_exit_codes(cli: Any, tmp_path: Path) -> None:
+    write(tmp_path, "001_ok.sql", marker_sql("CREATE TABLE t (id bigint);", "DROP TABLE t;"))
+    clean = cli("lint", str(tmp_path))
+    assert clean.code == 0 and "1 migrations checked: clean" in clean.out
+
+    write(tmp_path, "002_risky.sql", marker_sql("CREATE INDEX t_id ON t (id);", "DROP INDEX t_id;"))
+    warned = cli("lint", str(tmp_path), "--format", "github")
+    assert warned.code == 0  # warnings do not block by default (LINT_BLOCKING: error)
+    assert warned.out.startswith("::warning file=") and ",line=3,title=S131" in warned.out
+
+    write(tmp_path, "003_drop.sql", marker_sql("DROP TABLE old;", "SELECT 1;"))
+    blocked = cli("lint", str(tmp_path), "--format", "json")
+    assert blocked.code == 1 and "1 blocking finding" in blocked.err
+    data = json.loads(blocked.out)
+    assert data["counts"] == {"error": 1, "warning": 1} and data["migrations"] == 3
+    assert {f["id"] for f in data["findings"]} == {"S131", "S101"}
+    first = data["findings"][0]
+    assert set(first) >= {"id", "severity", "file", "line", "statement", "squawk"}
+
+    assert cli("lint", str(tmp_path / "nowhere")).code == 2
+    assert cli("lint", str(tmp_path), "--dialect", "oracle").code == 2
+
+    listed = json.loads(cli("lint", "--list-checks", "--json").out)["checks"]
+    assert [c["id"] for c in listed] == sorted(CHECKS)
+
+
+def test_a_broken_folder_exits_2_naming_the_file(cli: Any, tmp_path: Path) -> None:
+    write(tmp_path, "001_a.sql", marker_sql("SELECT 1;"))
+    write(tmp_path, "001_b.sql", marker_sql("SELECT 2;"))
+    result = cli("lint", str(tmp_path))
+    assert result.code == 2 and "001_a.sql" in result.err and "001_b.sql" in result.err
+
+
+def test_the_docs_list_every_check() -> None:
+    docs = (ROOT / "docs" / "compatibility.md").read_text()
+    for key, check in CHECKS.items():
+        assert f"`{key}`" in docs and check.name in docs, key
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_pending_lints_only_what_apply_would_run(cli: Any, catalog_dir: Path) -> None:
+    from django.db import connection
+
+    write(
+        catalog_dir,
+        "001_t.sql",
+        marker_sql("CREATE TABLE lint_t (id bigint);", "DROP TABLE lint_t;"),
+    )
+    write(catalog_dir, "002_drop.sql", marker_sql("DROP TABLE lint_t;", "SELECT 1;"))
+    assert services.apply("default", actor="t", to="001", backend="inline").status == "succeeded"
+    try:
+        write(catalog_dir, "000_old.sql", marker_sql("DROP TABLE gone;", "SELECT 1;"))
+        everything = json.loads(cli("lint", "--database", "default", "--json").out)
+        pending = json.loads(cli("lint", "--database", "default", "--pending", "--json").out)
+        assert {f["version"] for f in everything["findings"]} == {"000", "002"}
+        # 000 is pending too (out of order), 001 is applied and clean.
+        assert {f["version"] for f in pending["findings"]} == {"000", "002"}
+        assert pending["migrations"] == 2 and everything["migrations"] == 3
+        # The target's own dialect: S101 applies on both, S131 only on PostgreSQL.
+        assert all(f["id"] == "S101" for f in pending["findings"])
+        assert cli("lint", "--database", "nowhere").code == 2
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS lint_t")
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_the_gate_refuses_blocking_findings_unless_overridden(
+    cli: Any, catalog_dir: Path, settings: Any
+) -> None:
+    from migrator.exceptions import OperationFailed
+    from migrator.models import Deployment, Event
+
+    settings.MIGRATOR = {**settings.MIGRATOR, "LINT_GATE": True}
+    write(catalog_dir, "001_t.sql", marker_sql("CREATE TABLE gate_t (id bigint);", "SELECT 1;"))
+    write(catalog_dir, "002_drop.sql", marker_sql("DROP TABLE gate_t;", "SELECT 1;"))
+    assert services.apply("default", actor="t", to="001", backend="inline").status == "succeeded"
+
+    with pytest.raises(OperationFailed, match=r"S101 drop-table in 002 \(.*002_drop.sql:3\)"):
+        services.apply("default", actor="t", backend="inline")
+    refused = cli("apply", "--yes")
+    assert refused.code == 1 and "lint blocks this apply" in refused.err
+    assert Deployment.objects.count() == 1, "nothing was created"
+    # A dry run is never gated: it is how one looks before deciding.
+    assert services.apply("default", actor="t", dry_run=True, backend="inline").dry_run
+
+    done = cli("apply", "--yes", "--override-lint", "gate_t was never used")
+    assert done.code == 0, done.err
+    deployment = Deployment.objects.filter(dry_run=False).latest("pk")
+    assert deployment.options["lint_override"] == {
+        "reason": "gate_t was never used",
+        "findings": ["S101 002"],
+    }
+    event = Event.objects.get(action="lint_overridden")
+    assert event.deployment == deployment and "gate_t was never used" in event.message
+
+
+def test_goose_statement_blocks_keep_file_lines(tmp_path: Path) -> None:
+    """Annotations inside a section (StatementBegin/End) do not shift the lines that
+    findings (and the engine's errors) name."""
+    write(
+        tmp_path,
+        "00018_settings.sql",
+        "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE settings (\n"
+        "    id uuid PRIMARY KEY,\n    created_at TIMESTAMP NOT NULL DEFAULT now()\n);\n"
+        "-- +goose StatementEnd\n-- +goose StatementBegin\nDROP TABLE old;\n"
+        "-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE settings;\n",
+    )
+    findings = services.lint(path=tmp_path, vendor="postgresql").findings
+    assert {(f.check.id, f.line) for f in findings} == {("S152", 3), ("S101", 9)}
