@@ -82,6 +82,17 @@ def add_all(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="Same as --format json.")
 
+    p = add("diff", "Schema changes between two recorded versions, with compatibility.")
+    p.add_argument("from_version", metavar="V1")
+    p.add_argument("to_version", metavar="V2")
+    p.add_argument("--database", default=None)
+
+    p = add("compat", "Compatibility matrix of a target's recorded schema versions.")
+    p.add_argument("--database", default=None)
+    p.add_argument("--from", dest="from_version")
+    p.add_argument("--to", dest="to_version")
+    p.add_argument("--csv", action="store_true", help="The matrix as CSV.")
+
     _moving(add)
 
 
@@ -108,6 +119,11 @@ def _moving(add: Adder) -> None:
     p.add_argument("--rollback", action="store_true", help="Plan a rollback instead.")
     p.add_argument("--steps", type=int, help="With --rollback: how many migrations.")
     p.add_argument("--atomic", action="store_true", help="Plan it as one transaction.")
+    p.add_argument(
+        "--readiness",
+        action="store_true",
+        help="Count on live data what the plan would trip over (exit 1 if anything).",
+    )
 
     p = add("apply", "Apply pending migrations, up to --to (default: all).")
     p.add_argument("--to", dest="to_version")

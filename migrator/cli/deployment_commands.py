@@ -31,10 +31,22 @@ def cmd_plan(command: BaseCommand, options: Options) -> None:
         count=options.get("steps"),
         atomic=options.get("atomic") or None,
     )
+    checks = services.plan_readiness(result) if options.get("readiness") else None
     if options["json"]:
-        rendering.write_json(command, result.as_dict())
+        data = result.as_dict()
+        if checks is not None:
+            data["readiness"] = [check.as_dict() for check in checks]
+        rendering.write_json(command, data)
     else:
         rendering.plan(command, result, vendor_of(database))
+        if checks is not None:
+            rendering.readiness(command, checks)
+    failing = [check for check in checks or [] if not check.ok]
+    if failing:
+        raise CommandError(
+            f"{len(failing)} readiness check(s) found rows the plan would fail on",
+            returncode=1,
+        )
 
 
 def _confirm(command: BaseCommand, options: Options, question: str, required: bool) -> None:

@@ -1,4 +1,5 @@
-"""``migrator lint``: findings as text, JSON or GitHub workflow annotations."""
+"""Schema intelligence on the command line: ``lint`` (findings as text, JSON or GitHub
+workflow annotations), ``diff`` and ``compat`` (compatibility of recorded versions)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from .. import services
 from ..schema.lint import Finding
+from ..services import compat
 from . import rendering
-from .common import Options, verbosity
+from .common import Options, database_of, verbosity
 
 
 def cmd_lint(command: BaseCommand, options: Options) -> None:
@@ -80,3 +82,35 @@ def _list_checks(command: BaseCommand, output: str) -> None:
         command.stdout.write(
             f"{check['id']} {check['severity']:<7} {check['name']}: {check['title']}{squawk}"
         )
+
+
+def cmd_diff(command: BaseCommand, options: Options) -> None:
+    data = compat.diff(database_of(options), options["from_version"], options["to_version"])
+    if options["json"]:
+        rendering.write_json(command, data)
+        return
+    command.stdout.write(f"{data['from']} → {data['to']} on {data['database']}: {data['level']}")
+    for change in data["changes"]:
+        marks = ("" if change["backward"] else " ✗backward") + (
+            "" if change["forward"] else " ✗forward"
+        )
+        command.stdout.write(f"  {change['change']:<22} {change['detail']}{marks}")
+
+
+def cmd_compat(command: BaseCommand, options: Options) -> None:
+    data = compat.matrix(
+        database_of(options), options.get("from_version"), options.get("to_version")
+    )
+    if options["json"]:
+        rendering.write_json(command, data)
+    elif options["csv"]:
+        command.stdout.write(compat.matrix_csv(data), ending="")
+    else:
+        for pair in data["pairs"]:
+            command.stdout.write(
+                f"{pair['from']:>12} → {pair['to']:<12} {pair['level']:<9} "
+                f"(transitive {pair['transitive']}, {pair['hops']} hop(s), "
+                f"{pair['migration']} migration)"
+            )
+            for change in pair["breaking"]:
+                command.stdout.write(f"{'':>16}{change}")

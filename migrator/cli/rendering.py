@@ -150,3 +150,16 @@ def story(command: BaseCommand, deployment: Any, events: list[dict[str, Any]]) -
         command.stdout.write(
             f"  {event['time']} {event['level']:<7} {event['actor']}: {event['message']}"
         )
+
+
+def readiness(command: BaseCommand, checks: list[Any]) -> None:
+    """``plan --readiness``: each pre-check, its count and up to ten example rows."""
+    command.stdout.write("readiness on live data:")
+    if not checks:
+        command.stdout.write("  nothing to check")
+    for check in checks:
+        where = f"{check.version} {check.table}".strip()
+        mark = command.style.SUCCESS("ok") if check.ok else command.style.ERROR(f"{check.count:,}")
+        command.stdout.write(f"  [{mark}] {where}: {check.what}")
+        for row in check.examples:
+            command.stdout.write(f"      e.g. {', '.join(row)}")

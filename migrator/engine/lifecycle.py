@@ -57,6 +57,9 @@ def work(rt: Runtime) -> None:
     if rt.policy.atomic:
         if not rollback.work_atomic(rt, runs):
             return
+        # All or nothing: the versions in between were never visible; the one reached is
+        # recorded at the end.
+        capture = False
     else:
         for run in runs:
             if run.status in _DONE:

@@ -9,6 +9,7 @@ applied state and deployments change; adapters only translate input and output.
 - :mod:`.control`: pause, resume, cancel, retry, wait;
 - :mod:`.maintenance`: recover, unlock, prune, restore backups;
 - :mod:`.lint`: the lint checks over the catalog or any folder;
+- :mod:`.readiness`: pre-checks of a plan on live data;
 - :mod:`.serializers`: the JSON shapes shared by the CLI and the admin.
 """
 
@@ -27,6 +28,7 @@ from .deployments import apply, approve, create_deployment, enqueue, reject, rol
 from .lint import LintReport, lint, lint_plan, list_checks
 from .maintenance import prune, recover, restore_backup, unlock, worker_alive
 from .planning import Plan, PlannedRun, plan
+from .readiness import plan_readiness
 from .status import status
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "next_version",
     "pause",
     "plan",
+    "plan_readiness",
     "prune",
     "recover",
     "reject",

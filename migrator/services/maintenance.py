@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from .. import audit
@@ -20,6 +21,20 @@ from .common import check_database
 _IN_FLIGHT = (Status.RUNNING, Status.PAUSING, Status.CANCELLING, Status.ROLLING_BACK)
 
 
+#: How long a session whose worker process died may keep its lock before it counts as
+#: somebody else's (PostgreSQL notices a closed client connection within moments).
+ORPHAN_GRACE_SECONDS = 10.0
+
+
+def _still_held(target: Target, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not locks.advisory_lock_is_held(target):
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def worker_alive(deployment: Deployment) -> bool:
     """Whether somebody still works on (or will pick up) an active deployment.
 
@@ -33,6 +48,10 @@ def worker_alive(deployment: Deployment) -> bool:
     target = Target(deployment.database)
     if target.dialect.advisory_locks:
         held = locks.advisory_lock_is_held(target)
+        if held and deployment.worker and locks.process_alive(deployment.worker) is False:
+            # Its process is gone but its session still holds the lock: PostgreSQL ends
+            # such a session as soon as it notices the closed connection, moments later.
+            held = _still_held(target, ORPHAN_GRACE_SECONDS)
         holder = TargetLock.objects.filter(database=deployment.database).first()
         return held and (holder is None or holder.deployment_id == deployment.pk)
     if deployment.worker:

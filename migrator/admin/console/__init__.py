@@ -82,6 +82,7 @@ class ConsoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "migrator_console_control",
             ),
             ("schema/<int:version_id>/", schema_pages.schema_version, "migrator_console_schema"),
+            ("target/<str:database>/matrix/", schema_pages.matrix, "migrator_console_matrix"),
             (
                 "schema/<int:version_id>/schema.json",
                 schema_pages.schema_json,

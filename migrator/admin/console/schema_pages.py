@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from ...exceptions import MigratorError
 from ...models import SchemaVersion
-from ...schema.diff import diff_schemas
+from ...schema.compat import compare as compare_schemas
+from ...services import compat
 from . import access
 from .common import page
 
@@ -74,7 +76,8 @@ def compare(request: HttpRequest) -> HttpResponse:
     left = get_object_or_404(SchemaVersion, pk=request.GET.get("a") or 0)
     right = get_object_or_404(SchemaVersion, pk=request.GET.get("b") or 0)
     old, new = left.schema or {}, right.schema or {}
-    changes = diff_schemas(old, new)
+    compared = compare_schemas(old, new)
+    changes = compared["changes"]
     old_tables = {t["name"]: t for t in tables_of(old)}
     new_tables = {t["name"]: t for t in tables_of(new)}
     pairs = [
@@ -90,10 +93,39 @@ def compare(request: HttpRequest) -> HttpResponse:
             "left": left,
             "right": right,
             "changes": changes,
+            "level": compared["level"],
             "breaking": sum(1 for c in changes if c["breaking"]),
             "pairs": pairs,
             "changed": changed,
         },
+    )
+
+
+@require_GET
+def matrix(request: HttpRequest, database: str) -> HttpResponse:
+    """Every upgrade pair of the target's recorded schema versions, graded by level."""
+    access.require_view(request)
+    try:
+        data = compat.matrix(database)
+    except MigratorError as exc:
+        raise Http404(str(exc)) from exc
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(compat.matrix_csv(data), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="compat-{database}.csv"'
+        return response
+    if request.GET.get("format") == "json":
+        return JsonResponse(data)
+    versions = [v["version"] for v in data["versions"]]
+    cells = {(p["from"], p["to"]): p for p in data["pairs"]}
+    rows = [
+        {"version": row, "cells": [cells.get((row, column)) for column in versions]}
+        for row in versions
+    ]
+    return page(
+        request,
+        "matrix.html",
+        f"Compatibility of {database}",
+        {"database": database, "versions": data["versions"], "rows": rows, "pairs": data["pairs"]},
     )
 
 

@@ -132,6 +132,10 @@ def _forward(request: HttpRequest, database: str, mode: str) -> HttpResponse:
             "versions": _pending_versions(database),
             "breaking": _breaking_changes(database, result),
             **_lint(result),
+            # Counting on live data can take a while on big tables: only when asked.
+            "readiness": services.plan_readiness(result)
+            if result is not None and request.GET.get("readiness")
+            else None,
         },
     )
 

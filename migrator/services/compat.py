@@ -1,0 +1,101 @@
+"""Compatibility between recorded schema versions: one pair (``diff``) or every pair of a
+target's versions (``compat``, the compatibility matrix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalog.versions import key_of
+from ..exceptions import BadInput
+from ..models import Migration, SchemaVersion
+from ..schema.compat import compare, weakest
+
+
+def _versions(database: str) -> list[SchemaVersion]:
+    """The target's schema versions (captured or expected by a dry run), in version order."""
+    rows = SchemaVersion.objects.filter(database=database).only(
+        "version", "release", "origin", "schema", "active"
+    )
+    return sorted(rows, key=lambda row: key_of(row.version))
+
+
+def _find(rows: list[SchemaVersion], version: str, database: str) -> int:
+    for index, row in enumerate(rows):
+        if row.version == version:
+            return index
+    known = ", ".join(row.version for row in rows) or "none yet"
+    raise BadInput(f"no schema version {version!r} recorded for {database} (recorded: {known})")
+
+
+def diff(database: str, old: str, new: str) -> dict[str, Any]:
+    """The changes from schema version ``old`` to ``new`` with their compatibility flags."""
+    rows = _versions(database)
+    before, after = rows[_find(rows, old, database)], rows[_find(rows, new, database)]
+    return {"database": database, "from": old, "to": new, **compare(before.schema, after.schema)}
+
+
+def matrix(database: str, old: str | None = None, new: str | None = None) -> dict[str, Any]:
+    """Every upgrade pair between ``old`` and ``new`` (default: all recorded versions): its
+    level, the transitive level over the hops in between, the breaking changes, and what
+    migrations it takes (schema, data or none) with their descriptions."""
+    rows = _versions(database)
+    first = _find(rows, old, database) if old else 0
+    last = _find(rows, new, database) if new else len(rows) - 1
+    rows = rows[first : last + 1]
+    migrations = sorted(
+        Migration.objects.filter(database=database, repeatable=False).only(
+            "version", "kind", "description", "name"
+        ),
+        key=lambda m: key_of(m.version),
+    )
+    hops = [compare(a.schema, b.schema)["level"] for a, b in zip(rows, rows[1:], strict=False)]
+    pairs = []
+    for i, before in enumerate(rows):
+        for j in range(i + 1, len(rows)):
+            after = rows[j]
+            result = compare(before.schema, after.schema)
+            between = [
+                m
+                for m in migrations
+                if key_of(before.version) < key_of(m.version) <= key_of(after.version)
+            ]
+            kinds = {m.kind for m in between}
+            pairs.append(
+                {
+                    "from": before.version,
+                    "to": after.version,
+                    "level": result["level"],
+                    "transitive": weakest([result["level"], *hops[i:j]]),
+                    "hops": j - i,
+                    "changes": len(result["changes"]),
+                    "breaking": [
+                        f"{c['change']} {c['detail']}"
+                        for c in result["changes"]
+                        if not (c["backward"] and c["forward"])
+                    ],
+                    "migration": "data"
+                    if kinds & {"data", "hybrid"}
+                    else ("schema" if between else "none"),
+                    "notes": [m.description or m.name for m in between],
+                }
+            )
+    return {
+        "database": database,
+        "versions": [
+            {"version": r.version, "release": r.release, "origin": r.origin, "current": r.active}
+            for r in rows
+        ],
+        "pairs": pairs,
+    }
+
+
+def matrix_csv(data: dict[str, Any]) -> str:
+    """The matrix as CSV: a row per version, a column per version, the level in each cell
+    where the row's version upgrades to the column's."""
+    versions = [v["version"] for v in data["versions"]]
+    levels = {(p["from"], p["to"]): p["level"] for p in data["pairs"]}
+    lines = [",".join(["from \\ to", *versions])]
+    for row in versions:
+        cells = [levels.get((row, column), "") for column in versions]
+        lines.append(",".join([row, *cells]))
+    return "\n".join(lines) + "\n"

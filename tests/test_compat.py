@@ -1,0 +1,191 @@
+"""Compatibility levels: change by change on hand-made schemas, then the matrix and diff of
+a target's real recorded versions on both databases."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrator import services
+from migrator.schema.compat import compare, weakest, widens
+
+from .conftest import marker_sql, write
+from .console.conftest import make_user  # noqa: F401 - fixture
+
+
+def _column(type_: str, nullable: bool = True, default: str | None = None) -> dict[str, Any]:
+    return {"type": type_, "nullable": nullable, "default": default}
+
+
+BASE: dict[str, Any] = {
+    "tables": {
+        "items": {
+            "columns": {"id": _column("bigint", False), "name": _column("varchar(20)")},
+            "primary_key": ["id"],
+            "indexes": {},
+            "constraints": {},
+        }
+    },
+    "enums": {"mood": ["happy", "sad"]},
+}
+
+
+def _changed(edit: Any) -> dict[str, Any]:
+    new = copy.deepcopy(BASE)
+    edit(new)
+    return new
+
+
+def _items(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema["tables"]["items"]
+
+
+CASES = [
+    ("nothing", lambda s: None, "full"),
+    (
+        "nullable column added",
+        lambda s: _items(s)["columns"].update(note=_column("text")),
+        "backward",
+    ),
+    (
+        "NOT NULL column without default",
+        lambda s: _items(s)["columns"].update(qty=_column("integer", False)),
+        "none",
+    ),
+    ("column removed", lambda s: _items(s)["columns"].pop("name"), "forward"),
+    ("table added", lambda s: s["tables"].update(other=copy.deepcopy(_items(BASE))), "backward"),
+    ("table removed", lambda s: s["tables"].pop("items"), "forward"),
+    ("type widened", lambda s: _items(s)["columns"]["name"].update(type="varchar(40)"), "backward"),
+    ("type narrowed", lambda s: _items(s)["columns"]["name"].update(type="varchar(10)"), "forward"),
+    ("type replaced", lambda s: _items(s)["columns"]["name"].update(type="integer"), "none"),
+    ("became NOT NULL", lambda s: _items(s)["columns"]["name"].update(nullable=False), "forward"),
+    ("plain index added", lambda s: _items(s)["indexes"].update(ix={"unique": False}), "full"),
+    ("unique index added", lambda s: _items(s)["indexes"].update(ux={"unique": True}), "forward"),
+    (
+        "check added",
+        lambda s: _items(s)["constraints"].update(pos={"type": "check", "columns": ["id"]}),
+        "forward",
+    ),
+    ("default changed", lambda s: _items(s)["columns"]["name"].update(default="'x'"), "full"),
+    ("enum label added", lambda s: s["enums"]["mood"].append("calm"), "backward"),
+    ("enum label removed", lambda s: s["enums"]["mood"].remove("sad"), "forward"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_level_of_one_change(what: str, edit: Any, expected: str) -> None:
+    assert compare(BASE, _changed(edit))["level"] == expected
+
+
+def test_removing_a_constraint_is_the_mirror_of_adding_it() -> None:
+    with_check = _changed(
+        lambda s: _items(s)["constraints"].update(pos={"type": "check", "columns": ["id"]})
+    )
+    assert compare(with_check, BASE)["level"] == "backward"
+
+
+def test_widening_rules() -> None:
+    assert widens("integer", "bigint") and widens("varchar(20)", "text")
+    assert widens("numeric(10,2)", "numeric(12,2)") and not widens("numeric(10,2)", "numeric(12,3)")
+    assert not widens("bigint", "integer") and not widens("text", "varchar(20)")
+
+
+def test_transitive_level_is_the_weakest() -> None:
+    assert weakest(["full", "backward"]) == "backward"
+    assert weakest(["backward", "forward"]) == "none"
+    assert weakest(["full", "full"]) == "full"
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_matrix_and_diff_of_recorded_versions(
+    cli: Any,
+    catalog_dir: Path,
+    client: Any,
+    make_user: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    write(
+        catalog_dir,
+        "001_items.sql",
+        marker_sql(
+            "CREATE TABLE cmp_items (id BIGINT PRIMARY KEY, name VARCHAR(20));",
+            "DROP TABLE cmp_items;",
+        ),
+    )
+    write(catalog_dir, "002_note.sql", marker_sql("ALTER TABLE cmp_items ADD COLUMN note TEXT;"))
+    write(
+        catalog_dir,
+        "003_unique.sql",
+        marker_sql(
+            "CREATE UNIQUE INDEX cmp_items_name ON cmp_items (name);", "DROP INDEX cmp_items_name;"
+        ),
+    )
+    from migrator.models import SchemaVersion
+
+    for goal in ("001", "002", "003"):
+        deployment = services.apply("default", actor="t", to=goal, backend="inline")
+        assert deployment.status == "succeeded"
+        assert SchemaVersion.objects.get(database="default", active=True).version == goal
+    data = json.loads(cli("compat", "--json").out)
+    assert [v["version"] for v in data["versions"]] == ["001", "002", "003"]
+    pairs = {(p["from"], p["to"]): p for p in data["pairs"]}
+    assert pairs["001", "002"]["level"] == "backward"
+    assert pairs["002", "003"]["level"] == "forward"
+    assert pairs["001", "003"]["level"] == "none" and pairs["001", "003"]["transitive"] == "none"
+    assert pairs["001", "003"]["hops"] == 2 and pairs["001", "002"]["migration"] == "schema"
+
+    diff = json.loads(cli("diff", "001", "003", "--json").out)
+    kinds = {c["change"]: (c["backward"], c["forward"]) for c in diff["changes"]}
+    assert kinds["column_added"] == (True, False) and kinds["index_added"] == (False, True)
+    text = cli("diff", "001", "002").out
+    assert text.startswith("001 → 002 on default: backward") and "✗forward" in text
+
+    csv = cli("compat", "--csv").out.splitlines()
+    assert csv[0] == "from \\ to,001,002,003" and csv[1] == "001,,backward,none"
+    assert cli("diff", "001", "999").code == 2
+
+    # The console: the matrix graded by level, its CSV, and the level on a comparison.
+    from django.urls import reverse
+
+    client.force_login(make_user("viewer"))
+    url = reverse("admin:migrator_console_matrix", args=["default"])
+    html = client.get(url).content.decode()
+    assert 'class="mg-level mg-level-backward"' in html and "mg-level-none" in html
+    assert client.get(url + "?format=csv").content.decode().splitlines()[1] == "001,,backward,none"
+    first, third = (SchemaVersion.objects.get(version=v).pk for v in ("001", "003"))
+    compared = client.get(reverse("admin:migrator_console_compare") + f"?a={first}&b={third}")
+    assert (
+        'Compatibility: <span class="mg-level mg-level-none">none</span>'
+        in compared.content.decode()
+    )
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_a_deployment_run_as_one_transaction_records_the_version_reached(
+    catalog_dir: Path,
+) -> None:
+    from django.db import connection
+
+    from migrator.models import SchemaVersion
+
+    write(
+        catalog_dir, "001_a.sql", marker_sql("CREATE TABLE cmp_a (id BIGINT);", "DROP TABLE cmp_a;")
+    )
+    write(
+        catalog_dir,
+        "002_b.sql",
+        marker_sql(
+            "ALTER TABLE cmp_a ADD COLUMN note TEXT;", "ALTER TABLE cmp_a DROP COLUMN note;"
+        ),
+    )
+    try:
+        deployment = services.apply("default", actor="t", backend="inline", atomic=True)
+        assert deployment.status == "succeeded" and deployment.options["atomic"]
+        version = SchemaVersion.objects.get(database="default", active=True)
+        assert version.version == "002" and "note" in version.schema["tables"]["cmp_a"]["columns"]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS cmp_a")

@@ -1,0 +1,103 @@
+"""``plan --readiness``: what the planned statements would trip over, counted on the live
+data with example rows, on both databases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from migrator import services
+
+from .conftest import marker_sql, write
+from .console.conftest import make_user  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+
+SEED = """CREATE TABLE rd_parent (id INTEGER PRIMARY KEY);
+CREATE TABLE rd_child (id INTEGER PRIMARY KEY, parent_id INTEGER, email TEXT, qty INTEGER);
+INSERT INTO rd_parent (id) VALUES (1), (2), (3);
+INSERT INTO rd_child (id, parent_id, email, qty) VALUES
+  (1, 1, 'a', 1), (2, 2, 'a', NULL), (3, 9, 'b', 3), (4, 9, 'b', -1), (5, NULL, 'b', NULL),
+  (6, 3, 'c', 5);"""
+
+CHANGE = """ALTER TABLE rd_child ADD CONSTRAINT rd_email UNIQUE (email);
+ALTER TABLE rd_child ALTER COLUMN qty SET NOT NULL;
+ALTER TABLE rd_child ADD CONSTRAINT rd_fk FOREIGN KEY (parent_id) REFERENCES rd_parent (id);
+ALTER TABLE rd_child ADD CONSTRAINT rd_pos CHECK (qty > 0);
+ALTER TABLE rd_child ADD COLUMN req INTEGER NOT NULL;
+CREATE TABLE rd_new (id INTEGER);
+CREATE UNIQUE INDEX rd_new_id ON rd_new (id);"""
+
+
+@pytest.fixture
+def seeded(catalog_dir: Path) -> Path:
+    write(
+        catalog_dir, "001_seed.sql", marker_sql(SEED, "DROP TABLE rd_child;\nDROP TABLE rd_parent;")
+    )
+    write(catalog_dir, "002_change.sql", marker_sql(CHANGE, "SELECT 1;"))
+    assert services.apply("default", actor="t", to="001", backend="inline").status == "succeeded"
+    yield catalog_dir
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS rd_child")
+        cursor.execute("DROP TABLE IF EXISTS rd_parent")
+
+
+def test_counts_and_examples_of_what_would_fail(seeded: Path) -> None:
+    checks = services.plan_readiness(services.plan("default"))
+    found = {(c.check, c.table): c for c in checks if c.check != "long_transactions"}
+    assert set(found) == {
+        ("duplicates", "rd_child"),
+        ("nulls", "rd_child"),
+        ("orphans", "rd_child"),
+        ("violations", "rd_child"),
+        ("rows", "rd_child"),
+    }, "nothing is checked on rd_new: the plan creates it"
+    duplicates = found["duplicates", "rd_child"]
+    assert duplicates.count == 2 and duplicates.examples == [["b", "3"], ["a", "2"]]
+    assert duplicates.line == 3 and duplicates.version == "002"
+    assert found["nulls", "rd_child"].count == 2
+    assert sorted(row[0] for row in found["nulls", "rd_child"].examples) == ["2", "5"]
+    orphans = found["orphans", "rd_child"]
+    assert orphans.count == 2 and orphans.examples == [["9"], ["9"]]
+    violations = found["violations", "rd_child"]
+    assert violations.count == 1 and violations.examples[0][0] == "4"  # NULL passes a CHECK
+    assert found["rows", "rd_child"].count == 6
+    assert not any(c.ok for c in found.values())
+
+
+def test_plan_readiness_on_the_command_line(cli: Any, seeded: Path) -> None:
+    result = cli("plan", "--readiness")
+    assert result.code == 1 and "5 readiness check(s)" in result.err
+    assert "duplicate (email) groups" in result.out and "e.g. b, 3" in result.out
+    data = json.loads(cli("plan", "--readiness", "--json").out)
+    counts = {r["check"]: r["count"] for r in data["readiness"] if r["table"]}
+    assert counts == {"duplicates": 2, "nulls": 2, "orphans": 2, "violations": 1, "rows": 6}
+    # Fix the data: only the new NOT NULL column still needs a value for the row left.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM rd_child WHERE id <> 1")
+    left = json.loads(cli("plan", "--readiness", "--json").out)["readiness"]
+    assert [(r["check"], r["count"]) for r in left if not r["ok"]] == [("rows", 1)]
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM rd_child")
+    clean = cli("plan", "--readiness")
+    assert clean.code == 0, clean.err
+
+
+def test_the_console_checks_readiness_when_asked(
+    client: Any,
+    make_user: Any,  # noqa: F811 - the fixture imported above
+    seeded: Path,
+) -> None:
+    from django.urls import reverse
+
+    client.force_login(make_user("operator", "apply"))
+    url = reverse("admin:migrator_console_apply", args=["default"])
+    assert "Readiness on live data" not in client.get(url).content.decode()
+    html = client.get(url + "?readiness=1").content.decode()
+    box = html[html.index("Readiness on live data") :]
+    assert "duplicate (email) groups" in box and "<div>b, 3</div>" in box
+    assert "rows violating CHECK" in box
