@@ -9,10 +9,13 @@ from ..catalog.versions import key_of
 from ..exceptions import BadInput
 from ..models import Migration, SchemaVersion
 from ..schema.compat import compare, weakest
+from .common import check_database, require_tables
 
 
 def _versions(database: str) -> list[SchemaVersion]:
     """The target's schema versions (captured or expected by a dry run), in version order."""
+    require_tables()
+    check_database(database)
     rows = SchemaVersion.objects.filter(database=database).only(
         "version", "release", "origin", "schema", "active"
     )

@@ -15,6 +15,7 @@ from ..catalog.sources import Source
 from ..conf import migrator_settings
 from ..exceptions import BadInput, OperationFailed
 from ..schema.lint import CHECKS, Finding, lint_migrations
+from .common import require_tables
 from .planning import Plan
 from .status import migration_states
 
@@ -81,6 +82,8 @@ def _targets(
         catalog = load_catalog([Source(folder, alias, f"lint {folder}")])
         return [(catalog.for_database(alias), vendor or "postgresql")]
     catalog = load_catalog()
+    if pending:
+        require_tables()
     found = []
     for alias in sorted(catalog.migrations):
         if database is not None and alias != database:
