@@ -15,9 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ... import services
 from ...conf import BACKUP_MODES, migrator_settings
-from ...models import SchemaVersion
-from ...services.planning import Plan
-from . import access
+from . import access, plan_reports
 from .common import attempt, page, problem, to_console, to_deployment
 from .dashboard import releases
 
@@ -130,45 +128,9 @@ def _forward(request: HttpRequest, database: str, mode: str) -> HttpResponse:
             "atomic": bool(atomic),
             "token": secrets.token_urlsafe(16),
             "versions": _pending_versions(database),
-            "breaking": _breaking_changes(database, result),
-            **_lint(result),
-            # Counting on live data can take a while on big tables: only when asked.
-            "readiness": services.plan_readiness(result)
-            if result is not None and request.GET.get("readiness")
-            else None,
+            **plan_reports.context(request, database, result),
         },
     )
-
-
-def _lint(plan: Plan | None) -> dict[str, Any]:
-    """The lint findings of the planned migrations, and whether they stop the Apply button
-    (``LINT_GATE``): the page then asks a user with ``override_lint`` for a reason."""
-    if plan is None:
-        return {"lint": [], "lint_gate": False}
-    report = services.lint_plan(plan)
-    return {
-        "lint": report.findings,
-        "lint_gate": migrator_settings.LINT_GATE and bool(report.blocking),
-        "lint_blocking": report.blocking_severities,
-    }
-
-
-def _breaking_changes(database: str, plan: Plan | None) -> list[dict[str, Any]]:
-    """Breaking changes the last dry run found in the expected schemas of the planned
-    versions (one query; empty before any dry run)."""
-    if plan is None or plan.direction != "forward":
-        return []
-    versions = [run.version for run in plan.runs]
-    rows = SchemaVersion.objects.filter(
-        database=database, version__in=versions, origin=SchemaVersion.Origin.EXPECTED
-    ).values("version", "breaking_changes", "deployment_id")
-    order = {version: index for index, version in enumerate(versions)}
-    found = [
-        {**change, "version": row["version"], "dry_run": row["deployment_id"]}
-        for row in sorted(rows, key=lambda r: order[r["version"]])
-        for change in row["breaking_changes"] or []
-    ]
-    return found
 
 
 def _pending_versions(database: str) -> list[str]:
