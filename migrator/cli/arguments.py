@@ -87,6 +87,10 @@ def add_all(sub: Any) -> None:
     p.add_argument("to_version", metavar="V2")
     p.add_argument("--database", default=None)
 
+    p = add("path", "The way from the current version to --to: hops, stops, estimate.")
+    p.add_argument("--to", dest="to_version", help="Target version (default: the latest).")
+    p.add_argument("--database", default=None)
+
     p = add("compat", "Compatibility matrix of a target's recorded schema versions.")
     p.add_argument("--database", default=None)
     p.add_argument("--from", dest="from_version")

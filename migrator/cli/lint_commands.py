@@ -114,3 +114,27 @@ def cmd_compat(command: BaseCommand, options: Options) -> None:
             )
             for change in pair["breaking"]:
                 command.stdout.write(f"{'':>16}{change}")
+
+
+def cmd_path(command: BaseCommand, options: Options) -> None:
+    data = services.path(database_of(options), options.get("to_version"))
+    if options["json"]:
+        rendering.write_json(command, data)
+        return
+    total = data["estimate_seconds"]
+    estimate = "unknown" if total is None else f"about {total:,.1f} s"
+    command.stdout.write(
+        f"{data['database']}: {data['from'] or '(nothing)'} → {data['to']} "
+        f"({data['direction']}, {len(data['hops'])} hop(s), {estimate}, risk {data['risk']}"
+        f"{', needs downtime' if data['downtime'] else ''}, "
+        f"{'exact' if data['exact'] else 'not exact'} way back)"
+    )
+    for hop in data["hops"]:
+        seconds = hop["estimate_seconds"]
+        when = "?" if seconds is None else f"{seconds:,.1f} s"
+        level = f", {hop['level']}" if hop["level"] else ""
+        command.stdout.write(
+            f"  {hop['version']:<12} {hop['name']:<28} {when:>10}  {hop['way_back']}{level}"
+        )
+        if hop["stop"]:
+            command.stdout.write(command.style.WARNING(f"      STOP: {hop['stop']}"))

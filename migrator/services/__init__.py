@@ -10,6 +10,8 @@ applied state and deployments change; adapters only translate input and output.
 - :mod:`.maintenance`: recover, unlock, prune, restore backups;
 - :mod:`.lint`: the lint checks over the catalog or any folder;
 - :mod:`.readiness`: pre-checks of a plan on live data;
+- :mod:`.paths`: upgrade and downgrade paths with their stops and estimates;
+- :mod:`.compat`: compatibility of recorded schema versions;
 - :mod:`.serializers`: the JSON shapes shared by the CLI and the admin.
 """
 
@@ -27,6 +29,7 @@ from .control import cancel, get_deployment, pause, resume, retry, wait
 from .deployments import apply, approve, create_deployment, enqueue, reject, rollback, start
 from .lint import LintReport, lint, lint_plan, list_checks
 from .maintenance import prune, recover, restore_backup, unlock, worker_alive
+from .paths import path
 from .planning import Plan, PlannedRun, plan
 from .readiness import plan_readiness
 from .status import status
@@ -48,6 +51,7 @@ __all__ = [
     "list_checks",
     "mark_done",
     "next_version",
+    "path",
     "pause",
     "plan",
     "plan_readiness",

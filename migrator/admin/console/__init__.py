@@ -83,6 +83,7 @@ class ConsoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ),
             ("schema/<int:version_id>/", schema_pages.schema_version, "migrator_console_schema"),
             ("target/<str:database>/matrix/", schema_pages.matrix, "migrator_console_matrix"),
+            ("target/<str:database>/path/", schema_pages.upgrade_path, "migrator_console_path"),
             (
                 "schema/<int:version_id>/schema.json",
                 schema_pages.schema_json,

@@ -10,12 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
+from ... import services
 from ...exceptions import MigratorError
 from ...models import SchemaVersion
 from ...schema.compat import compare as compare_schemas
 from ...services import compat
 from . import access
-from .common import page
+from .common import page, problem
 
 
 def tables_of(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -126,6 +127,28 @@ def matrix(request: HttpRequest, database: str) -> HttpResponse:
         "matrix.html",
         f"Compatibility of {database}",
         {"database": database, "versions": data["versions"], "rows": rows, "pairs": data["pairs"]},
+    )
+
+
+@require_GET
+def upgrade_path(request: HttpRequest, database: str) -> HttpResponse:
+    """The hops from the current version to a chosen one, with stops and estimates."""
+    access.require_view(request)
+    to = request.GET.get("to") or None
+    data, refused = problem(lambda: services.path(database, to))
+    versions, _ = problem(lambda: services.status(database))
+    choices = [m["version"] for m in versions["databases"][0]["migrations"]] if versions else []
+    return page(
+        request,
+        "path.html",
+        f"Path of {database}",
+        {
+            "database": database,
+            "path": data,
+            "refused": refused,
+            "to": to or "",
+            "choices": choices,
+        },
     )
 
 
