@@ -87,7 +87,7 @@ def _lint(folder: Path, sql: str, down: str = "SELECT 1;", vendor: str = "postgr
 
 
 def test_every_check_has_a_case() -> None:
-    statement_checks = {key for key, check in CHECKS.items() if key != "M161"}
+    statement_checks = {key for key in CHECKS if key not in ("M161", "M163", "D201")}
     assert statement_checks == set(CASES)
 
 
@@ -184,8 +184,10 @@ def test_pending_lints_only_what_apply_would_run(cli: Any, catalog_dir: Path) ->
         # 000 is pending too (out of order), 001 is applied and clean.
         assert {f["version"] for f in pending["findings"]} == {"000", "002"}
         assert pending["migrations"] == 2 and everything["migrations"] == 3
-        # The target's own dialect: S101 applies on both, S131 only on PostgreSQL.
-        assert all(f["id"] == "S101" for f in pending["findings"])
+        # The target's own dialect: S101 applies on both, S131 only on PostgreSQL; 000 is
+        # also out of order (M163).
+        ids = {(f["version"], f["id"]) for f in pending["findings"]}
+        assert ids == {("000", "S101"), ("000", "M163"), ("002", "S101")}
         assert cli("lint", "--database", "nowhere").code == 2
     finally:
         with connection.cursor() as cursor:
@@ -236,3 +238,27 @@ def test_goose_statement_blocks_keep_file_lines(tmp_path: Path) -> None:
     )
     findings = services.lint(path=tmp_path, vendor="postgresql").findings
     assert {(f.check.id, f.line) for f in findings} == {("S152", 3), ("S101", 9)}
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_a_schema_changed_outside_migrator_is_drift(cli: Any, catalog_dir: Path) -> None:
+    from django.db import connection
+
+    write(
+        catalog_dir,
+        "001_t.sql",
+        marker_sql("CREATE TABLE drift_t (id bigint);", "DROP TABLE drift_t;"),
+    )
+    assert services.apply("default", actor="t", backend="inline").status == "succeeded"
+    try:
+        assert "D201" not in {f.check.id for f in services.lint(database="default").findings}
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE drift_by_hand (id bigint)")
+        report = json.loads(cli("lint", "--database", "default", "--json").out)
+        [drift] = [f for f in report["findings"] if f["id"] == "D201"]
+        assert "table_added drift_by_hand" in drift["message"] and drift["severity"] == "error"
+        assert cli("lint", "--database", "default").code == 1  # errors block by default
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS drift_by_hand")
+            cursor.execute("DROP TABLE IF EXISTS drift_t")

@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.db import connections
 
 from ..catalog import MigrationSpec, load_catalog
 from ..catalog.sources import Source
 from ..conf import migrator_settings
+from ..dialects import dialect_for, is_supported
 from ..exceptions import BadInput, OperationFailed
-from ..schema.lint import CHECKS, Finding, lint_migrations
+from ..models import SchemaVersion
+from ..schema.diff import diff_schemas
+from ..schema.lint import CHECKS, Finding, lint_migrations, rules
 from .common import require_tables
 from .planning import Plan
 from .status import migration_states
@@ -68,7 +72,68 @@ def lint(
     for specs, dialect in _targets(path, database, pending, vendor):
         report.migrations += len(specs)
         report.findings.extend(lint_migrations(specs, dialect))
+    if path is None:
+        report.findings.extend(_target_findings(database))
     return report
+
+
+def _target_findings(database: str | None) -> list[Finding]:
+    """What only the target itself shows: pending migrations out of order, and a live
+    schema that drifted from the one recorded after the last deployment (nothing before
+    ``migrate`` made migrator's tables)."""
+    try:
+        require_tables()
+    except BadInput:
+        return []
+    catalog = load_catalog()
+    found: list[Finding] = []
+    for alias in sorted(catalog.migrations):
+        if database is not None and alias != database:
+            continue
+        for state in migration_states(catalog, alias):
+            if state.out_of_order:
+                found.append(
+                    Finding(
+                        rules.OUT_OF_ORDER,
+                        state.version,
+                        state.source,
+                        None,
+                        "",
+                        f"{state.version} is pending on {alias}, after later versions applied",
+                    )
+                )
+        found.extend(_drift(alias))
+    return found
+
+
+def _drift(alias: str) -> list[Finding]:
+    if alias not in connections.databases or not is_supported(alias):
+        return []
+    recorded = SchemaVersion.objects.filter(database=alias, active=True).first()
+    if recorded is None or not recorded.schema:
+        return []
+    # Tables of Django models change with Django's own migrate: not drift.
+    django_tables = {model._meta.db_table for model in apps.get_models(include_auto_created=True)}
+
+    def own(schema: dict[str, Any]) -> dict[str, Any]:
+        tables = schema.get("tables") or {}
+        return {**schema, "tables": {k: v for k, v in tables.items() if k not in django_tables}}
+
+    changes = diff_schemas(own(recorded.schema), own(dialect_for(alias).capture_schema()))
+    if not changes:
+        return []
+    listed = "; ".join(f"{c['change']} {c['detail']}" for c in changes[:10])
+    more = f" (and {len(changes) - 10} more)" if len(changes) > 10 else ""
+    return [
+        Finding(
+            rules.SCHEMA_DRIFT,
+            recorded.version,
+            alias,
+            None,
+            "",
+            f"{alias} differs from its schema recorded at {recorded.version}: {listed}{more}",
+        )
+    ]
 
 
 def _targets(

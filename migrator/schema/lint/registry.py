@@ -15,7 +15,8 @@ class Check:
     id: str
     name: str
     severity: str
-    #: "S": found in a statement; "M": found in the migration's declaration.
+    #: "S": found in a statement; "M": in the migration's declaration or place; "D": in the
+    #: live database compared with the recorded schema.
     kind: str
     title: str
     explanation: str

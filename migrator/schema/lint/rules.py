@@ -383,3 +383,31 @@ UNPARSED = register(
         "Nothing to do if it runs; otherwise fix its syntax.",
     )
 )
+
+# -- the target (only when a database is linted, not a folder) --------------------------
+OUT_OF_ORDER = register(
+    Check(
+        "M163",
+        "out-of-order",
+        "warning",
+        "M",
+        "Pending migration older than the current version",
+        "It was added after later versions were applied: it will run after them, which its "
+        "author may not have expected (Flyway refuses it unless outOfOrder is set).",
+        "Give it a version after the current one, or check it does not depend on order.",
+    )
+)
+SCHEMA_DRIFT = register(
+    Check(
+        "D201",
+        "schema-drift",
+        "error",
+        "D",
+        "The live schema differs from the recorded one",
+        "Someone changed the schema outside migrator (and outside Django's own migrations, "
+        "whose tables are left out) since the last deployment: migrations planned against "
+        "the recorded schema may fail or do the wrong thing.",
+        "Find the change (migrator diff, or the console's comparison) and turn it into a "
+        "migration, or undo it.",
+    )
+)
