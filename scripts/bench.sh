@@ -14,4 +14,5 @@ status=0
 "$PY" bench/catalog_bench.py || status=1
 # The console on the embedded SQLite (its target is stated there).
 env -u DATABASE_URL "$PY" bench/console_bench.py || status=1
+env -u DATABASE_URL "$PY" bench/compat_bench.py || status=1
 exit $status

@@ -15,6 +15,8 @@ weakest of the consecutive hops and of the direct comparison.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -123,6 +125,24 @@ def weakest(levels: Sequence[str]) -> str:
     return level(backward, forward)
 
 
+_STATISTICS = ("rows", "bytes")
+
+
+def structure(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without its statistics (row counts, sizes), which change between any two
+    captures: what is left compares fast, table by table."""
+    tables = {}
+    for name, table in (schema.get("tables") or {}).items():
+        kept = {k: v for k, v in table.items() if k not in _STATISTICS}
+        if "indexes" in kept:
+            kept["indexes"] = {
+                index: {k: v for k, v in info.items() if k not in _STATISTICS}
+                for index, info in kept["indexes"].items()
+            }
+        tables[name] = kept
+    return {**schema, "tables": tables}
+
+
 def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The changes from ``old`` to ``new`` with their flags, and the level they add up to."""
     changes = []
@@ -133,3 +153,27 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         "level": level(all(c["backward"] for c in changes), all(c["forward"] for c in changes)),
         "changes": changes,
     }
+
+
+def fingerprints(schema: dict[str, Any]) -> dict[str, str]:
+    """A digest per table, to find the tables two versions differ in without comparing
+    them field by field (a matrix compares every pair)."""
+    return {
+        name: hashlib.sha1(
+            json.dumps(table, sort_keys=True, default=str).encode(), usedforsecurity=False
+        ).hexdigest()
+        for name, table in (schema.get("tables") or {}).items()
+    }
+
+
+def compare_with(
+    old: dict[str, Any], new: dict[str, Any], old_prints: dict[str, str], new_prints: dict[str, str]
+) -> dict[str, Any]:
+    """:func:`compare`, looking only at the tables whose fingerprints differ."""
+    changed = {t for t in old_prints.keys() & new_prints.keys() if old_prints[t] != new_prints[t]}
+    gone, added = old_prints.keys() - new_prints.keys(), new_prints.keys() - old_prints.keys()
+    old_tables, new_tables = old.get("tables") or {}, new.get("tables") or {}
+    return compare(
+        {**old, "tables": {t: old_tables[t] for t in changed | gone}},
+        {**new, "tables": {t: new_tables[t] for t in changed | added}},
+    )

@@ -96,6 +96,8 @@ def diff_schemas(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any
     for table in sorted(set(new_tables) - set(old_tables)):
         changes.append(_change("table_added", table, table, False))
     for table in sorted(set(old_tables) & set(new_tables)):
+        if old_tables[table] == new_tables[table]:
+            continue  # most tables do not change between two versions (a fast C compare)
         changes.extend(_diff_table(table, old_tables[table], new_tables[table]))
     changes.extend(_diff_objects(old, new))
     return changes

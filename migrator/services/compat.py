@@ -8,7 +8,7 @@ from typing import Any
 from ..catalog.versions import key_of
 from ..exceptions import BadInput
 from ..models import Migration, SchemaVersion
-from ..schema.compat import compare, weakest
+from ..schema.compat import compare, compare_with, fingerprints, structure, weakest
 from .common import check_database, require_tables
 
 
@@ -19,6 +19,8 @@ def _versions(database: str) -> list[SchemaVersion]:
     rows = SchemaVersion.objects.filter(database=database).only(
         "version", "release", "origin", "schema", "active"
     )
+    for row in rows:
+        row.schema = structure(row.schema or {})
     return sorted(rows, key=lambda row: key_of(row.version))
 
 
@@ -51,12 +53,17 @@ def matrix(database: str, old: str | None = None, new: str | None = None) -> dic
         ),
         key=lambda m: key_of(m.version),
     )
-    hops = [compare(a.schema, b.schema)["level"] for a, b in zip(rows, rows[1:], strict=False)]
+    prints = [fingerprints(row.schema) for row in rows]
+
+    def between_versions(i: int, j: int) -> dict[str, Any]:
+        return compare_with(rows[i].schema, rows[j].schema, prints[i], prints[j])
+
+    hops = [between_versions(i, i + 1)["level"] for i in range(len(rows) - 1)]
     pairs = []
     for i, before in enumerate(rows):
         for j in range(i + 1, len(rows)):
             after = rows[j]
-            result = compare(before.schema, after.schema)
+            result = between_versions(i, j)
             between = [
                 m
                 for m in migrations
