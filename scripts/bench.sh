@@ -15,4 +15,5 @@ status=0
 # The console on the embedded SQLite (its target is stated there).
 env -u DATABASE_URL "$PY" bench/console_bench.py || status=1
 env -u DATABASE_URL "$PY" bench/compat_bench.py || status=1
+env -u DATABASE_URL "$PY" bench/squawk_bench.py || status=1
 exit $status

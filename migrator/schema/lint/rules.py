@@ -286,11 +286,12 @@ LOCK_TIMEOUT = register(
         "warning",
         "S",
         "DDL on an existing table without lock_timeout",
-        "Waiting for its lock, the statement queues every later query on the table behind "
-        "it: an outage while a long transaction runs.",
+        "Waiting for its lock (ALTER TABLE, CREATE or DROP INDEX, even CONCURRENTLY, or a "
+        "new table's foreign keys on the tables they reference), the statement queues "
+        "every later query on the table behind it: an outage while a long transaction runs.",
         "SET lock_timeout = '5s' before it (or the step option lock_timeout), and retry.",
         vendors=PG,
-        squawk="require-timeout-settings",
+        squawk="require-lock-timeout",
     )
 )
 UNBATCHED_UPDATE = register(
@@ -317,7 +318,7 @@ INT_KEY = register(
         "rewrites the table.",
         "bigint (bigint GENERATED ALWAYS AS IDENTITY).",
         vendors=PG,
-        squawk="prefer-bigint-over-int",
+        # squawk's prefer-bigint-over-int flags every int column; this one keys only.
     )
 )
 NAIVE_TIMESTAMP = register(
@@ -330,7 +331,7 @@ NAIVE_TIMESTAMP = register(
         "Stores wall-clock time with no zone: values move when the server's zone changes.",
         "timestamptz.",
         vendors=PG,
-        squawk="prefer-timestamptz",
+        squawk="prefer-timestamp-tz",
     )
 )
 VARCHAR_LENGTH = register(

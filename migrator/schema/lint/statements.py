@@ -156,6 +156,16 @@ def _columns(
 
 def _create_table(context: _Context, node: Any, line: int, sql: str) -> None:
     name = _relname(node)
+    referenced = [
+        str(item.pktable.relname)
+        for item in _walk(node)
+        if type(item).__name__ == "Constraint"
+        and item.contype == ConstrType.CONSTR_FOREIGN
+        and item.pktable is not None
+    ]
+    existing = [table for table in referenced if context.existing(table)]
+    if existing:
+        _needs_lock_timeout(context, line, sql, f"its foreign keys lock {', '.join(existing)}")
     if name:
         context.created.add(name.lower())
     keys = {
@@ -227,12 +237,19 @@ def _alter_table(context: _Context, node: Any, line: int, sql: str) -> None:
             _add_column(context, table, definition, line, sql)
         elif subtype == AlterTableType.AT_AlterColumnType:
             context.add(rules.CHANGE_TYPE, line, sql, f"{table}.{command.name} changes type")
+            if definition is not None and type(definition).__name__ == "ColumnDef":
+                definition.colname = command.name  # the new type, named for the message
+                _columns(context, [definition], set(), line, sql)
         elif subtype == AlterTableType.AT_SetNotNull:
             context.add(rules.SET_NOT_NULL, line, sql, f"{table}.{command.name} SET NOT NULL")
         elif subtype == AlterTableType.AT_AddConstraint and definition is not None:
             _add_constraint(context, table, definition, line, sql)
+    _needs_lock_timeout(context, line, sql, f"ALTER TABLE {table} may wait for its lock")
+
+
+def _needs_lock_timeout(context: _Context, line: int, sql: str, why: str) -> None:
     if not context.lock_timeout:
-        context.add(rules.LOCK_TIMEOUT, line, sql, f"ALTER TABLE {table} may wait for its lock")
+        context.add(rules.LOCK_TIMEOUT, line, sql, why)
 
 
 def _add_constraint(context: _Context, table: str, constraint: Any, line: int, sql: str) -> None:
@@ -280,8 +297,10 @@ def _drop(context: _Context, node: Any, line: int, sql: str) -> None:
         for name in _object_names(node):
             if context.existing(name):
                 context.add(rules.DROP_TABLE, line, sql, f"{name} dropped")
-    elif kind == ObjectType.OBJECT_INDEX and not node.concurrent:
-        context.add(rules.DROP_INDEX_LOCKS, line, sql, "DROP INDEX locks its table")
+    elif kind == ObjectType.OBJECT_INDEX:
+        if not node.concurrent:
+            context.add(rules.DROP_INDEX_LOCKS, line, sql, "DROP INDEX locks its table")
+        _needs_lock_timeout(context, line, sql, "DROP INDEX waits for its table's lock")
     elif kind == ObjectType.OBJECT_SCHEMA:
         context.add(rules.DROP_SCHEMA, line, sql, f"schema {', '.join(_object_names(node))}")
     elif kind in (
@@ -296,8 +315,11 @@ def _drop(context: _Context, node: Any, line: int, sql: str) -> None:
 
 def _index(context: _Context, node: Any, line: int, sql: str) -> None:
     table = _relname(node)
-    if context.existing(table) and not node.concurrent:
+    if not context.existing(table):
+        return
+    if not node.concurrent:
         context.add(rules.INDEX_LOCKS, line, sql, f"index on {table} blocks writes")
+    _needs_lock_timeout(context, line, sql, f"an index on {table} waits for its lock")
 
 
 def _reindex(context: _Context, node: Any, line: int, sql: str) -> None:
