@@ -234,6 +234,29 @@ def test_the_gate_refuses_blocking_findings_unless_overridden(
     assert event.deployment == deployment and "gate_t was never used" in event.message
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_findings_accepted_by_a_comment_are_recorded_when_applied(catalog_dir: Path) -> None:
+    from django.db import connection
+
+    from migrator.models import Event
+
+    sql = "-- migrator:ignore S101 superseded by acc_new\nDROP TABLE acc_old;"
+    write(catalog_dir, "001_old.sql", marker_sql("CREATE TABLE acc_old (id bigint);", "SELECT 1;"))
+    write(catalog_dir, "002_drop.sql", marker_sql(sql, "SELECT 1;"))
+    try:
+        assert (
+            services.apply("default", actor="t", to="001", backend="inline").status == "succeeded"
+        )
+        deployment = services.apply("default", actor="alice", backend="inline")
+        assert deployment.status == "succeeded"
+        event = Event.objects.get(action="lint_suppressed")
+        assert event.deployment == deployment and event.actor == "alice"
+        assert "S101 in 002 (superseded by acc_new)" in event.message
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS acc_old")
+
+
 def test_goose_statement_blocks_keep_file_lines(tmp_path: Path) -> None:
     """Annotations inside a section (StatementBegin/End) do not shift the lines that
     findings (and the engine's errors) name."""

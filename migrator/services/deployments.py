@@ -19,7 +19,7 @@ from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment, Migration, Run
 from ..states import Status
 from .common import holder
-from .lint import check_gate
+from .lint import check_gate, lint_plan, worth_linting
 from .planning import PARTIAL, Plan, plan
 
 
@@ -209,7 +209,8 @@ def apply(
             "rollback would stop there. Add the backward parts, or pass "
             "--allow-partial-rollback (or --no-auto-rollback) to accept that."
         )
-    overridden = None if dry_run else check_gate(result, lint_override)
+    linted = lint_plan(result) if not dry_run and worth_linting(result) else None
+    overridden = None if linted is None else check_gate(result, lint_override, linted)
     options: dict[str, Any] = {"params": params or {}}
     if overridden is not None:
         options["lint_override"] = {
@@ -235,6 +236,17 @@ def apply(
             database=database,
             deployment=deployment,
             level="warning",
+        )
+    accepted = [f for f in (linted.findings if linted else []) if f.suppressed]
+    if accepted:
+        # Findings accepted by an ignore comment in a migration: who applied them, and why.
+        audit.record(
+            "lint_suppressed",
+            f"deployment #{deployment.pk}: "
+            + "; ".join(f"{f.check.id} in {f.version} ({f.suppressed})" for f in accepted),
+            actor=actor,
+            database=database,
+            deployment=deployment,
         )
     return deployment
 

@@ -18,7 +18,7 @@ from ..dialects import dialect_for, is_supported
 from ..exceptions import BadInput, OperationFailed
 from ..models import SchemaVersion
 from ..schema.diff import diff_schemas
-from ..schema.lint import CHECKS, Finding, lint_migrations, rules
+from ..schema.lint import CHECKS, Finding, accepts_findings, lint_migrations, rules
 from .common import require_tables
 from .planning import Plan
 from .status import migration_states
@@ -180,12 +180,28 @@ def lint_plan(result: Plan) -> LintReport:
     return report
 
 
-def check_gate(result: Plan, override: str | None) -> LintReport | None:
+def worth_linting(result: Plan) -> bool:
+    """Whether an apply must lint its plan: the gate is on, or a planned migration accepts
+    a finding by comment (recorded when it is applied). Otherwise apply skips parsing."""
+    if result.direction != "forward" or result.catalog is None:
+        return False
+    if migrator_settings.LINT_GATE:
+        return True
+    for run in result.runs:
+        spec = result.catalog.get(result.database, run.version)
+        if spec is not None and accepts_findings(spec):
+            return True
+    return False
+
+
+def check_gate(
+    result: Plan, override: str | None, report: LintReport | None = None
+) -> LintReport | None:
     """With ``LINT_GATE`` on, refuse a plan with blocking findings unless ``override``
     gives the reason they are accepted; the report when an override was needed."""
     if not migrator_settings.LINT_GATE or result.direction != "forward":
         return None
-    report = lint_plan(result)
+    report = report if report is not None else lint_plan(result)
     if not report.blocking:
         return None
     if not (override or "").strip():

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from . import rules
 from .registry import CHECKS, SEVERITIES, Check, Finding
-from .statements import lint_migration, lint_migrations
+from .statements import accepts_findings, lint_migration, lint_migrations
 
 __all__ = [
     "CHECKS",
     "SEVERITIES",
+    "accepts_findings",
     "Check",
     "Finding",
     "lint_migration",

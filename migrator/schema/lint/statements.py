@@ -82,6 +82,11 @@ def lint_migrations(specs: Iterable[MigrationSpec], vendor: str) -> list[Finding
     return [finding for spec in specs for finding in lint_migration(spec, vendor)]
 
 
+def accepts_findings(spec: MigrationSpec) -> bool:
+    """Whether the migration accepts a finding with a ``-- migrator:ignore`` comment."""
+    return bool(_ignored(spec))
+
+
 def _ignored(spec: MigrationSpec) -> dict[str, str]:
     """``-- migrator:ignore`` comments of the migration's SQL and file, by check id."""
     texts = [step.forward for step in spec.steps if isinstance(step.forward, str)]
@@ -386,4 +391,4 @@ _HANDLERS = {
     "VariableSetStmt": _set,
 }
 
-__all__ = ["lint_migration", "lint_migrations"]
+__all__ = ["accepts_findings", "lint_migration", "lint_migrations"]
