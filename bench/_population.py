@@ -18,6 +18,18 @@ from migrator.models import Backup, Deployment, Event, Migration, Run, SchemaVer
 BATCH = 2000
 
 
+def admin_models() -> list[str]:
+    """migrator's models with admin pages (the console's proxy aside): every list the
+    scale test, the console benchmark and the browser test visit."""
+    from django.contrib import admin
+
+    return sorted(
+        model._meta.model_name
+        for model in admin.site._registry
+        if model._meta.app_label == "migrator" and not model._meta.proxy
+    )
+
+
 def write_catalog(folder: Path, migrations: int) -> None:
     """``migrations`` small SQL migrations (the ones already there are kept)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def measure(args: argparse.Namespace, work: Path) -> int:
     from django.test import Client
     from django.urls import reverse
 
-    from bench._population import populate
+    from bench._population import admin_models, populate
     from migrator.models import Deployment, Migration, Run
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -81,16 +81,7 @@ def measure(args: argparse.Namespace, work: Path) -> int:
         "events of a deployment": reverse("admin:migrator_event_changelist")
         + f"?deployment={deployment.pk}",
     }
-    for name in [
-        "migration",
-        "deployment",
-        "run",
-        "steprun",
-        "event",
-        "schemaversion",
-        "backup",
-        "step",
-    ]:
+    for name in admin_models():
         pages[f"{name} list"] = reverse(f"admin:migrator_{name}_changelist")
 
     def timed(url: str) -> float:

@@ -101,3 +101,23 @@ def test_the_console_checks_readiness_when_asked(
     box = html[html.index("Readiness on live data") :]
     assert "duplicate (email) groups" in box and "<div>b, 3</div>" in box
     assert "rows violating CHECK" in box
+
+
+def test_a_check_that_cannot_be_counted_is_not_ok(cli: Any, catalog_dir: Path) -> None:
+    """An expression the target cannot evaluate is reported, never passed as zero rows."""
+    write(
+        catalog_dir, "001_t.sql", marker_sql("CREATE TABLE rd_t (id INTEGER);", "DROP TABLE rd_t;")
+    )
+    write(
+        catalog_dir,
+        "002_check.sql",
+        marker_sql("ALTER TABLE rd_t ADD CONSTRAINT rd_c CHECK (no_such_function(id) > 0);"),
+    )
+    assert services.apply("default", actor="t", to="001", backend="inline").status == "succeeded"
+    try:
+        [check] = [c for c in services.plan_readiness(services.plan("default")) if c.table]
+        assert check.check == "violations" and check.error and not check.ok
+        assert cli("plan", "--readiness").code == 1
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS rd_t")

@@ -44,7 +44,8 @@ def cmd_plan(command: BaseCommand, options: Options) -> None:
     failing = [check for check in checks or [] if not check.ok]
     if failing:
         raise CommandError(
-            f"{len(failing)} readiness check(s) found rows the plan would fail on",
+            f"{len(failing)} readiness check(s) found rows the plan would fail on, or could "
+            "not count them",
             returncode=1,
         )
 

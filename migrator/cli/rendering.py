@@ -159,7 +159,14 @@ def readiness(command: BaseCommand, checks: list[Any]) -> None:
         command.stdout.write("  nothing to check")
     for check in checks:
         where = f"{check.version} {check.table}".strip()
-        mark = command.style.SUCCESS("ok") if check.ok else command.style.ERROR(f"{check.count:,}")
+        if check.error:
+            mark = command.style.ERROR("?")
+        elif check.ok:
+            mark = command.style.SUCCESS("ok")
+        else:
+            mark = command.style.ERROR(f"{check.count:,}")
         command.stdout.write(f"  [{mark}] {where}: {check.what}")
+        if check.error:
+            command.stdout.write(f"      {check.error}")
         for row in check.examples:
             command.stdout.write(f"      e.g. {', '.join(row)}")

@@ -43,10 +43,12 @@ class Readiness:
     count: int
     examples: list[list[str]] = field(default_factory=list)
     line: int | None = None
+    #: Why the check could not be counted (it then is not ok: nothing is known).
+    error: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.count == 0
+        return self.count == 0 and not self.error
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -202,7 +204,8 @@ class _Checker:
         try:
             [(count,)] = self._query(f"SELECT COUNT(*) {where}")
         except Exception as exc:  # noqa: BLE001 - an expression this database cannot evaluate
-            self._add("violations", version, table, f"CHECK ({expression}): {exc}", 0, [], line)
+            what = f"CHECK ({expression}) could not be counted here"
+            self.found.append(Readiness("violations", version, table, what, 0, [], line, str(exc)))
             return
         examples = self._query(f"SELECT * {where} LIMIT {EXAMPLES}") if count else []
         what = f"rows violating CHECK ({expression})"

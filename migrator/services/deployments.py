@@ -192,8 +192,6 @@ def apply(
 
     With ``LINT_GATE`` on, blocking lint findings refuse it unless ``lint_override`` says
     why they are accepted (recorded on the deployment and as an event)."""
-    if backup is not None and backup not in BACKUP_MODES:
-        raise BadInput(f"unknown backup mode {backup!r}: use one of {', '.join(BACKUP_MODES)}")
     result = plan(
         database,
         to=to,

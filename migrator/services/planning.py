@@ -15,7 +15,7 @@ from typing import Any
 
 from ..catalog import Catalog, MigrationSpec, load_catalog
 from ..catalog.versions import key_of
-from ..conf import migrator_settings
+from ..conf import BACKUP_MODES, migrator_settings
 from ..dialects import Dialect, dialect_for
 from ..engine.backups import backup_can_undo
 from ..engine.coverage import captured_rows, obstacles, restorable_backup, rollback_way
@@ -128,6 +128,8 @@ def plan(
         raise BadInput("--steps is for a rollback without --to: give --to or --steps, not both")
     if count is not None and count < 1:
         raise BadInput("--steps must be 1 or more")
+    if backup is not None and backup not in BACKUP_MODES:
+        raise BadInput(f"unknown backup mode {backup!r}: use one of {', '.join(BACKUP_MODES)}")
     catalog = load_catalog()
     states = migration_states(catalog, database)
     drifted = [s for s in states if s.state == "drifted"]

@@ -284,7 +284,7 @@ def test_admin_pages_fit_a_1280_pixel_screen(
     page: Any, live_server: Any, login: Any, make_user: Any, shot: Any, catalog_dir: Path
 ) -> None:
     """Readable list columns: no page of migrator's admin scrolls sideways at 1280 px."""
-    from bench._population import populate
+    from bench._population import admin_models, populate
 
     populate(catalog_dir, migrations=30, deployments=40, runs=120)
     make_user("root", superuser=True)
@@ -295,20 +295,7 @@ def test_admin_pages_fit_a_1280_pixel_screen(
         f"/admin/migrator/console/deployment/{deployment.pk}/",
         f"/admin/migrator/deployment/{deployment.pk}/change/",
         f"/admin/migrator/event/?deployment={deployment.pk}",
-    ] + [
-        f"/admin/migrator/{name}/"
-        for name in (
-            "migration",
-            "deployment",
-            "run",
-            "steprun",
-            "event",
-            "schemaversion",
-            "backup",
-            "step",
-            "targetlock",
-        )
-    ]
+    ] + [f"/admin/migrator/{name}/" for name in admin_models()]
     for path in paths:
         page.goto(f"{live_server.url}{path}")
         width = page.evaluate("document.documentElement.scrollWidth")

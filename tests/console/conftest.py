@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission
 
+from bench._population import admin_models
+
 from ..engine.conftest import restore_target_schema  # noqa: F401 - autouse fixture
 
 ACTION_PERMISSIONS = ["apply", "rollback", "control", "manage_target", "approve"]
@@ -22,20 +24,7 @@ def make_user(django_user_model: Any) -> Callable[..., Any]:
         if superuser:
             return django_user_model.objects.create_superuser(name, f"{name}@example.com", "pw")
         user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
-        codenames = [
-            f"view_{m}"
-            for m in (
-                "migration",
-                "deployment",
-                "run",
-                "steprun",
-                "event",
-                "schemaversion",
-                "backup",
-                "step",
-                "targetlock",
-            )
-        ]
+        codenames = [f"view_{m}" for m in admin_models()]
         user.user_permissions.add(
             *Permission.objects.filter(
                 content_type__app_label="migrator", codename__in=[*codenames, *permissions]

@@ -222,6 +222,17 @@ def test_lint_gate_needs_the_override_permission_and_a_reason(
     assert event.actor == "admin:dba"
 
 
+def test_an_unknown_backup_mode_is_refused_not_replaced(client, make_user, catalog) -> None:
+    client.force_login(make_user("root", superuser=True))
+    url = reverse("admin:migrator_console_apply", args=["default"])
+    assert "unknown backup mode &#x27;sometimes&#x27;" in _text(
+        client.get(url + "?backup=sometimes")
+    )
+    response = client.post(url, {"token": "t1", "backup": "sometimes"}, follow=True)
+    assert "Unknown backup mode" in _text(response)
+    assert not Deployment.objects.exists()
+
+
 def test_a_refused_rollback_says_why_and_offers_no_button(client, make_user, catalog) -> None:
     client.force_login(make_user("root", superuser=True))
     url = reverse("admin:migrator_console_rollback", args=["default"]) + "?release=9.9"

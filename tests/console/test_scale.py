@@ -11,22 +11,10 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bench._population import populate
+from bench._population import admin_models, populate
 from migrator.models import Deployment, Migration, Run
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
-
-LISTS = [
-    "migration",
-    "deployment",
-    "run",
-    "steprun",
-    "event",
-    "schemaversion",
-    "backup",
-    "step",
-    "targetlock",
-]
 
 
 def _pages() -> dict[str, str]:
@@ -54,7 +42,7 @@ def _pages() -> dict[str, str]:
         "runs of a deployment": reverse("admin:migrator_run_changelist")
         + f"?deployment={deployment.pk}",
     }
-    for name in LISTS:
+    for name in admin_models():
         pages[f"{name} list"] = reverse(f"admin:migrator_{name}_changelist")
     return pages
 

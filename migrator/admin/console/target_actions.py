@@ -81,9 +81,7 @@ def _forward(request: HttpRequest, database: str, mode: str) -> HttpResponse:
     database = _database(database)
     source = request.POST if request.method == "POST" else request.GET
     to = source.get("to") or None
-    backup = source.get("backup") or None
-    if backup is not None and backup not in BACKUP_MODES:
-        backup = None
+    backup = source.get("backup") or None  # an unknown mode: the plan says so
     atomic = source.get("atomic") == "on" or None
     if request.method == "POST":
         token, again = _once(request)
