@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     # Deployments of at most this many runs record the schema after every run; bigger
     # ones once at the end.
     "SCHEMA_CAPTURE_MAX_RUNS": 25,
+    # migrator's own writes on PostgreSQL use prepared statements (parsed once per
+    # connection); off behind a pooler that cannot keep them.
+    "PREPARED_STATEMENTS": True,
     # Files that the original tool ignores are errors instead of warnings.
     "STRICT": False,
     # Deployments at or above this risk ("low", "medium", "high") wait for approval by
@@ -129,6 +132,10 @@ class MigratorSettings:
     @property
     def SCHEMA_CAPTURE_MAX_RUNS(self) -> int:  # noqa: N802
         return int(self._get("SCHEMA_CAPTURE_MAX_RUNS"))
+
+    @property
+    def PREPARED_STATEMENTS(self) -> bool:  # noqa: N802
+        return bool(self._get("PREPARED_STATEMENTS"))
 
     @property
     def STRICT(self) -> bool:  # noqa: N802

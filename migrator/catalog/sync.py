@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import router
-from simple_history.utils import bulk_create_with_history
 
 from .. import audit
 from ..dialects import dialect_for, state_atomic
+from ..engine import rows
 from ..models import Migration, Step
 from .loader import Catalog
 from .spec import MigrationSpec
@@ -125,11 +125,11 @@ def _create(new: list[tuple[Migration, MigrationSpec]], reason: str) -> None:
     if not new:
         return
     reason = audit.change_reason(reason)
-    created = bulk_create_with_history(
-        [row for row, _ in new], Migration, default_change_reason=reason
-    )
+    created = [row for row, _ in new]
+    rows.create_with_history(created, reason=reason)
     steps = [
-        Step(
+        rows.build(
+            Step,
             migration=row,
             order=order,
             name=step.name,
@@ -142,7 +142,7 @@ def _create(new: list[tuple[Migration, MigrationSpec]], reason: str) -> None:
         for row, (_, spec) in zip(created, new, strict=True)
         for order, step in enumerate(spec.steps, start=1)
     ]
-    bulk_create_with_history(steps, Step, default_change_reason=reason)
+    rows.create_with_history(steps, reason=reason)
 
 
 def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncReport:
@@ -156,14 +156,14 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
             )
             for database in sorted(databases):
                 existing = Migration.objects.filter(database=database).prefetch_related("steps")
-                rows = {key_of(m.version): m for m in existing}
+                by_key = {key_of(m.version): m for m in existing}
                 new: list[tuple[Migration, MigrationSpec]] = []
                 for position, spec in enumerate(catalog.for_database(database)):
-                    row = rows.pop(key_of(spec.version), None)
+                    row = by_key.pop(key_of(spec.version), None)
                     values = _row_fields(spec, position, row)
                     label = f"{database}:{spec.version}"
                     if row is None:
-                        new.append((Migration(database=database, **values), spec))
+                        new.append((rows.build(Migration, database=database, **values), spec))
                         report.created.append(label)
                         continue
                     dirty = [k for k, v in values.items() if getattr(row, k) != v]
@@ -177,7 +177,7 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
                     else:
                         report.unchanged += 1
                 _create(new, reason)
-                for row in rows.values():
+                for row in by_key.values():
                     if row.on_disk:
                         row.on_disk = False
                         row._change_reason = audit.change_reason(reason)  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import psycopg
 from pglast import parser as pg_parser
 
 from ..conf import migrator_settings
@@ -64,6 +65,22 @@ def sqlstate(error: BaseException) -> str:
     return ""
 
 
+#: A prepare threshold no query reaches by repetition alone.
+_NEVER_BY_ITSELF = 2**31 - 1
+
+
+class _BookkeepingCursor(psycopg.Cursor[Any]):
+    """A server-side binding cursor preparing what it executes (or never, if told)."""
+
+    def __init__(self, connection: Any, *, prepare: bool):
+        super().__init__(connection)
+        self._prepare = prepare
+
+    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+        options.setdefault("prepare", self._prepare)
+        return super().execute(query, params, **options)
+
+
 class PostgreSQLDialect(Dialect):
     vendor: ClassVar[str] = "postgresql"
     display_name: ClassVar[str] = "PostgreSQL"
@@ -73,11 +90,18 @@ class PostgreSQLDialect(Dialect):
 
     def bookkeeping_cursor(self) -> Any:
         """psycopg's server-side binding cursor: Django's default cursor quotes every
-        value into the SQL text in Python, which costs more than the write itself."""
-        import psycopg
-
+        value into the SQL text in Python, which costs more than the write itself. Its
+        statements are prepared (parsed and planned once per connection, not at every
+        flush) unless ``MIGRATOR["PREPARED_STATEMENTS"]`` is off, e.g. behind a pooler
+        that cannot keep them (the target lock needs a session anyway)."""
         self.connection.ensure_connection()
-        return psycopg.Cursor(self.connection.connection)
+        connection = self.connection.connection
+        prepare = migrator_settings.PREPARED_STATEMENTS
+        if prepare and connection.prepare_threshold is None:
+            # Django turns preparing off; this lets the cursor's explicit requests through
+            # while Django's own queries still never reach the threshold.
+            connection.prepare_threshold = _NEVER_BY_ITSELF
+        return _BookkeepingCursor(connection, prepare=prepare)
 
     def reserve_keys(self, table: str, column: str, count: int) -> list[int] | None:
         sequence = self.scalar("SELECT pg_get_serial_sequence(%s, %s)", [self.quote(table), column])

@@ -11,7 +11,6 @@ record commit together (or not at all); a migration then costs one commit of our
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -45,14 +44,6 @@ _TABLES: dict[type[models.Model], dict[str, frozenset[str]]] = {
 _KEY_BLOCK = 64
 #: States that close an interval (``finished_at`` is set); pausing keeps it open.
 _ENDS = FINISHED | {Status.SKIPPED, Status.PAUSED, Status.INTERRUPTED}
-
-
-@functools.cache
-def _historical_model(model: type[models.Model]) -> Any:
-    """The simple-history model of ``model`` (None if it keeps no history); looked up once,
-    as ``Model.history`` builds a new manager on each access."""
-    manager = getattr(model, "history", None)
-    return None if manager is None else manager.model
 
 
 def describe(obj: models.Model) -> str:
@@ -168,7 +159,8 @@ class Journal:
         **data: Any,
     ) -> None:
         self._events.append(
-            Event(
+            rows.build(
+                Event,
                 time=timezone.now(),
                 action=action,
                 message=message,
@@ -194,15 +186,13 @@ class Journal:
             self._dirty[key] = (obj, set(fields))
 
     def _snapshot(self, obj: models.Model, reason: str) -> None:
-        historical = _historical_model(type(obj))
-        if historical is None:
+        if rows.historical_model(type(obj)) is None:
             return
-        row = historical(
-            history_date=timezone.now(),
-            history_user_id=self.user_id,
-            history_change_reason=change_reason(reason),
-            history_type="~" if obj.pk is not None else "+",
-            **{f.attname: getattr(obj, f.attname) for f in historical.tracked_fields},
+        row = rows.history_row(
+            obj,
+            reason=change_reason(reason),
+            user_id=self.user_id,
+            kind="~" if obj.pk is not None else "+",
         )
         self._history.append((row, obj))
 

@@ -83,9 +83,14 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
     check_as_planned(run)
     rt.current = run
     rt.board.show(None, run.pk)
+    # A pending run has no step runs yet (see runs_of).
+    known = (
+        {}
+        if run.status == Status.PENDING
+        else {step_run.order: step_run for step_run in run.step_runs.all()}
+    )
     if run.status != Status.RUNNING:
         rt.journal.transition(run, Status.RUNNING)
-    known = {step_run.order: step_run for step_run in run.step_runs.all()}
     if run.direction == "forward":
         if not known:
             backups.take_planned(rt, run, spec)
@@ -97,7 +102,6 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
     faults.point("run_started")
     ordered = steps_in_order(spec, run)
     rt.rows_done = sum(sr.rows_affected for sr in known.values() if sr.status == Status.SUCCEEDED)
-    definitions = {step.order: step for step in run.migration.steps.all()}
     with _foreign_keys(rt, run):
         for position, step, order in ordered:
             step_run = known.get(position)
@@ -109,7 +113,7 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
                     step_order=order,
                     name=step.name[:255],
                     kind=step.kind,
-                    step=definitions.get(order),
+                    step_id=rt.step_id(run.migration_id, order),
                 )
                 rt.journal.create(step_run)
             if step_run.status in (Status.SUCCEEDED, Status.SKIPPED):

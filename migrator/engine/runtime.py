@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..models import Deployment, Run
+from django.db.models import prefetch_related_objects
+
+from ..models import Deployment, Run, Step
+from ..states import Status
 from .control import Flags
 from .journal import Journal
 from .policy import Policy
@@ -35,6 +38,20 @@ class Runtime:
     #: Rows the current run's finished steps changed.
     rows_done: int = 0
     notes: list[str] = field(default_factory=list)
+    #: ``(migration id, step order) -> step id`` of the deployment's migrations.
+    _step_keys: dict[tuple[int, int], int] | None = None
+
+    def step_id(self, migration_id: int, order: int) -> int | None:
+        """The catalog row of a migration's step (what a step run refers to), from one
+        query for the whole deployment."""
+        if self._step_keys is None:
+            self._step_keys = {
+                (migration, position): key
+                for migration, position, key in Step.objects.filter(
+                    migration__runs__deployment=self.deployment
+                ).values_list("migration_id", "order", "id")
+            }
+        return self._step_keys.get((migration_id, order))
 
     @property
     def deferred(self) -> bool:
@@ -55,8 +72,10 @@ class Runtime:
 
 def runs_of(deployment: Deployment) -> list[Run]:
     """A deployment's runs in order, with what executing them reads."""
-    return list(
-        deployment.runs.select_related("migration", "migration__applied_run")
-        .prefetch_related("step_runs", "migration__steps")
-        .order_by("order")
+    runs = list(
+        deployment.runs.select_related("migration", "migration__applied_run").order_by("order")
     )
+    # A pending run has no step runs (it becomes running in the flush that creates its
+    # first one, and never goes back): prefetching costs per run, so only the others.
+    prefetch_related_objects([run for run in runs if run.status != Status.PENDING], "step_runs")
+    return runs

@@ -20,10 +20,22 @@ _execution_catalog: ContextVar[Catalog | None] = ContextVar("migrator_catalog", 
 
 @contextmanager
 def one_catalog() -> Iterator[None]:
-    """Read the catalog once for everything executed inside this block."""
+    """Read the catalog once for everything executed inside this block (unless the block
+    is inside :func:`planned_catalog`)."""
     from ..catalog import load_catalog
 
-    token = _execution_catalog.set(load_catalog())
+    if _execution_catalog.get() is not None:
+        yield
+        return
+    with planned_catalog(load_catalog()):
+        yield
+
+
+@contextmanager
+def planned_catalog(catalog: Catalog) -> Iterator[None]:
+    """Executions inside this block (inline: same thread, right after their plan) use
+    ``catalog``, the one their plan was made from, instead of reading the folders again."""
+    token = _execution_catalog.set(catalog)
     try:
         yield
     finally:

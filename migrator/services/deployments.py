@@ -6,15 +6,16 @@ from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from .. import audit
 from ..backends import get_backend
 from ..catalog.sync import SyncReport, sync_catalog, sync_lock
 from ..conf import BACKUP_MODES, RISKS, migrator_settings
 from ..dialects import state_atomic
+from ..engine import rows
 from ..engine.journal import compare_and_set, record_transition
 from ..engine.locks import worker_id
+from ..engine.specs import planned_catalog
 from ..exceptions import BadInput, OperationFailed
 from ..models import Deployment, Migration, Run
 from ..states import Status
@@ -43,6 +44,7 @@ def create_deployment(
     options["backup"] = backup
     options["backup_versions"] = result.backup_versions
     options["atomic"] = result.atomic
+    summary = result.as_dict()
     with state_atomic():
         assert result.catalog is not None
         with sync_lock():
@@ -58,7 +60,7 @@ def create_deployment(
             requested_by_user_id=user_id,
             dry_run=dry_run,
             options=options,
-            plan=result.as_dict(),
+            plan=summary,
             risk=result.risk,
         )
         versions = [planned.version for planned in result.runs]
@@ -66,9 +68,10 @@ def create_deployment(
             m.version: m
             for m in Migration.objects.filter(database=result.database, version__in=versions)
         }
-        bulk_create_with_history(
+        rows.create_with_history(
             [
-                Run(
+                rows.build(
+                    Run,
                     deployment=deployment,
                     migration=migrations[planned.version],
                     order=order,
@@ -76,9 +79,8 @@ def create_deployment(
                 )
                 for order, planned in enumerate(result.runs, start=1)
             ],
-            Run,
-            default_change_reason="planned",
-            default_user=_user(user_id),
+            reason="planned",
+            user_id=user_id,
         )
         audit.record(
             "deployment_created",
@@ -88,17 +90,9 @@ def create_deployment(
             actor=actor,
             database=result.database,
             deployment=deployment,
-            plan=result.as_dict(),
+            plan=summary,
         )
     return deployment
-
-
-def _user(user_id: Any) -> Any:
-    if user_id is None:
-        return None
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(pk=user_id).first()
 
 
 def enqueue(
@@ -168,7 +162,11 @@ def start(
         options_backend = backend or migrator_settings.BACKEND
         Deployment.objects.filter(pk=deployment.pk).update(backend=options_backend)
     else:
-        enqueue(deployment, backend, actor=actor, user_id=user_id)
+        assert result.catalog is not None
+        # An inline backend executes right here: no need to read the folders again.
+        with planned_catalog(result.catalog):
+            enqueue(deployment, backend, actor=actor, user_id=user_id)
+        return deployment  # refreshed by enqueue
     deployment.refresh_from_db()
     return deployment
 

@@ -45,6 +45,9 @@ def test_journal_writes_rows_history_and_events_together(deployment: Deployment)
         Status.SUCCEEDED,
     ]
     assert Event.objects.filter(deployment=deployment, action="status").count() == 4
+    # Events about a row inserted in the same flush still name it.
+    assert Event.objects.filter(step_run=step).count() == 2
+    assert Event.objects.filter(run=run).count() == 4
     assert not journal.pending
 
 
