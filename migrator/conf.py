@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     # with LINT_GATE on, apply refuses them unless overridden with a reason.
     "LINT_BLOCKING": ["error"],
     "LINT_GATE": False,
+    # A lock-risk finding on a table of the target with fewer rows than this counts as
+    # info (the lock is brief); linting without a database cannot know and keeps it.
+    "LINT_SMALL_TABLE_ROWS": 10_000,
 }
 
 BUILTIN_BACKENDS = ("inline", "thread", "rq", "celery")
@@ -157,6 +160,10 @@ class MigratorSettings:
     @property
     def LINT_GATE(self) -> bool:  # noqa: N802
         return bool(self._get("LINT_GATE"))
+
+    @property
+    def LINT_SMALL_TABLE_ROWS(self) -> int:  # noqa: N802
+        return int(self._get("LINT_SMALL_TABLE_ROWS"))
 
     def unknown_keys(self) -> list[str]:
         """Keys in ``settings.MIGRATOR`` that migrator does not know (likely typos)."""

@@ -189,3 +189,68 @@ def test_a_deployment_run_as_one_transaction_records_the_version_reached(
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS cmp_a")
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_the_demos_matrix_and_path_agree_with_the_seeds_table(
+    cli: Any,
+    client: Any,
+    make_user: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    """The seed's "Supported Upgrade Paths": 1.0.x→1.1.x full, 1.1.x→1.2.x full (its
+    configuration migration is a data migration here), 1.2.x→1.3.x backward compatible,
+    and the longer upgrades multi-step: here on the demo's own catalog and data."""
+    import io
+
+    from django.core.management import call_command
+
+    call_command("demo_data", "--tenants", "40", stdout=io.StringIO())
+    assert services.apply("default", actor="t", backend="inline").status == "succeeded"
+
+    data = json.loads(cli("compat", "--by-release", "--json").out)
+    assert data["by"] == "release"
+    assert [v["version"] for v in data["versions"]] == ["1.0", "1.1", "1.2", "1.3"]
+    assert data["versions"][0]["schema_version"] == "1.0.1", "a release is its last version"
+    pairs = {(p["from"], p["to"]): p for p in data["pairs"]}
+    assert pairs["1.0", "1.1"]["level"] == "full"
+    assert pairs["1.1", "1.2"]["level"] == "full" and pairs["1.1", "1.2"]["migration"] == "data"
+    assert pairs["1.2", "1.3"]["level"] == "backward"
+    assert any("sample_tenant_tier" in change for change in pairs["1.2", "1.3"]["breaking"])
+    for longer in (("1.0", "1.2"), ("1.0", "1.3")):
+        assert pairs[longer]["hops"] > 1, "a multi-step upgrade"
+    assert pairs["1.0", "1.3"]["transitive"] == "backward"
+    assert pairs["1.0", "1.2"]["transitive"] == "full"
+    csv = cli("compat", "--by-release", "--csv").out.splitlines()
+    assert csv[0] == "from \\ to,1.0,1.1,1.2,1.3" and csv[1] == "1.0,,full,full,backward"
+
+    # Back to release 1.0, the way up again is a path through every release.
+    back = services.rollback("default", actor="t", to="1.0.1", backend="inline")
+    assert back.status == "succeeded"
+    try:
+        _check_the_path_up(cli)
+    finally:  # the demo's own tables go (Django's flush cannot truncate around them)
+        down = services.rollback("default", actor="t", count=2, backend="inline")
+        assert down.status == "succeeded"
+
+    from django.urls import reverse
+
+    client.force_login(make_user("viewer"))
+    url = reverse("admin:migrator_console_matrix", args=["default"])
+    html = client.get(url + "?by=release").content.decode()
+    assert "<th>1.2</th>" in html and "By version" in html
+
+
+def _check_the_path_up(cli: Any) -> None:
+    path = json.loads(cli("path", "--json").out)
+    assert path["from"] == "1.0.1" and path["direction"] == "up"
+    assert [hop["release"] for hop in path["hops"]] == [
+        "1.1",
+        "1.2",
+        "1.2",
+        "1.3",
+        "1.3",
+        "1.3",
+        "1.3",
+    ]
+    assert [hop["level"] for hop in path["hops"][:3]] == ["full", "full", "full"]
+    assert path["hops"][3]["level"] == "backward" and path["exact"] is True

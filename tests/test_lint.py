@@ -294,3 +294,70 @@ def test_a_schema_changed_outside_migrator_is_drift(cli: Any, catalog_dir: Path)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS drift_by_hand")
             cursor.execute("DROP TABLE IF EXISTS drift_t")
+
+
+@pytest.mark.parametrize(
+    ("sql", "table", "lock"),
+    [
+        ("CREATE INDEX old_a ON old (a);", "old", "SHARE"),
+        ("CREATE INDEX CONCURRENTLY old_a ON old (a);", "old", "SHARE UPDATE EXCLUSIVE"),
+        ("ALTER TABLE old DROP COLUMN note;", "old", "ACCESS EXCLUSIVE"),
+        (
+            "ALTER TABLE old ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES other (id);",
+            "old",
+            "SHARE ROW EXCLUSIVE",
+        ),
+        ("ALTER TABLE old VALIDATE CONSTRAINT fk;", "old", "SHARE UPDATE EXCLUSIVE"),
+        ("UPDATE old SET a = 0;", "old", "ROW EXCLUSIVE"),
+        ("VACUUM FULL old;", "old", "ACCESS EXCLUSIVE"),
+    ],
+)
+def test_lock_findings_name_the_lock_the_statement_takes(
+    tmp_path: Path, sql: str, table: str, lock: str
+) -> None:
+    write(tmp_path, "001_change.sql", marker_sql(sql, "SELECT 1;"))
+    findings = services.lint(path=tmp_path, vendor="postgresql").findings
+    assert findings and {(f.table, f.lock) for f in findings if f.lock} == {(table, lock)}
+    shown = findings[0].as_dict()
+    assert shown["lock"] == lock and shown["blocks"] and shown["table_rows"] is None
+    # Without a database nothing is known of the table's size.
+    assert f"on {table}: blocks" in findings[0].lock_text()
+    # SQLite has no such table locks (a write transaction locks the database).
+    write(tmp_path, "001_change.sql", marker_sql(sql.replace(" CONCURRENTLY", ""), "SELECT 1;"))
+    assert all(f.lock is None for f in services.lint(path=tmp_path, vendor="sqlite").findings)
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_lock_risks_use_the_targets_real_table_sizes(
+    cli: Any, catalog_dir: Path, settings: Any
+) -> None:
+    from django.db import connection
+
+    settings.MIGRATOR = {**settings.MIGRATOR, "LINT_SMALL_TABLE_ROWS": 100}
+    with connection.cursor() as cursor:
+        for name, rows in (("lint_small", 5), ("lint_big", 150)):
+            cursor.execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, a integer)")
+            for i in range(rows):
+                cursor.execute(f"INSERT INTO {name} VALUES (%s, %s)", [i, i])
+    try:
+        write(
+            catalog_dir,
+            "001_update.sql",
+            marker_sql("UPDATE lint_small SET a = 0;\nUPDATE lint_big SET a = 0;", "SELECT 1;"),
+        )
+        out = cli("lint", "--database", "default", "--pending", "--json")
+        findings = {f["table"]: f for f in json.loads(out.out)["findings"] if f["id"] == "S140"}
+        small, big = findings["lint_small"], findings["lint_big"]
+        assert (small["table_rows"], big["table_rows"]) == (5, 150)
+        assert small["severity"] == "info" and "fewer than LINT_SMALL_TABLE_ROWS" in (
+            small["downgraded"] or ""
+        )
+        assert big["severity"] == "warning" and big["downgraded"] is None
+        if connection.vendor == "postgresql":
+            assert big["lock"] == "ROW EXCLUSIVE" and big["table_bytes"] > 0
+        text = cli("lint", "--database", "default", "--pending").out
+        assert "warning counted as info: lint_small has 5 rows" in text
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS lint_small")
+            cursor.execute("DROP TABLE IF EXISTS lint_big")

@@ -121,3 +121,62 @@ def test_a_check_that_cannot_be_counted_is_not_ok(cli: Any, catalog_dir: Path) -
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rd_t")
+
+
+def test_estimate_of_duration_locks_downtime_way_back_and_disk(
+    cli: Any, catalog_dir: Path, settings: Any
+) -> None:
+    settings.MIGRATOR = {**settings.MIGRATOR, "LINT_SMALL_TABLE_ROWS": 10}
+    seed = (
+        "CREATE TABLE est_t (id INTEGER PRIMARY KEY, a INTEGER);\n"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)\n"
+        "INSERT INTO est_t (id, a) SELECT i, i FROM n;"
+    )
+    write(catalog_dir, "001_seed.sql", marker_sql(seed, "DROP TABLE est_t;"))
+    write(
+        catalog_dir,
+        "002_bump.sql",
+        marker_sql("UPDATE est_t SET a = a + 1;", "UPDATE est_t SET a = a - 1;"),
+    )
+    write(
+        catalog_dir,
+        "003_index.sql",
+        marker_sql("CREATE INDEX est_a ON est_t (a);", "DROP INDEX est_a;"),
+    )
+    write(catalog_dir, "004_trim.sql", marker_sql("DELETE FROM est_t WHERE id > 45;", ""))
+    try:
+        assert (
+            services.apply("default", actor="t", to="002", backend="inline").status == "succeeded"
+        )
+        rollback = services.rollback("default", actor="t", to="001", backend="inline")
+        assert rollback.status == "succeeded"
+
+        cost = services.estimate(services.plan("default"))
+        runs = {run["version"]: run for run in cost.runs}
+        assert runs["002"]["basis"] == "its last run here" and runs["002"]["seconds"] is not None
+        assert runs["003"]["seconds"] is not None, "measured from earlier runs of its kind"
+        assert cost.seconds is not None and cost.estimated_runs >= 2
+        # 004 has no down part: a backup of what it touches is its way back.
+        assert cost.not_exact == ["004"] and cost.reversibility == "by backup"
+        assert runs["004"]["restore_rows"] == 50 and cost.rollback_rows == 50
+        if connection.vendor == "postgresql":
+            locks = {(lock["table"], lock["lock"]) for lock in runs["003"]["locks"]}
+            assert locks == {("est_t", "SHARE")}
+            assert runs["002"]["locks"][0]["lock"] == "ROW EXCLUSIVE"
+            # SHARE blocks writes, on a table above LINT_SMALL_TABLE_ROWS: downtime in effect.
+            assert cost.downtime == ["003 holds SHARE on est_t (50 rows): blocks writes"]
+            assert cost.rollback_bytes and cost.rollback_bytes > 0
+        else:
+            assert cost.locks == [] and cost.downtime == []
+            assert cost.disk_free_bytes and cost.disk_ok is True
+
+        data = json.loads(cli("plan", "--readiness", "--json").out)
+        assert data["estimate"]["reversibility"] == "by backup"
+        assert data["estimate"]["rollback_rows"] == 50
+        text = cli("plan", "--readiness").out
+        assert (
+            "way back: by backup (not exact: 004)" in text and "rollback restores: 50 rows" in text
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS est_t")

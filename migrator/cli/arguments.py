@@ -96,6 +96,11 @@ def add_all(sub: Any) -> None:
     p.add_argument("--from", dest="from_version")
     p.add_argument("--to", dest="to_version")
     p.add_argument("--csv", action="store_true", help="The matrix as CSV.")
+    p.add_argument(
+        "--by-release",
+        action="store_true",
+        help="A row and column per release (its last version's schema) instead of per version.",
+    )
 
     _moving(add)
 

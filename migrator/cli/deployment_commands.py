@@ -32,20 +32,30 @@ def cmd_plan(command: BaseCommand, options: Options) -> None:
         atomic=options.get("atomic") or None,
     )
     checks = services.plan_readiness(result) if options.get("readiness") else None
+    cost = services.estimate(result) if options.get("readiness") else None
     if options["json"]:
         data = result.as_dict()
-        if checks is not None:
+        if checks is not None and cost is not None:
             data["readiness"] = [check.as_dict() for check in checks]
+            data["estimate"] = cost.as_dict()
         rendering.write_json(command, data)
     else:
         rendering.plan(command, result, vendor_of(database))
-        if checks is not None:
+        if checks is not None and cost is not None:
             rendering.readiness(command, checks)
+            rendering.estimate(command, cost)
     failing = [check for check in checks or [] if not check.ok]
     if failing:
         raise CommandError(
             f"{len(failing)} readiness check(s) found rows the plan would fail on, or could "
             "not count them",
+            returncode=1,
+        )
+    if cost is not None and cost.disk_ok is False:
+        raise CommandError(
+            f"not enough free disk on {database} for the plan's backups and captured values "
+            f"({rendering.human_bytes(cost.disk_needed_bytes)} needed, "
+            f"{rendering.human_bytes(cost.disk_free_bytes)} free)",
             returncode=1,
         )
 

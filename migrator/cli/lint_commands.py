@@ -52,6 +52,12 @@ def _text(command: BaseCommand, report: services.LintReport, level: int) -> None
         label = f"{finding.check.id} {finding.severity} {finding.check.name}"
         tail = f" (ignored: {finding.suppressed})" if finding.suppressed else ""
         command.stdout.write(f"{where}: {style(label)}: {finding.message}{tail}")
+        if finding.lock:
+            command.stdout.write(f"    {finding.lock_text()}")
+        if finding.downgraded:
+            command.stdout.write(
+                f"    {finding.check.severity} counted as info: {finding.downgraded}"
+            )
         if level >= 1 and finding.suppressed is None:
             command.stdout.write(f"    instead: {finding.check.safe_alternative}")
     if level:
@@ -68,7 +74,10 @@ def _annotation(finding: Finding) -> str:
     if path.is_absolute() and path.is_relative_to(Path.cwd()):
         path = path.relative_to(Path.cwd())
     where = f"file={path}" + (f",line={finding.line}" if finding.line else "")
-    message = f"{finding.check.id} {finding.check.title}: {finding.message}".replace("\n", " ")
+    message = f"{finding.check.id} {finding.check.title}: {finding.message}"
+    if finding.lock:
+        message += f" ({finding.lock_text()})"
+    message = message.replace("\n", " ")
     return f"::{level} {where},title={finding.check.id} {finding.check.name}::{message}"
 
 
@@ -99,7 +108,10 @@ def cmd_diff(command: BaseCommand, options: Options) -> None:
 
 def cmd_compat(command: BaseCommand, options: Options) -> None:
     data = compat.matrix(
-        database_of(options), options.get("from_version"), options.get("to_version")
+        database_of(options),
+        options.get("from_version"),
+        options.get("to_version"),
+        by_release=options.get("by_release", False),
     )
     if options["json"]:
         rendering.write_json(command, data)

@@ -170,3 +170,52 @@ def readiness(command: BaseCommand, checks: list[Any]) -> None:
             command.stdout.write(f"      {check.error}")
         for row in check.examples:
             command.stdout.write(f"      e.g. {', '.join(row)}")
+
+
+def human_bytes(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1024:
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def _seconds(value: float | None) -> str:
+    return "unknown" if value is None else f"~{value:,.1f}s"
+
+
+def estimate(command: BaseCommand, cost: Any) -> None:
+    """``plan --readiness``: duration, locks, downtime, reversibility, rollback cost, disk."""
+    runs = len(cost.runs)
+    command.stdout.write("estimate:")
+    basis = f" ({cost.estimated_runs} of {runs} migrations measured here before)"
+    command.stdout.write(f"  duration: {_seconds(cost.seconds)}{basis if runs else ''}")
+    for run in cost.runs:
+        command.stdout.write(f"    {run['version']}: {_seconds(run['seconds'])}: {run['basis']}")
+    for lock in cost.locks:
+        size = "" if lock["table_rows"] is None else f", {lock['table_rows']:,} rows"
+        command.stdout.write(
+            f"  lock: {lock['lock']} on {lock['table']}{size}: blocks {lock['blocks']}, held up "
+            f"to {_seconds(lock['held_up_to_seconds'])}"
+        )
+    if cost.downtime:
+        for reason in cost.downtime:
+            command.stdout.write(command.style.WARNING(f"  downtime: {reason}"))
+    else:
+        command.stdout.write("  downtime: none expected")
+    way_back = cost.reversibility
+    if cost.not_exact:
+        way_back += f" (not exact: {', '.join(cost.not_exact)})"
+    command.stdout.write(f"  way back: {way_back}")
+    command.stdout.write(
+        f"  rollback restores: {cost.rollback_rows:,} rows, {human_bytes(cost.rollback_bytes)}"
+    )
+    free = human_bytes(cost.disk_free_bytes)
+    verdict = {True: "ok", False: "NOT ENOUGH", None: "cannot tell"}[cost.disk_ok]
+    command.stdout.write(
+        f"  disk: {human_bytes(cost.disk_needed_bytes)} for backups and captures, {free} free: "
+        f"{verdict}"
+    )

@@ -244,6 +244,10 @@ class Dialect(BatchOps):
     def drop_backup(self, backup_id: int, copies: list[str]) -> None:
         raise NotSupported(f"backups are not supported on {self.display_name}")
 
+    def free_disk_bytes(self) -> int | None:
+        """Free bytes on the disk holding the database, where this process can see it."""
+        return None
+
     def relation_size(self, qualified: str) -> int | None:
         """Bytes a table (or copy) takes on disk, when the database can tell."""
         return None

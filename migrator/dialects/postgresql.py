@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import psycopg
+from django.db import DatabaseError
 from pglast import parser as pg_parser
 
 from ..conf import migrator_settings
@@ -283,6 +285,23 @@ class PostgreSQLDialect(Dialect):
         schema = self.quote(migrator_settings.BACKUP_SCHEMA)
         for copy in copies:
             self.execute(f"DROP TABLE IF EXISTS {schema}.{self.quote(copy)}")
+
+    def free_disk_bytes(self) -> int | None:
+        """The data directory's disk, when the server runs on this host (a local address
+        or socket) and lets this user read where it is (superuser or
+        ``pg_read_all_settings``); unknown otherwise."""
+        host = str(self.connection.settings_dict.get("HOST") or "")
+        if host not in ("", "localhost", "127.0.0.1", "::1") and not host.startswith("/"):
+            return None
+        try:
+            with self.atomic():
+                directory = self.scalar("SELECT current_setting('data_directory')")
+        except DatabaseError:
+            return None
+        try:
+            return shutil.disk_usage(str(directory)).free
+        except OSError:  # another host after all, or not ours to see
+            return None
 
     def relation_size(self, qualified: str) -> int | None:
         return int(self.scalar("SELECT pg_total_relation_size(%s::regclass)", [qualified]) or 0)

@@ -198,6 +198,12 @@ class SQLiteDialect(Dialect):
     def drop_backup(self, backup_id: int, copies: list[str]) -> None:
         self._backup_file(backup_id).unlink(missing_ok=True)
 
+    def free_disk_bytes(self) -> int | None:
+        name = str(self.connection.settings_dict.get("NAME") or "")
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return None
+        return shutil.disk_usage(Path(name).resolve().parent).free
+
     def relation_size(self, qualified: str) -> int | None:
         schema, _, table = qualified.rpartition(".")
         try:

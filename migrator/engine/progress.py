@@ -60,25 +60,28 @@ class Board:
         self.current: Progress | None = None
         self.run_id: int | None = None
         self.phase = ""
-        self._recent: deque[dict[str, Any]] = deque(maxlen=self.RECENT)
+        self._recent: deque[tuple[int, Any]] = deque(maxlen=self.RECENT)
         self._seen = 0
 
     def written(self, events: list[Any]) -> None:
         """Events just written: the snapshot carries the newest, numbered, so that a live
-        page polling only the deployment row sees them (one query per poll)."""
+        page polling only the deployment row sees them (one query per poll). Kept as
+        they are and described when a snapshot is taken (once a second, not per flush)."""
         with self._lock:
             for event in events:
                 self._seen += 1
-                self._recent.append(
-                    {
-                        "seq": self._seen,
-                        "id": event.pk,
-                        "time": event.time.isoformat(),
-                        "level": event.level,
-                        "actor": event.actor,
-                        "message": event.message,
-                    }
-                )
+                self._recent.append((self._seen, event))
+
+    @staticmethod
+    def _describe(seq: int, event: Any) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "id": event.pk,
+            "time": event.time.isoformat(),
+            "level": event.level,
+            "actor": event.actor,
+            "message": event.message,
+        }
 
     def show(self, progress: Progress | None, run_id: int | None = None) -> None:
         with self._lock:
@@ -95,7 +98,7 @@ class Board:
                 "run": self.run_id,
                 "phase": self.phase,
                 "updated_at": time.time(),
-                "events": list(self._recent),
+                "events": [self._describe(seq, event) for seq, event in self._recent],
             }
         if progress is not None:
             data.update(progress.numbers())

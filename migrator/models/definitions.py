@@ -19,7 +19,8 @@ class Migration(models.Model):
         MEDIUM = "medium"
         HIGH = "high"
 
-    database = models.CharField(max_length=100, default="default", db_index=True)
+    # Indexed by the unique (database, version) constraint.
+    database = models.CharField(max_length=100, default="default")
     version = models.CharField(max_length=100)
     name = models.CharField(max_length=255)
     position = models.PositiveIntegerField(

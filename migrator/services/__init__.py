@@ -10,6 +10,7 @@ applied state and deployments change; adapters only translate input and output.
 - :mod:`.maintenance`: recover, unlock, prune, restore backups;
 - :mod:`.lint`: the lint checks over the catalog or any folder;
 - :mod:`.readiness`: pre-checks of a plan on live data;
+- :mod:`.estimates`: a plan's duration, locks, downtime, reversibility and disk needs;
 - :mod:`.paths`: upgrade and downgrade paths with their stops and estimates;
 - :mod:`.compat`: compatibility of recorded schema versions;
 - :mod:`.serializers`: the JSON shapes shared by the CLI and the admin.
@@ -27,6 +28,7 @@ from .catalog import (
 )
 from .control import cancel, get_deployment, pause, resume, retry, wait
 from .deployments import apply, approve, create_deployment, enqueue, reject, rollback, start
+from .estimates import Estimate, estimate
 from .lint import LintReport, lint, lint_plan, list_checks
 from .maintenance import prune, recover, restore_backup, unlock, worker_alive
 from .paths import path
@@ -35,6 +37,7 @@ from .readiness import plan_readiness
 from .status import status
 
 __all__ = [
+    "Estimate",
     "LintReport",
     "Plan",
     "PlannedRun",
@@ -45,6 +48,7 @@ __all__ = [
     "create",
     "create_deployment",
     "enqueue",
+    "estimate",
     "get_deployment",
     "lint",
     "lint_plan",

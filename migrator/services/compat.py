@@ -39,17 +39,23 @@ def diff(database: str, old: str, new: str) -> dict[str, Any]:
     return {"database": database, "from": old, "to": new, **compare(before.schema, after.schema)}
 
 
-def matrix(database: str, old: str | None = None, new: str | None = None) -> dict[str, Any]:
+def matrix(
+    database: str, old: str | None = None, new: str | None = None, *, by_release: bool = False
+) -> dict[str, Any]:
     """Every upgrade pair between ``old`` and ``new`` (default: all recorded versions): its
     level, the transitive level over the hops in between, the breaking changes, and what
-    migrations it takes (schema, data or none) with their descriptions."""
+    migrations it takes (schema, data or none) with their descriptions.
+
+    ``by_release``: a row and column per release instead, each release's schema being its
+    last recorded version's (versions of no release stand for themselves); transitive
+    levels still go through every version in between."""
     rows = _versions(database)
     first = _find(rows, old, database) if old else 0
     last = _find(rows, new, database) if new else len(rows) - 1
     rows = rows[first : last + 1]
     migrations = sorted(
         Migration.objects.filter(database=database, repeatable=False).only(
-            "version", "kind", "description", "name"
+            "version", "kind", "description", "name", "release"
         ),
         key=lambda m: key_of(m.version),
     )
@@ -59,9 +65,11 @@ def matrix(database: str, old: str | None = None, new: str | None = None) -> dic
         return compare_with(rows[i].schema, rows[j].schema, prints[i], prints[j])
 
     hops = [between_versions(i, i + 1)["level"] for i in range(len(rows) - 1)]
+    shown = _last_of_each_release(rows) if by_release else list(range(len(rows)))
     pairs = []
-    for i, before in enumerate(rows):
-        for j in range(i + 1, len(rows)):
+    for a, i in enumerate(shown):
+        before = rows[i]
+        for j in shown[a + 1 :]:
             after = rows[j]
             result = between_versions(i, j)
             between = [
@@ -72,8 +80,10 @@ def matrix(database: str, old: str | None = None, new: str | None = None) -> dic
             kinds = {m.kind for m in between}
             pairs.append(
                 {
-                    "from": before.version,
-                    "to": after.version,
+                    "from": _label(before, by_release),
+                    "to": _label(after, by_release),
+                    "from_version": before.version,
+                    "to_version": after.version,
                     "level": result["level"],
                     "transitive": weakest([result["level"], *hops[i:j]]),
                     "hops": j - i,
@@ -91,12 +101,34 @@ def matrix(database: str, old: str | None = None, new: str | None = None) -> dic
             )
     return {
         "database": database,
+        "by": "release" if by_release else "version",
         "versions": [
-            {"version": r.version, "release": r.release, "origin": r.origin, "current": r.active}
-            for r in rows
+            {
+                "version": _label(rows[i], by_release),
+                "schema_version": rows[i].version,
+                "release": rows[i].release,
+                "origin": rows[i].origin,
+                "current": rows[i].active,
+            }
+            for i in shown
         ],
         "pairs": pairs,
     }
+
+
+def _last_of_each_release(rows: list[SchemaVersion]) -> list[int]:
+    """Indexes of each release's last version (in version order); versions of no release
+    are kept as they are."""
+    shown: list[int] = []
+    for index, row in enumerate(rows):
+        following = rows[index + 1] if index + 1 < len(rows) else None
+        if not row.release or following is None or following.release != row.release:
+            shown.append(index)
+    return shown
+
+
+def _label(row: SchemaVersion, by_release: bool) -> str:
+    return row.release if by_release and row.release else row.version
 
 
 def matrix_csv(data: dict[str, Any]) -> str:

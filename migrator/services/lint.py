@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.apps import apps
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from ..catalog import MigrationSpec, load_catalog
 from ..catalog.sources import Source
@@ -69,9 +69,12 @@ def lint(
     if vendor is not None and vendor not in VENDORS:
         raise BadInput(f"unknown dialect {vendor!r}: use one of {', '.join(VENDORS)}")
     report = LintReport(blocking_severities=list(migrator_settings.LINT_BLOCKING))
-    for specs, dialect in _targets(path, database, pending, vendor):
+    for specs, dialect, alias in _targets(path, database, pending, vendor):
         report.migrations += len(specs)
-        report.findings.extend(lint_migrations(specs, dialect))
+        found = lint_migrations(specs, dialect)
+        if alias is not None:
+            measure(found, alias)
+        report.findings.extend(found)
     if path is None:
         report.findings.extend(_target_findings(database))
     return report
@@ -136,16 +139,46 @@ def _drift(alias: str) -> list[Finding]:
     ]
 
 
+def measure(findings: list[Finding], alias: str) -> None:
+    """The real size of each table a finding locks, from the target ``alias``; a lock risk
+    on a small table (``LINT_SMALL_TABLE_ROWS``) is downgraded to info, saying why."""
+    if alias not in connections.databases or not is_supported(alias):
+        return
+    wanted = {f.table for f in findings if f.table}
+    if not wanted:
+        return
+    dialect = dialect_for(alias)
+    try:
+        existing = set(dialect.user_tables())
+        sizes = {
+            table: (dialect.count_rows(table), dialect.relation_size(dialect.quote(table)))
+            for table in sorted(wanted & existing)
+        }
+    except DatabaseError:  # the target cannot be asked: statement checks stand on their own
+        return
+    small = migrator_settings.LINT_SMALL_TABLE_ROWS
+    for finding in findings:
+        if finding.table not in sizes:
+            continue
+        finding.table_rows, finding.table_bytes = sizes[finding.table]
+        if finding.check.id in rules.LOCK_RISKS and finding.table_rows < small:
+            finding.downgraded = (
+                f"{finding.table} has {finding.table_rows:,} rows on {alias} "
+                f"(fewer than LINT_SMALL_TABLE_ROWS = {small:,}): the lock is brief"
+            )
+
+
 def _targets(
     path: str | Path | None, database: str | None, pending: bool, vendor: str | None
-) -> list[tuple[list[MigrationSpec], str]]:
+) -> list[tuple[list[MigrationSpec], str, str | None]]:
+    """``(migrations, dialect, target alias or None without a database)`` to lint."""
     if path is not None:
         folder = Path(path)
         if not folder.is_dir():
             raise BadInput(f"{folder}: not a folder of migrations")
         alias = database or migrator_settings.DEFAULT_DATABASE
         catalog = load_catalog([Source(folder, alias, f"lint {folder}")])
-        return [(catalog.for_database(alias), vendor or "postgresql")]
+        return [(catalog.for_database(alias), vendor or "postgresql", None)]
     catalog = load_catalog()
     if pending:
         require_tables()
@@ -157,10 +190,15 @@ def _targets(
         if pending:
             waiting = {s.version for s in migration_states(catalog, alias) if s.state == "pending"}
             specs = [s for s in specs if s.version in waiting]
-        found.append((specs, vendor or _vendor(alias)))
+        live = alias if _has_database(alias) and vendor in (None, _vendor(alias)) else None
+        found.append((specs, vendor or _vendor(alias), live))
     if database is not None and not found:
         raise BadInput(f"no migrations for database {database!r}")
     return found
+
+
+def _has_database(alias: str) -> bool:
+    return alias in connections.databases and is_supported(alias)
 
 
 def _vendor(alias: str) -> str:
@@ -177,6 +215,7 @@ def lint_plan(result: Plan) -> LintReport:
     specs = [spec for spec in found if spec is not None]
     report.migrations = len(specs)
     report.findings = lint_migrations(specs, _vendor(result.database))
+    measure(report.findings, result.database)
     return report
 
 

@@ -40,7 +40,7 @@ def path(database: str, to: str | None = None) -> dict[str, Any]:
         sv.version: sv.schema
         for sv in SchemaVersion.objects.filter(database=database).only("version", "schema")
     }
-    rates = _rates(database)
+    rates = rates_of(database)
     # The version the target is at after each hop: going up, the migration's own; going
     # down, the next one down (and finally the goal).
     reached = [run.version for run in result.runs]
@@ -50,7 +50,7 @@ def path(database: str, to: str | None = None) -> dict[str, Any]:
     hops: list[dict[str, Any]] = []
     for run, after in zip(result.runs, reached, strict=True):
         spec = result.catalog.get(database, run.version) if result.catalog else None
-        seconds, basis = _estimate(database, run.version, run.kind, spec, rates)
+        seconds, basis = estimate_run(database, run.version, run.kind, spec, rates)
         level = None
         if at in schemas and after in schemas:
             level = compare(schemas[at], schemas[after])["level"]
@@ -101,7 +101,7 @@ def _stop(
     return None
 
 
-def _rates(database: str) -> dict[str, float]:
+def rates_of(database: str) -> dict[str, float]:
     """Rows per second of earlier successful step runs on this target, by step kind."""
     duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
     rows = (
@@ -124,9 +124,10 @@ def _rates(database: str) -> dict[str, float]:
     return rates
 
 
-def _estimate(
+def estimate_run(
     database: str, version: str, kind: str, spec: MigrationSpec | None, rates: dict[str, float]
 ) -> tuple[float | None, str]:
+    """Seconds one migration should take on ``database``, and what that is based on."""
     runs = Run.objects.filter(
         deployment__database=database,
         deployment__dry_run=False,
@@ -137,7 +138,7 @@ def _estimate(
     last = runs.filter(migration__version=version).order_by("-pk").first()
     if last is not None and last.duration is not None:
         return round(last.duration, 3), "its last run here"
-    tables = _transformed_tables(spec)
+    tables = transformed_tables(spec)
     if tables and "transform" in rates:
         total = sum(_rows(database, table) for table in tables)
         return round(total / rates["transform"], 3), (
@@ -153,7 +154,8 @@ def _estimate(
     return None, "no earlier run here to measure"
 
 
-def _transformed_tables(spec: MigrationSpec | None) -> list[str]:
+def transformed_tables(spec: MigrationSpec | None) -> list[str]:
+    """Tables the migration's transform steps change (their old values are captured)."""
     if spec is None:
         return []
     found = []

@@ -15,13 +15,13 @@ from ...services.planning import Plan
 
 
 def context(request: HttpRequest, database: str, plan: Plan | None) -> dict[str, Any]:
+    # Counting on live data can take a while on big tables: only when asked.
+    asked = plan is not None and bool(request.GET.get("readiness"))
     return {
         "breaking": _breaking_changes(database, plan),
         **_lint(plan),
-        # Counting on live data can take a while on big tables: only when asked.
-        "readiness": services.plan_readiness(plan)
-        if plan is not None and request.GET.get("readiness")
-        else None,
+        "readiness": services.plan_readiness(plan) if asked and plan is not None else None,
+        "estimate": services.estimate(plan) if asked and plan is not None else None,
     }
 
 

@@ -106,8 +106,9 @@ def compare(request: HttpRequest) -> HttpResponse:
 def matrix(request: HttpRequest, database: str) -> HttpResponse:
     """Every upgrade pair of the target's recorded schema versions, graded by level."""
     access.require_view(request)
+    by_release = request.GET.get("by") == "release"
     try:
-        data = compat.matrix(database)
+        data = compat.matrix(database, by_release=by_release)
     except MigratorError as exc:
         raise Http404(str(exc)) from exc
     if request.GET.get("format") == "csv":
@@ -126,7 +127,13 @@ def matrix(request: HttpRequest, database: str) -> HttpResponse:
         request,
         "matrix.html",
         f"Compatibility of {database}",
-        {"database": database, "versions": data["versions"], "rows": rows, "pairs": data["pairs"]},
+        {
+            "database": database,
+            "versions": data["versions"],
+            "rows": rows,
+            "pairs": data["pairs"],
+            "by_release": by_release,
+        },
     )
 
 

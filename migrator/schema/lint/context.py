@@ -22,9 +22,28 @@ class LintContext:
     def existing(self, name: str | None) -> bool:
         return bool(name) and str(name).lower() not in self.created
 
-    def add(self, check: Check, line: int | None, sql: str, message: str) -> None:
+    def add(
+        self,
+        check: Check,
+        line: int | None,
+        sql: str,
+        message: str,
+        *,
+        table: str | None = None,
+        lock: str | None = None,
+    ) -> None:
+        """A finding; ``lock``: the PostgreSQL lock mode the statement takes on ``table``."""
         if self.vendor not in check.vendors:
             return
         self.findings.append(
-            Finding(check, self.spec.version, str(self.spec.source), line, sql, message)
+            Finding(
+                check,
+                self.spec.version,
+                str(self.spec.source),
+                line,
+                sql,
+                message,
+                table=table,
+                lock=lock if self.vendor == "postgresql" else None,
+            )
         )

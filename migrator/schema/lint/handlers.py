@@ -10,6 +10,14 @@ from pglast.enums import AlterTableType, ConstrType, DropBehavior, ObjectType
 
 from . import rules
 from .context import LintContext
+from .locks import (
+    ACCESS_EXCLUSIVE,
+    ROW_EXCLUSIVE,
+    SHARE,
+    SHARE_ROW_EXCLUSIVE,
+    SHARE_UPDATE_EXCLUSIVE,
+    alter_table_lock,
+)
 
 #: Functions whose value differs per row: a default using one rewrites the table.
 _VOLATILE = {
@@ -69,7 +77,14 @@ def _create_table(context: LintContext, node: Any, line: int, sql: str) -> None:
     ]
     existing = [table for table in referenced if context.existing(table)]
     if existing:
-        _needs_lock_timeout(context, line, sql, f"its foreign keys lock {', '.join(existing)}")
+        _needs_lock_timeout(
+            context,
+            line,
+            sql,
+            f"its foreign keys lock {', '.join(existing)}",
+            table=existing[0],
+            lock=SHARE_ROW_EXCLUSIVE,
+        )
     if name:
         context.created.add(name.lower())
     keys = {
@@ -121,10 +136,22 @@ def _add_column(context: LintContext, table: str, column: Any, line: int, sql: s
     )
     if ConstrType.CONSTR_NOTNULL in constraints and default is None and not generated:
         if name not in _SERIAL:
-            context.add(rules.REQUIRED_COLUMN, line, sql, f"{table}.{column.colname} is NOT NULL")
+            context.add(
+                rules.REQUIRED_COLUMN,
+                line,
+                sql,
+                f"{table}.{column.colname} is NOT NULL",
+                table=table,
+                lock=ACCESS_EXCLUSIVE,
+            )
     if name in _SERIAL or _volatile(default):
         context.add(
-            rules.VOLATILE_DEFAULT, line, sql, f"{table}.{column.colname}: every row rewritten"
+            rules.VOLATILE_DEFAULT,
+            line,
+            sql,
+            f"{table}.{column.colname}: every row rewritten",
+            table=table,
+            lock=ACCESS_EXCLUSIVE,
         )
     _columns(context, [column], set(), line, sql)
 
@@ -133,51 +160,97 @@ def _alter_table(context: LintContext, node: Any, line: int, sql: str) -> None:
     table = _relname(node) or ""
     if not context.existing(table):
         return
+    locked = {"table": table, "lock": ACCESS_EXCLUSIVE}
     for command in node.cmds or ():
         subtype, definition = command.subtype, command.def_
         if subtype == AlterTableType.AT_DropColumn:
-            context.add(rules.DROP_COLUMN, line, sql, f"{table}.{command.name} dropped")
+            context.add(rules.DROP_COLUMN, line, sql, f"{table}.{command.name} dropped", **locked)
         elif subtype == AlterTableType.AT_AddColumn and definition is not None:
             _add_column(context, table, definition, line, sql)
         elif subtype == AlterTableType.AT_AlterColumnType:
-            context.add(rules.CHANGE_TYPE, line, sql, f"{table}.{command.name} changes type")
+            context.add(
+                rules.CHANGE_TYPE, line, sql, f"{table}.{command.name} changes type", **locked
+            )
             if definition is not None and type(definition).__name__ == "ColumnDef":
                 definition.colname = command.name  # the new type, named for the message
                 _columns(context, [definition], set(), line, sql)
         elif subtype == AlterTableType.AT_SetNotNull:
-            context.add(rules.SET_NOT_NULL, line, sql, f"{table}.{command.name} SET NOT NULL")
+            context.add(
+                rules.SET_NOT_NULL, line, sql, f"{table}.{command.name} SET NOT NULL", **locked
+            )
         elif subtype == AlterTableType.AT_AddConstraint and definition is not None:
             _add_constraint(context, table, definition, line, sql)
-    _needs_lock_timeout(context, line, sql, f"ALTER TABLE {table} may wait for its lock")
+    _needs_lock_timeout(
+        context,
+        line,
+        sql,
+        f"ALTER TABLE {table} may wait for its lock",
+        table=table,
+        lock=alter_table_lock(node),
+    )
 
 
-def _needs_lock_timeout(context: LintContext, line: int, sql: str, why: str) -> None:
+def _needs_lock_timeout(
+    context: LintContext,
+    line: int,
+    sql: str,
+    why: str,
+    *,
+    table: str | None = None,
+    lock: str | None = None,
+) -> None:
     if not context.lock_timeout:
-        context.add(rules.LOCK_TIMEOUT, line, sql, why)
+        context.add(rules.LOCK_TIMEOUT, line, sql, why, table=table, lock=lock)
 
 
 def _add_constraint(context: LintContext, table: str, constraint: Any, line: int, sql: str) -> None:
     kind = constraint.contype
     validated = not constraint.skip_validation
     if kind == ConstrType.CONSTR_FOREIGN and validated:
-        context.add(rules.FOREIGN_KEY, line, sql, f"foreign key on {table} checks every row")
+        context.add(
+            rules.FOREIGN_KEY,
+            line,
+            sql,
+            f"foreign key on {table} checks every row",
+            table=table,
+            lock=SHARE_ROW_EXCLUSIVE,
+        )
     elif kind == ConstrType.CONSTR_CHECK and validated:
-        context.add(rules.CHECK_CONSTRAINT, line, sql, f"CHECK on {table} checks every row")
+        context.add(
+            rules.CHECK_CONSTRAINT,
+            line,
+            sql,
+            f"CHECK on {table} checks every row",
+            table=table,
+            lock=ACCESS_EXCLUSIVE,
+        )
     elif kind in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY) and not (
         constraint.indexname
     ):
-        context.add(rules.UNIQUE_CONSTRAINT, line, sql, f"index built in place on {table}")
+        context.add(
+            rules.UNIQUE_CONSTRAINT,
+            line,
+            sql,
+            f"index built in place on {table}",
+            table=table,
+            lock=ACCESS_EXCLUSIVE,
+        )
 
 
 def _rename(context: LintContext, node: Any, line: int, sql: str) -> None:
     table = _relname(node)
     if not context.existing(table):
         return
+    locked = {"table": table, "lock": ACCESS_EXCLUSIVE}
     if node.renameType == ObjectType.OBJECT_TABLE:
-        context.add(rules.RENAME_TABLE, line, sql, f"{table} renamed to {node.newname}")
+        context.add(rules.RENAME_TABLE, line, sql, f"{table} renamed to {node.newname}", **locked)
     elif node.renameType == ObjectType.OBJECT_COLUMN:
         context.add(
-            rules.RENAME_COLUMN, line, sql, f"{table}.{node.subname} renamed to {node.newname}"
+            rules.RENAME_COLUMN,
+            line,
+            sql,
+            f"{table}.{node.subname} renamed to {node.newname}",
+            **locked,
         )
 
 
@@ -200,11 +273,19 @@ def _drop(context: LintContext, node: Any, line: int, sql: str) -> None:
     if kind == ObjectType.OBJECT_TABLE:
         for name in _object_names(node):
             if context.existing(name):
-                context.add(rules.DROP_TABLE, line, sql, f"{name} dropped")
+                context.add(
+                    rules.DROP_TABLE,
+                    line,
+                    sql,
+                    f"{name} dropped",
+                    table=name,
+                    lock=ACCESS_EXCLUSIVE,
+                )
     elif kind == ObjectType.OBJECT_INDEX:
+        lock = SHARE_UPDATE_EXCLUSIVE if node.concurrent else ACCESS_EXCLUSIVE
         if not node.concurrent:
-            context.add(rules.DROP_INDEX_LOCKS, line, sql, "DROP INDEX locks its table")
-        _needs_lock_timeout(context, line, sql, "DROP INDEX waits for its table's lock")
+            context.add(rules.DROP_INDEX_LOCKS, line, sql, "DROP INDEX locks its table", lock=lock)
+        _needs_lock_timeout(context, line, sql, "DROP INDEX waits for its table's lock", lock=lock)
     elif kind == ObjectType.OBJECT_SCHEMA:
         context.add(rules.DROP_SCHEMA, line, sql, f"schema {', '.join(_object_names(node))}")
     elif kind in (
@@ -221,34 +302,72 @@ def _index(context: LintContext, node: Any, line: int, sql: str) -> None:
     table = _relname(node)
     if not context.existing(table):
         return
+    locked = {"table": table, "lock": SHARE_UPDATE_EXCLUSIVE if node.concurrent else SHARE}
     if not node.concurrent:
-        context.add(rules.INDEX_LOCKS, line, sql, f"index on {table} blocks writes")
-    _needs_lock_timeout(context, line, sql, f"an index on {table} waits for its lock")
+        context.add(rules.INDEX_LOCKS, line, sql, f"index on {table} blocks writes", **locked)
+    _needs_lock_timeout(context, line, sql, f"an index on {table} waits for its lock", **locked)
 
 
 def _reindex(context: LintContext, node: Any, line: int, sql: str) -> None:
     options = {str(p.defname).lower() for p in node.params or ()}
     if "concurrently" not in options:
-        context.add(rules.REINDEX_LOCKS, line, sql, "REINDEX blocks writes")
+        context.add(
+            rules.REINDEX_LOCKS,
+            line,
+            sql,
+            "REINDEX blocks writes",
+            table=_relname(node),
+            lock=SHARE,
+        )
 
 
 def _vacuum(context: LintContext, node: Any, line: int, sql: str) -> None:
     options = {str(o.defname).lower() for o in node.options or ()}
     if "full" in options:
-        context.add(rules.TABLE_REWRITE, line, sql, "VACUUM FULL rewrites the table")
+        relations = [_relname(item) for item in node.rels or ()]
+        context.add(
+            rules.TABLE_REWRITE,
+            line,
+            sql,
+            "VACUUM FULL rewrites the table",
+            table=next((name for name in relations if name), None),
+            lock=ACCESS_EXCLUSIVE,
+        )
 
 
 def _cluster(context: LintContext, node: Any, line: int, sql: str) -> None:
-    context.add(rules.TABLE_REWRITE, line, sql, "CLUSTER rewrites the table")
+    context.add(
+        rules.TABLE_REWRITE,
+        line,
+        sql,
+        "CLUSTER rewrites the table",
+        table=_relname(node),
+        lock=ACCESS_EXCLUSIVE,
+    )
 
 
 def _truncate(context: LintContext, node: Any, line: int, sql: str) -> None:
     if node.behavior == DropBehavior.DROP_CASCADE:
-        context.add(rules.TRUNCATE_CASCADE, line, sql, "TRUNCATE ... CASCADE")
+        tables = [str(relation.relname) for relation in node.relations or ()]
+        context.add(
+            rules.TRUNCATE_CASCADE,
+            line,
+            sql,
+            "TRUNCATE ... CASCADE",
+            table=tables[0] if tables else None,
+            lock=ACCESS_EXCLUSIVE,
+        )
 
 
 def _set_schema(context: LintContext, node: Any, line: int, sql: str) -> None:
-    context.add(rules.SET_SCHEMA, line, sql, f"moved to schema {node.newschema}")
+    context.add(
+        rules.SET_SCHEMA,
+        line,
+        sql,
+        f"moved to schema {node.newschema}",
+        table=_relname(node),
+        lock=ACCESS_EXCLUSIVE,
+    )
 
 
 def _grant(context: LintContext, node: Any, line: int, sql: str) -> None:
@@ -264,7 +383,14 @@ def _alter_enum(context: LintContext, node: Any, line: int, sql: str) -> None:
 def _update_or_delete(context: LintContext, node: Any, line: int, sql: str) -> None:
     table = _relname(node)
     if node.whereClause is None and context.transactional and context.existing(table):
-        context.add(rules.UNBATCHED_UPDATE, line, sql, f"every row of {table} in one transaction")
+        context.add(
+            rules.UNBATCHED_UPDATE,
+            line,
+            sql,
+            f"every row of {table} in one transaction",
+            table=table,
+            lock=ROW_EXCLUSIVE,
+        )
 
 
 def _set(context: LintContext, node: Any, line: int, sql: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .locks import LOCK_BLOCKS
+
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -45,17 +47,42 @@ class Finding:
     #: Why it is accepted, when a ``-- migrator:ignore <id> <reason>`` comment says so.
     suppressed: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The table the statement locks, and the PostgreSQL lock mode it takes on it.
+    table: str | None = None
+    lock: str | None = None
+    #: The table's size on the target, where a database was there to ask.
+    table_rows: int | None = None
+    table_bytes: int | None = None
+    #: Why the finding counts for less than its check's severity (a small table).
+    downgraded: str | None = None
 
     @property
     def severity(self) -> str:
-        return self.check.severity
+        return "info" if self.downgraded else self.check.severity
+
+    @property
+    def blocks(self) -> str | None:
+        return LOCK_BLOCKS.get(self.lock or "")
+
+    def lock_text(self) -> str:
+        """``SHARE lock on orders (120,000 rows, 9.4 MB): blocks writes``, or ``""``."""
+        if not self.lock:
+            return ""
+        where = f" on {self.table}" if self.table else ""
+        size = ""
+        if self.table_rows is not None:
+            size = f"{self.table_rows:,} rows"
+            if self.table_bytes is not None:
+                size += f", {_human_bytes(self.table_bytes)}"
+            size = f" ({size})"
+        return f"{self.lock} lock{where}{size}: blocks {self.blocks}"
 
     def as_dict(self) -> dict[str, Any]:
         """The stable JSON shape of ``migrator lint --format json`` (docs/compatibility.md)."""
         return {
             "id": self.check.id,
             "name": self.check.name,
-            "severity": self.check.severity,
+            "severity": self.severity,
             "version": self.version,
             "file": self.file,
             "line": self.line,
@@ -64,7 +91,22 @@ class Finding:
             "safe_alternative": self.check.safe_alternative,
             "squawk": self.check.squawk or None,
             "suppressed": self.suppressed,
+            "table": self.table,
+            "lock": self.lock,
+            "blocks": self.blocks,
+            "table_rows": self.table_rows,
+            "table_bytes": self.table_bytes,
+            "downgraded": self.downgraded,
         }
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
 
 
 CHECKS: dict[str, Check] = {}

@@ -412,3 +412,21 @@ SCHEMA_DRIFT = register(
         "migration, or undo it.",
     )
 )
+
+
+#: Checks whose risk is how long a lock is held: on a small table of the target (setting
+#: ``LINT_SMALL_TABLE_ROWS``) their findings count as info. Not those that also warn of
+#: what breaks the application (a type change, SET NOT NULL, a CHECK): size changes nothing.
+LOCK_RISKS = frozenset(
+    check.id
+    for check in (
+        INDEX_LOCKS,
+        DROP_INDEX_LOCKS,
+        REINDEX_LOCKS,
+        FOREIGN_KEY,
+        UNIQUE_CONSTRAINT,
+        VOLATILE_DEFAULT,
+        TABLE_REWRITE,
+        UNBATCHED_UPDATE,
+    )
+)
