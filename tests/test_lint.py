@@ -45,6 +45,32 @@ CASES: dict[str, tuple[str, str]] = {
     "S117": ("DROP VIEW report;", "CREATE OR REPLACE VIEW report AS SELECT 1 AS one;"),
     "S118": ("REVOKE SELECT ON old FROM app;", "GRANT SELECT ON old TO app;"),
     "S119": ("ALTER TYPE mood ADD VALUE 'calm';", "CREATE TYPE mood2 AS ENUM ('calm');"),
+    "S120": (
+        LOCK + "ALTER TABLE old DROP CONSTRAINT old_a_fkey;",
+        LOCK + "ALTER TABLE old ADD CONSTRAINT pos CHECK (a > 0) NOT VALID;",
+    ),
+    "S121": (
+        LOCK + "ALTER TABLE old ALTER COLUMN a DROP DEFAULT;",
+        LOCK + "ALTER TABLE old ADD COLUMN b integer DEFAULT 0;",
+    ),
+    "S122": (
+        "CREATE OR REPLACE VIEW report AS SELECT 1 AS one;",
+        "CREATE VIEW report_v2 AS SELECT 1 AS one;",
+    ),
+    "S123": ("ALTER SEQUENCE old_id_seq RESTART WITH 1;", "CREATE SEQUENCE other_seq;"),
+    "S123 identity": (
+        LOCK + "ALTER TABLE old ALTER COLUMN id SET GENERATED ALWAYS;",
+        LOCK + "ALTER TABLE old ADD COLUMN n text;",
+    ),
+    "S124": (
+        LOCK + "ALTER TABLE old ENABLE ROW LEVEL SECURITY;",
+        "CREATE POLICY readers ON old FOR SELECT USING (true);",
+    ),
+    "S124 restrictive": (
+        "CREATE POLICY only_mine ON old AS RESTRICTIVE USING (owner = current_user);",
+        "CREATE POLICY mine ON old USING (owner = current_user);",
+    ),
+    "S124 drop": ("DROP POLICY readers ON old;", "SELECT 1;"),
     "S131": ("CREATE INDEX old_a ON old (a);", "CREATE INDEX CONCURRENTLY old_a ON old (a);"),
     "S132": ("DROP INDEX old_a;", "DROP INDEX CONCURRENTLY old_a;"),
     "S133": ("REINDEX TABLE old;", "REINDEX TABLE CONCURRENTLY old;"),

@@ -6,6 +6,8 @@ trip over (what Atlas leaves to hand-written pre-checks), with up to ten example
 - a NOT NULL column added without a default: rows already in the table;
 - a FOREIGN KEY: rows whose (non-NULL) keys have no parent;
 - a CHECK constraint: rows that violate it;
+- a type change to a narrower type (``varchar(n)``/``char(n)``, ``smallint``,
+  ``integer``, ``numeric(p, s)``) without ``USING``: values that would not fit;
 - on PostgreSQL, transactions open for over a minute, which would block the locks needed.
 
 Statements are read by PostgreSQL's parser (as by lint); only tables that exist before the
@@ -112,6 +114,9 @@ class _Checker:
                     self._rows(version, table, str(definition.colname), line)
             elif command.subtype == AlterTableType.AT_AddConstraint and definition is not None:
                 self._constraint(version, table, definition, line)
+            elif command.subtype == AlterTableType.AT_AlterColumnType and definition is not None:
+                if definition.raw_default is None:  # USING: whatever it computes is unknown
+                    self._narrowing(version, table, str(command.name), definition, line)
 
     def _constraint(self, version: str, table: str, constraint: Any, line: int) -> None:
         kind = constraint.contype
@@ -211,6 +216,21 @@ class _Checker:
         what = f"rows violating CHECK ({expression})"
         self._add("violations", version, table, what, count, examples, line)
 
+    def _narrowing(self, version: str, table: str, column: str, definition: Any, line: int) -> None:
+        found = _does_not_fit(self.quote(column), definition.typeName)
+        if found is None:
+            return
+        condition, type_text = found
+        where = f"FROM {self.quote(table)} WHERE {self.quote(column)} IS NOT NULL AND ({condition})"
+        what = f"values of {column} that do not fit {type_text}: the type change would fail"
+        try:
+            [(count,)] = self._query(f"SELECT COUNT(*) {where}")
+        except Exception as exc:  # noqa: BLE001 - e.g. text that is not a number
+            self.found.append(Readiness("narrowing", version, table, what, 0, [], line, str(exc)))
+            return
+        examples = self._query(f"SELECT * {where} LIMIT {EXAMPLES}") if count else []
+        self._add("narrowing", version, table, what, count, examples, line)
+
     def long_transactions(self) -> None:
         rows = self._query(
             "SELECT pid, now() - xact_start, state, left(query, 80) FROM pg_stat_activity "
@@ -219,3 +239,37 @@ class _Checker:
         )
         what = "transactions open for over a minute: they would block the locks the plan needs"
         self._add("long_transactions", "", "", what, len(rows), rows, 0)
+
+
+_INTEGER_RANGES = {
+    "int2": (-32768, 32767),
+    "smallint": (-32768, 32767),
+    "int4": (-2147483648, 2147483647),
+    "integer": (-2147483648, 2147483647),
+    "int": (-2147483648, 2147483647),
+}
+_CHARACTERS = {"varchar", "bpchar", "char", "character", "character varying"}
+
+
+def _does_not_fit(column: str, type_name: Any) -> tuple[str, str] | None:
+    """``(SQL condition true for a value that does not fit, the type as written)`` for the
+    narrowing types readiness knows; None for the others."""
+    if type_name is None:
+        return None
+    name = str(type_name.names[-1].sval).lower()
+    sizes = [_integer(m) for m in type_name.typmods or ()]
+    if name in _INTEGER_RANGES:
+        low, high = _INTEGER_RANGES[name]
+        return f"{column} < {low} OR {column} > {high}", name
+    if name in _CHARACTERS and sizes and sizes[0] is not None:
+        return f"length(CAST({column} AS TEXT)) > {sizes[0]}", f"{name}({sizes[0]})"
+    if name in ("numeric", "decimal") and sizes and sizes[0] is not None:
+        precision, scale = sizes[0], (sizes[1] if len(sizes) > 1 and sizes[1] else 0)
+        limit = 10 ** (precision - scale)
+        return f"abs({column}) >= {limit}", f"{name}({precision}, {scale})"
+    return None
+
+
+def _integer(node: Any) -> int | None:
+    value = getattr(getattr(node, "val", None), "ival", None)
+    return int(value) if value is not None else None

@@ -180,6 +180,29 @@ def _alter_table(context: LintContext, node: Any, line: int, sql: str) -> None:
             )
         elif subtype == AlterTableType.AT_AddConstraint and definition is not None:
             _add_constraint(context, table, definition, line, sql)
+        elif subtype == AlterTableType.AT_DropConstraint:
+            context.add(
+                rules.DROP_CONSTRAINT, line, sql, f"{table}: {command.name} dropped", **locked
+            )
+        elif subtype == AlterTableType.AT_ColumnDefault:
+            how = "dropped" if definition is None else "changed"
+            context.add(
+                rules.DEFAULT_CHANGED, line, sql, f"{table}.{command.name} default {how}", **locked
+            )
+        elif subtype in (
+            AlterTableType.AT_SetIdentity,
+            AlterTableType.AT_DropIdentity,
+            AlterTableType.AT_AddIdentity,
+        ):
+            context.add(
+                rules.ALTER_SEQUENCE,
+                line,
+                sql,
+                f"{table}.{command.name} identity altered",
+                **locked,
+            )
+        elif subtype in (AlterTableType.AT_EnableRowSecurity, AlterTableType.AT_ForceRowSecurity):
+            context.add(rules.ROW_SECURITY, line, sql, f"row-level security on {table}", **locked)
     _needs_lock_timeout(
         context,
         line,
@@ -286,6 +309,8 @@ def _drop(context: LintContext, node: Any, line: int, sql: str) -> None:
         if not node.concurrent:
             context.add(rules.DROP_INDEX_LOCKS, line, sql, "DROP INDEX locks its table", lock=lock)
         _needs_lock_timeout(context, line, sql, "DROP INDEX waits for its table's lock", lock=lock)
+    elif kind == ObjectType.OBJECT_POLICY:
+        context.add(rules.ROW_SECURITY, line, sql, "policy dropped")
     elif kind == ObjectType.OBJECT_SCHEMA:
         context.add(rules.DROP_SCHEMA, line, sql, f"schema {', '.join(_object_names(node))}")
     elif kind in (
@@ -380,6 +405,25 @@ def _alter_enum(context: LintContext, node: Any, line: int, sql: str) -> None:
         context.add(rules.ENUM_VALUE, line, sql, f"label {node.newVal!r} added")
 
 
+def _replace(context: LintContext, node: Any, line: int, sql: str) -> None:
+    if not node.replace:
+        return
+    if type(node).__name__ == "ViewStmt":
+        name = str(node.view.relname)
+    else:
+        name = ".".join(str(part.sval) for part in node.funcname or ())
+    context.add(rules.REPLACE_OBJECT, line, sql, f"{name} replaced")
+
+
+def _alter_sequence(context: LintContext, node: Any, line: int, sql: str) -> None:
+    context.add(rules.ALTER_SEQUENCE, line, sql, f"sequence {node.sequence.relname} altered")
+
+
+def _policy(context: LintContext, node: Any, line: int, sql: str) -> None:
+    if not node.permissive:
+        context.add(rules.ROW_SECURITY, line, sql, f"restrictive policy {node.policy_name}")
+
+
 def _update_or_delete(context: LintContext, node: Any, line: int, sql: str) -> None:
     table = _relname(node)
     if node.whereClause is None and context.transactional and context.existing(table):
@@ -411,6 +455,10 @@ HANDLERS = {
     "AlterObjectSchemaStmt": _set_schema,
     "GrantStmt": _grant,
     "AlterEnumStmt": _alter_enum,
+    "ViewStmt": _replace,
+    "CreateFunctionStmt": _replace,
+    "AlterSeqStmt": _alter_sequence,
+    "CreatePolicyStmt": _policy,
     "UpdateStmt": _update_or_delete,
     "DeleteStmt": _update_or_delete,
     "VariableSetStmt": _set,

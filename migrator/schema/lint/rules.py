@@ -174,6 +174,75 @@ ENUM_VALUE = register(
         vendors=PG,
     )
 )
+DROP_CONSTRAINT = register(
+    Check(
+        "S120",
+        "drop-constraint",
+        "warning",
+        "S",
+        "Constraint dropped",
+        "What it guarded (references, uniqueness, a CHECK) may stop holding; a foreign key's "
+        "ON DELETE actions stop; an application rolled back to a version that relied on the "
+        "database to refuse bad rows can write them.",
+        "Drop it in a release after nothing relies on it; for a foreign key, make sure the "
+        "application cleans up what ON DELETE did.",
+        vendors=PG,
+    )
+)
+DEFAULT_CHANGED = register(
+    Check(
+        "S121",
+        "default-changed",
+        "warning",
+        "S",
+        "Column default changed or dropped",
+        "Inserts that leave the column out get another value; with DROP DEFAULT on a NOT "
+        "NULL column they fail: the application still writing without it breaks.",
+        "Have the application write the value explicitly first, then change the default.",
+        vendors=PG,
+    )
+)
+REPLACE_OBJECT = register(
+    Check(
+        "S122",
+        "replace-view-function",
+        "info",
+        "S",
+        "View or function replaced",
+        "CREATE OR REPLACE changes what every caller gets at once, the application being "
+        "deployed and the one still running alike.",
+        "Create a new version under another name, move callers, drop the old one later.",
+        vendors=PG,
+    )
+)
+ALTER_SEQUENCE = register(
+    Check(
+        "S123",
+        "alter-sequence-identity",
+        "warning",
+        "S",
+        "Sequence or identity altered",
+        "RESTART, a new increment or a changed identity can hand out keys that already "
+        "exist, or change who may set them (GENERATED ALWAYS refuses explicit values).",
+        "Leave sequences alone in migrations; if one must move, set it past max(id) with "
+        "setval in the same transaction.",
+        vendors=PG,
+    )
+)
+ROW_SECURITY = register(
+    Check(
+        "S124",
+        "row-level-security-reduced",
+        "warning",
+        "S",
+        "Row-level security enabled, forced or restricted",
+        "Rows vanish for roles without a permissive policy: enabling or forcing RLS, a "
+        "RESTRICTIVE policy or dropping a policy can hide data from the application.",
+        "Create the permissive policies the application's roles need first, then enable RLS; "
+        "check which roles the application connects as.",
+        vendors=PG,
+    )
+)
 # -- locks and rewrites (PostgreSQL) -----------------------------------------------------
 INDEX_LOCKS = register(
     Check(
