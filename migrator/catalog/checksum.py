@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 Part = tuple[str, bytes]
 
@@ -36,7 +37,13 @@ ALGORITHMS: dict[str, Callable[[Iterable[Part]], str]] = {"v1": _v1}
 
 def compute(parts: Iterable[Part], algorithm: str = CURRENT) -> str:
     """Checksum of the given ``(role, content)`` parts with the named algorithm."""
-    return f"{algorithm}:{ALGORITHMS[algorithm](list(parts))}"
+    return _compute(algorithm, tuple(parts))
+
+
+@lru_cache(maxsize=8192)
+def _compute(algorithm: str, parts: tuple[Part, ...]) -> str:
+    # The same file's checksum is asked for by sync, plan and every run: hashed once.
+    return f"{algorithm}:{ALGORITHMS[algorithm](parts)}"
 
 
 def matches(stored: str, parts: Iterable[Part]) -> bool:

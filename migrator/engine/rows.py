@@ -25,6 +25,9 @@ M = TypeVar("M", bound=models.Model)
 #: fixed: every full chunk is the same statement, prepared once (larger ones measured slower).
 _CHUNK = 500 // 30
 
+#: Parameters of the largest query psycopg keeps parsed (``MAX_CACHED_STATEMENT_PARAMS``).
+_PSYCOPG_CACHED = 50
+
 #: Fields whose Python value is what the drivers take as is.
 _PLAIN = (
     models.CharField,
@@ -199,9 +202,15 @@ def insert(cursor: Any, alias: str, objs: Sequence[models.Model], *, keys: bool 
 def _insert_all(
     cursor: Any, alias: str, model: type[models.Model], objs: list[models.Model], *, with_pk: bool
 ) -> None:
-    """One multi-row INSERT per chunk (one statement for the server to parse and run,
-    where ``executemany`` sends one per row)."""
+    """A multi-row INSERT per chunk (one statement for the server to parse and run), or on
+    PostgreSQL one prepared statement executed per row in the pipeline."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
+    if connections[alias].vendor == "postgresql" and len(objs) * len(fields) > _PSYCOPG_CACHED:
+        # One prepared statement and a Bind/Execute per row, in the caller's pipeline:
+        # psycopg re-parses a query of more parameters than it caches on every call, which
+        # cost more than the inserts themselves (a sync of a thousand migrations).
+        cursor.executemany(sql, [_values(obj, fields) for obj in objs])
+        return
     head, marks = sql.split(" VALUES ", 1)
     for start in range(0, len(objs), _CHUNK):
         chunk = objs[start : start + _CHUNK]

@@ -7,6 +7,7 @@ the steps run on: the target's own connection for live runs, or a throwaway conn
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.db import connections, router
@@ -34,7 +35,7 @@ class Target:
     def dialect(self) -> Dialect:
         return dialect_for(self.connection)
 
-    @property
+    @cached_property
     def shares_state(self) -> bool:
         """Whether the work connection is the one migrator's own rows are written on: then
         a step's result commits in the step's own transaction."""
