@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_SECONDS": 1.0,
     "STALE_AFTER_SECONDS": 60,
     # Deployments of at most this many runs record the schema after every run; bigger
-    # ones once at the end.
+    # ones after the last run of each release, and at the end.
     "SCHEMA_CAPTURE_MAX_RUNS": 25,
     # migrator's own writes on PostgreSQL use prepared statements (parsed once per
     # connection); off behind a pooler that cannot keep them.

@@ -254,3 +254,35 @@ def _check_the_path_up(cli: Any) -> None:
     ]
     assert [hop["level"] for hop in path["hops"][:3]] == ["full", "full", "full"]
     assert path["hops"][3]["level"] == "backward" and path["exact"] is True
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
+def test_a_big_deployment_still_records_the_end_of_each_release(
+    catalog_dir: Path, settings: Any
+) -> None:
+    from django.db import connection
+
+    from migrator.models import SchemaVersion
+
+    settings.MIGRATOR = {**settings.MIGRATOR, "SCHEMA_CAPTURE_MAX_RUNS": 2}
+    releases = {"001": "1.0", "002": "1.0", "003": "1.1", "004": "1.1", "005": "1.2"}
+    for version, release in releases.items():
+        write(
+            catalog_dir,
+            f"{version}_t.sql",
+            f"-- Release: {release}\n"
+            + marker_sql(f"CREATE TABLE big_{version} (id INTEGER);", f"DROP TABLE big_{version};"),
+        )
+    try:
+        assert services.apply("default", actor="t", backend="inline").status == "succeeded"
+        recorded = set(SchemaVersion.objects.values_list("version", flat=True))
+        # Five runs are over the limit: not after each, but after the last of each release.
+        assert recorded == {"002", "004", "005"}
+        tables = SchemaVersion.objects.get(version="004").schema["tables"]
+        assert "big_004" in tables and "big_005" not in tables
+        data = services.compat.matrix("default", by_release=True)
+        assert [v["version"] for v in data["versions"]] == ["1.0", "1.1", "1.2"]
+    finally:
+        with connection.cursor() as cursor:
+            for version in releases:
+                cursor.execute(f"DROP TABLE IF EXISTS big_{version}")

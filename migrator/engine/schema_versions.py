@@ -16,8 +16,21 @@ from .target import Target
 
 def capture_after_each(runs: Sequence[Run]) -> bool:
     """Capture after every run of small deployments; big ones (adopting hundreds of
-    migrations) capture once at the end, which keeps each migration's cost flat."""
+    migrations) capture at the end of each release and of the deployment, which keeps
+    each migration's cost flat."""
     return len(runs) <= migrator_settings.SCHEMA_CAPTURE_MAX_RUNS
+
+
+def release_ends(runs: Sequence[Run]) -> set[int]:
+    """Runs of a big deployment after which the schema is recorded all the same: the last
+    of each release but the deployment's last run (recorded at its end). A compatibility
+    matrix by release then has every release a deployment went through."""
+    ends = set()
+    for run, following in zip(runs, runs[1:], strict=False):
+        release = run.migration.release
+        if release and following.migration.release != release:
+            ends.add(run.pk)
+    return ends
 
 
 def _previous(database: str, version: str) -> SchemaVersion | None:
