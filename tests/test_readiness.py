@@ -101,6 +101,8 @@ def test_the_console_checks_readiness_when_asked(
     box = html[html.index("Readiness on live data") :]
     assert "duplicate (email) groups" in box and "<div>b, 3</div>" in box
     assert "rows violating CHECK" in box
+    estimate = html[html.index("<h3>Estimate</h3>") :]
+    assert "Way back" in estimate and "Downtime" in estimate and "a rollback restores" in estimate
 
 
 def test_a_check_that_cannot_be_counted_is_not_ok(cli: Any, catalog_dir: Path) -> None:
