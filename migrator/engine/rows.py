@@ -21,8 +21,8 @@ from django.utils import timezone
 Converter = Callable[[Any], Any]
 M = TypeVar("M", bound=models.Model)
 
-#: Rows per INSERT statement (well under the databases' limits on parameters). Small and
-#: fixed: every full chunk is the same statement, prepared once (larger ones measured slower).
+#: Rows per multi-row INSERT (SQLite; PostgreSQL sends bigger batches row by row, see
+#: ``_insert_all``): well under the databases' limits on parameters.
 _CHUNK = 500 // 30
 
 #: Parameters of the largest query psycopg keeps parsed (``MAX_CACHED_STATEMENT_PARAMS``).
