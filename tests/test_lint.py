@@ -258,6 +258,9 @@ def test_the_gate_refuses_blocking_findings_unless_overridden(
     }
     event = Event.objects.get(action="lint_overridden")
     assert event.deployment == deployment and "gate_t was never used" in event.message
+    # Written with the deployment itself, before it was queued (never after it ran).
+    first_status = Event.objects.filter(deployment=deployment, action="status").earliest("pk")
+    assert event.pk < first_status.pk
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "analytics"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import router, transaction
@@ -31,8 +32,10 @@ def create_deployment(
     user_id: Any = None,
     dry_run: bool = False,
     options: dict[str, Any] | None = None,
+    on_created: Callable[[Deployment], None] | None = None,
 ) -> Deployment:
-    """Record the plan as a pending deployment with its runs (all or nothing).
+    """Record the plan as a pending deployment with its runs (all or nothing);
+    ``on_created`` records more about it in the same transaction.
 
     The target must still be free when the deployment is created: two requests planned
     at the same moment cannot both get a deployment.
@@ -92,6 +95,8 @@ def create_deployment(
             deployment=deployment,
             plan=summary,
         )
+        if on_created is not None:
+            on_created(deployment)
     return deployment
 
 
@@ -144,10 +149,16 @@ def start(
     dry_run: bool,
     backend: str | None,
     options: dict[str, Any],
+    on_created: Callable[[Deployment], None] | None = None,
 ) -> Deployment:
     """Create the deployment and queue it (or hold it for approval)."""
     deployment = create_deployment(
-        result, actor=actor, user_id=user_id, dry_run=dry_run, options=options
+        result,
+        actor=actor,
+        user_id=user_id,
+        dry_run=dry_run,
+        options=options,
+        on_created=on_created,
     )
     if not result.runs:
         record_transition(deployment, Status.SUCCEEDED, message="nothing to do", actor=actor)
@@ -219,32 +230,41 @@ def apply(
         options["auto_rollback"] = auto_rollback
     if allow_partial_rollback:
         options["allow_partial_rollback"] = True
-    deployment = start(
-        result, actor=actor, user_id=user_id, dry_run=dry_run, backend=backend, options=options
-    )
-    if overridden is not None:
-        override = options["lint_override"]
-        audit.record(
-            "lint_overridden",
-            f"deployment #{deployment.pk}: lint findings {', '.join(override['findings'])} "
-            f"accepted by {actor}: {override['reason']}",
-            actor=actor,
-            database=database,
-            deployment=deployment,
-            level="warning",
-        )
     accepted = [f for f in (linted.findings if linted else []) if f.suppressed]
-    if accepted:
-        # Findings accepted by an ignore comment in a migration: who applied them, and why.
-        audit.record(
-            "lint_suppressed",
-            f"deployment #{deployment.pk}: "
-            + "; ".join(f"{f.check.id} in {f.version} ({f.suppressed})" for f in accepted),
-            actor=actor,
-            database=database,
-            deployment=deployment,
-        )
-    return deployment
+
+    def record_lint(deployment: Deployment) -> None:
+        # With the deployment, in its transaction: never a deployment without them.
+        if overridden is not None:
+            override = options["lint_override"]
+            audit.record(
+                "lint_overridden",
+                f"deployment #{deployment.pk}: lint findings {', '.join(override['findings'])} "
+                f"accepted by {actor}: {override['reason']}",
+                actor=actor,
+                database=database,
+                deployment=deployment,
+                level="warning",
+            )
+        if accepted:
+            # Findings accepted by an ignore comment in a migration: who applied them, and why.
+            audit.record(
+                "lint_suppressed",
+                f"deployment #{deployment.pk}: "
+                + "; ".join(f"{f.check.id} in {f.version} ({f.suppressed})" for f in accepted),
+                actor=actor,
+                database=database,
+                deployment=deployment,
+            )
+
+    return start(
+        result,
+        actor=actor,
+        user_id=user_id,
+        dry_run=dry_run,
+        backend=backend,
+        options=options,
+        on_created=record_lint,
+    )
 
 
 def rollback(
