@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ..models import Run, StepRun
 from ..states import Status
-from . import backups, faults
+from . import backups, faults, rows
 from .coverage import applying_run, obstacles, restorable_backup
 from .errors import RunFailed
 from .runtime import Runtime
@@ -107,7 +107,8 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
             step_run = known.get(position)
             first_attempt = step_run is None
             if step_run is None:
-                step_run = StepRun(
+                step_run = rows.build(
+                    StepRun,
                     run=run,
                     order=position,
                     step_order=order,
