@@ -186,14 +186,15 @@ def test_estimate_of_duration_locks_downtime_way_back_and_disk(
 
 def test_values_a_narrowing_type_change_would_break(catalog_dir: Path) -> None:
     seed = (
-        "CREATE TABLE nr_t (id INTEGER PRIMARY KEY, code VARCHAR(20), n INTEGER, p NUMERIC(8, 2));\n"
-        "INSERT INTO nr_t VALUES (1, 'ab', 5, 12.5), (2, 'abcd', 40000, 100.25),\n"
-        "  (3, 'abcdef', -40000, NULL), (4, NULL, NULL, 99.99);"
+        "CREATE TABLE nr_t (id INTEGER PRIMARY KEY, code VARCHAR(20), n INTEGER, p NUMERIC(8, 2),\n"
+        "  q NUMERIC(8, 3));\n"
+        "INSERT INTO nr_t VALUES (1, 'ab', 5, 12.5, 99.994), (2, 'abcd', 40000, 100.25, 1),\n"
+        "  (3, 'abcdef', -40000, NULL, NULL), (4, NULL, NULL, 99.99, 99.995);"
     )
     write(catalog_dir, "001_seed.sql", marker_sql(seed, "DROP TABLE nr_t;"))
     narrow = (
         "ALTER TABLE nr_t ALTER COLUMN code TYPE varchar(3), ALTER COLUMN n TYPE smallint,\n"
-        "  ALTER COLUMN p TYPE numeric(4, 2);\n"
+        "  ALTER COLUMN p TYPE numeric(4, 2), ALTER COLUMN q TYPE numeric(4, 2);\n"
         "ALTER TABLE nr_t ALTER COLUMN id TYPE smallint USING id % 100;"
     )
     write(catalog_dir, "002_narrow.sql", marker_sql(narrow, "SELECT 1;"))
@@ -203,8 +204,10 @@ def test_values_a_narrowing_type_change_would_break(catalog_dir: Path) -> None:
         )
         checks = services.plan_readiness(services.plan("default"))
         found = {c.what.split()[2]: c for c in checks if c.check == "narrowing"}
-        assert set(found) == {"code", "n", "p"}, "a USING clause computes what fits: unknown"
+        assert set(found) == {"code", "n", "p", "q"}, "a USING clause computes what fits: unknown"
         assert (found["code"].count, found["n"].count, found["p"].count) == (2, 2, 1)
+        # Rounded to the new scale, 99.995 is 100.00: too big; 99.994 fits.
+        assert found["q"].count == 1 and found["q"].examples[0][0] == "4"
         assert "varchar(3)" in found["code"].what and len(found["code"].examples) == 2
         assert found["p"].examples[0][0] == "2"
     finally:

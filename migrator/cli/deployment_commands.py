@@ -12,6 +12,7 @@ from .. import audit, services
 from ..backends import get_backend
 from ..conf import migrator_settings
 from ..engine.progress import reporting
+from ..schema.lint.registry import human_bytes
 from ..services import serializers
 from ..services.planning import PARTIAL
 from ..states import Status
@@ -54,8 +55,8 @@ def cmd_plan(command: BaseCommand, options: Options) -> None:
     if cost is not None and cost.disk_ok is False:
         raise CommandError(
             f"not enough free disk on {database} for the plan's backups and captured values "
-            f"({rendering.human_bytes(cost.disk_needed_bytes)} needed, "
-            f"{rendering.human_bytes(cost.disk_free_bytes)} free)",
+            f"({human_bytes(cost.disk_needed_bytes)} needed, "
+            f"{human_bytes(cost.disk_free_bytes)} free)",
             returncode=1,
         )
 

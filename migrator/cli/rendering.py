@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from ..dialects import split_statements
+from ..schema.lint.registry import human_bytes
 
 
 def write_json(command: BaseCommand, payload: Any) -> None:
@@ -170,17 +171,6 @@ def readiness(command: BaseCommand, checks: list[Any]) -> None:
             command.stdout.write(f"      {check.error}")
         for row in check.examples:
             command.stdout.write(f"      e.g. {', '.join(row)}")
-
-
-def human_bytes(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1024:
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def _seconds(value: float | None) -> str:

@@ -244,6 +244,10 @@ class Dialect(BatchOps):
     def drop_backup(self, backup_id: int, copies: list[str]) -> None:
         raise NotSupported(f"backups are not supported on {self.display_name}")
 
+    def table_size(self, table: str) -> tuple[int, int | None]:
+        """Rows of ``table`` (see :meth:`count_rows`) and the bytes it takes, if known."""
+        return self.count_rows(table), self.relation_size(self.quote(table))
+
     def free_disk_bytes(self) -> int | None:
         """Free bytes on the disk holding the database, where this process can see it."""
         return None

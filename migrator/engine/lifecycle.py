@@ -54,9 +54,9 @@ def work(rt: Runtime) -> None:
     rt.board.runs_total = len(runs)
     rt.board.runs_done = sum(run.status == Status.SUCCEEDED for run in runs)
     capture = schema_versions.capture_after_each(runs) and not rt.policy.dry_run
-    # Too many runs to record after each: still after the last of each release.
-    live = not rt.policy.dry_run
-    release_ends = schema_versions.release_ends(runs) if live and not capture else set()
+    # Too many runs to record after each (live): still after the last of each release.
+    too_many = not capture and not rt.policy.dry_run
+    release_ends = schema_versions.release_ends(runs) if too_many else set()
     if rt.policy.atomic:
         if not rollback.work_atomic(rt, runs):
             return

@@ -266,7 +266,9 @@ def _does_not_fit(column: str, type_name: Any) -> tuple[str, str] | None:
     if name in ("numeric", "decimal") and sizes and sizes[0] is not None:
         precision, scale = sizes[0], (sizes[1] if len(sizes) > 1 and sizes[1] else 0)
         limit = 10 ** (precision - scale)
-        return f"abs({column}) >= {limit}", f"{name}({precision}, {scale})"
+        # Stored rounded to the scale: 99.995 becomes 100.00, too big for numeric(4, 2).
+        rounded = f"round(CAST({column} AS NUMERIC), {scale})"
+        return f"abs({rounded}) >= {limit}", f"{name}({precision}, {scale})"
     return None
 
 

@@ -24,22 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError
-
 from ..catalog.spec import MigrationSpec
 from ..conf import migrator_settings
-from ..dialects import dialect_for
 from ..engine.backups import tables_for
 from ..engine.kinds.base import WayBack
 from ..engine.target import Target
 from ..schema.lint import Finding
-from ..schema.lint.locks import LOCK_BLOCKS
+from ..schema.lint.locks import BLOCKS_APPLICATION, BY_STRENGTH
 from .lint import lint_plan
 from .paths import estimate_run, rates_of, transformed_tables
 from .planning import Plan
-
-#: Lock modes that stop the application's reads or writes of the table while held.
-_BLOCKING = {mode for mode, blocks in LOCK_BLOCKS.items() if blocks.startswith(("reads", "writes"))}
 
 
 @dataclass
@@ -92,6 +86,7 @@ def estimate(result: Plan) -> Estimate:
     rates = rates_of(result.database)
     findings = lint_plan(result).findings
     sizes: dict[str, tuple[int, int | None]] = {}
+    existing = set(target.dialect.user_tables())
     known: list[float] = []
     for run in result.runs:
         spec = result.catalog.get(result.database, run.version)
@@ -110,7 +105,7 @@ def estimate(result: Plan) -> Estimate:
                     f"{run.version} holds {lock['lock']} on {lock['table']} "
                     f"({lock['table_rows']:,} rows): blocks {lock['blocks']}"
                 )
-        restore_rows, restore_bytes = _restore_cost(run, spec, target, sizes)
+        restore_rows, restore_bytes = _restore_cost(run, spec, target, existing, sizes)
         found.rollback_rows += restore_rows
         found.rollback_bytes = _add(found.rollback_bytes, restore_bytes)
         if not WayBack(run.way_back).exact:
@@ -130,26 +125,25 @@ def estimate(result: Plan) -> Estimate:
     found.estimated_runs = len(known)
     found.reversibility = _grade(result)
     found.disk_needed_bytes = found.rollback_bytes
-    found.disk_free_bytes = _free_bytes(result.database)
+    found.disk_free_bytes = target.dialect.free_disk_bytes()
     return found
 
 
 def _locks(findings: list[Finding], version: str, seconds: float | None) -> list[dict[str, Any]]:
     """The strongest lock each table of one migration gets, as lint reads its statements."""
     strongest: dict[str, Finding] = {}
-    order = list(LOCK_BLOCKS)
     for finding in findings:
         if finding.version != version or not finding.lock or not finding.table:
             continue
         held = strongest.get(finding.table)
-        if held is None or order.index(str(finding.lock)) < order.index(str(held.lock)):
+        if held is None or BY_STRENGTH.index(finding.lock) < BY_STRENGTH.index(str(held.lock)):
             strongest[finding.table] = finding
     return [
         {
             "table": table,
             "lock": finding.lock,
             "blocks": finding.blocks,
-            "blocks_application": finding.lock in _BLOCKING,
+            "blocks_application": finding.lock in BLOCKS_APPLICATION,
             "line": finding.line,
             "table_rows": finding.table_rows,
             "table_bytes": finding.table_bytes,
@@ -161,7 +155,11 @@ def _locks(findings: list[Finding], version: str, seconds: float | None) -> list
 
 
 def _restore_cost(
-    run: Any, spec: MigrationSpec | None, target: Target, sizes: dict[str, tuple[int, int | None]]
+    run: Any,
+    spec: MigrationSpec | None,
+    target: Target,
+    existing: set[str],
+    sizes: dict[str, tuple[int, int | None]],
 ) -> tuple[int, int | None]:
     """Rows (and bytes) a rollback of ``run`` would put back: its backup's tables, or the
     tables its transforms capture values of."""
@@ -174,13 +172,11 @@ def _restore_cost(
     tables = [*tables, *transformed_tables(spec)]
     rows = 0
     size_known: int | None = 0
-    existing = set(target.dialect.user_tables())
     for table in dict.fromkeys(tables):
         if table not in existing:
             continue
         if table not in sizes:
-            dialect = target.dialect
-            sizes[table] = (dialect.count_rows(table), dialect.relation_size(dialect.quote(table)))
+            sizes[table] = target.dialect.table_size(table)
         table_rows, table_bytes = sizes[table]
         rows += table_rows
         size_known = _add(size_known, table_bytes)
@@ -198,13 +194,6 @@ def _grade(result: Plan) -> str:
     if all(way.exact or way is WayBack.BACKUP for way in ways):
         return "by backup"
     return "impossible"
-
-
-def _free_bytes(database: str) -> int | None:
-    try:
-        return dialect_for(database).free_disk_bytes()
-    except DatabaseError:  # not allowed to ask: unknown
-        return None
 
 
 __all__ = ["Estimate", "estimate"]

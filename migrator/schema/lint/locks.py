@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pglast.enums import AlterTableType, ConstrType
@@ -11,6 +12,18 @@ SHARE = "SHARE"
 SHARE_ROW_EXCLUSIVE = "SHARE ROW EXCLUSIVE"
 SHARE_UPDATE_EXCLUSIVE = "SHARE UPDATE EXCLUSIVE"
 ROW_EXCLUSIVE = "ROW EXCLUSIVE"
+
+#: Strongest first (each conflicts with at least what the next ones conflict with).
+BY_STRENGTH = (
+    ACCESS_EXCLUSIVE,
+    "EXCLUSIVE",
+    SHARE_ROW_EXCLUSIVE,
+    SHARE,
+    SHARE_UPDATE_EXCLUSIVE,
+    ROW_EXCLUSIVE,
+)
+#: Modes that stop the application's reads or writes of the table while held.
+BLOCKS_APPLICATION = frozenset({ACCESS_EXCLUSIVE, "EXCLUSIVE", SHARE_ROW_EXCLUSIVE, SHARE})
 
 #: What each PostgreSQL table lock mode a migration takes keeps others from doing while it
 #: is held (the lock table of the PostgreSQL manual, "Explicit Locking").
@@ -40,7 +53,9 @@ def alter_table_lock(node: Any) -> str:
             locks.add(SHARE_ROW_EXCLUSIVE)
         else:
             locks.add(ACCESS_EXCLUSIVE)
-    for lock in (ACCESS_EXCLUSIVE, SHARE_ROW_EXCLUSIVE, SHARE_UPDATE_EXCLUSIVE):
-        if lock in locks:
-            return lock
-    return ACCESS_EXCLUSIVE
+    return strongest(locks) or ACCESS_EXCLUSIVE
+
+
+def strongest(locks: Iterable[str]) -> str | None:
+    """The strongest of ``locks`` (None if there is none)."""
+    return min(locks, key=BY_STRENGTH.index, default=None)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.template.defaultfilters import filesizeformat
+
 from .locks import LOCK_BLOCKS
+
+
+def human_bytes(size: int | None) -> str:
+    """``312.4 MB`` (Django's ``filesizeformat``, with plain spaces for terminals)."""
+    return "unknown" if size is None else str(filesizeformat(size)).replace("\xa0", " ")
+
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -73,7 +81,7 @@ class Finding:
         if self.table_rows is not None:
             size = f"{self.table_rows:,} rows"
             if self.table_bytes is not None:
-                size += f", {_human_bytes(self.table_bytes)}"
+                size += f", {human_bytes(self.table_bytes)}"
             size = f" ({size})"
         return f"{self.lock} lock{where}{size}: blocks {self.blocks}"
 
@@ -98,15 +106,6 @@ class Finding:
             "table_bytes": self.table_bytes,
             "downgraded": self.downgraded,
         }
-
-
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 CHECKS: dict[str, Check] = {}
