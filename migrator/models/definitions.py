@@ -77,7 +77,9 @@ class Migration(models.Model):
         default=False, help_text="Marked applied by `baseline` without running it."
     )
 
-    history = HistoricalRecords()
+    # History rows are read per object (by ``id``): indexes on their other keys only
+    # slow down every write of an audit row.
+    history = HistoricalRecords(no_db_index=["applied_run"])
 
     class Meta:
         ordering = ["database", "position"]
@@ -113,7 +115,10 @@ class Step(models.Model):
     """One unit of work inside a migration; ``kind`` names a step kind of the registry
     (:mod:`migrator.engine.kinds`), so adding a kind needs no schema change."""
 
-    migration = models.ForeignKey(Migration, on_delete=models.CASCADE, related_name="steps")
+    # Indexed by the unique (migration, order) constraint it leads.
+    migration = models.ForeignKey(
+        Migration, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
     order = models.PositiveIntegerField()
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=20)
@@ -122,7 +127,7 @@ class Step(models.Model):
     validation = models.TextField(blank=True)
     options = models.JSONField(default=dict, blank=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["migration"])
 
     class Meta:
         ordering = ["migration", "order"]

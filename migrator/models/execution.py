@@ -71,7 +71,10 @@ class Deployment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["progress", "heartbeat_at"])
+    history = HistoricalRecords(
+        excluded_fields=["progress", "heartbeat_at"],
+        no_db_index=["requested_by_user", "created_at"],
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -111,7 +114,10 @@ class Deployment(models.Model):
 class Run(models.Model):
     """One migration executed in one direction inside a deployment."""
 
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by the unique (deployment, order) constraint it leads.
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     migration = models.ForeignKey(
         "migrator.Migration", on_delete=models.PROTECT, related_name="runs"
     )
@@ -124,7 +130,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords()
+    # History rows are read per object (by ``id``): indexes on their other keys only
+    # slow down every write of an audit row.
+    history = HistoricalRecords(no_db_index=["deployment", "migration"])
 
     class Meta:
         ordering = ["deployment", "order"]
@@ -155,7 +163,8 @@ class Run(models.Model):
 class StepRun(models.Model):
     """Execution state of one step within a run."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
+    # Indexed by the unique (run, order) constraint it leads.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs", db_index=False)
     step = models.ForeignKey(
         "migrator.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="step_runs"
     )

@@ -32,7 +32,7 @@ class SchemaVersion(models.Model):
     )
     captured_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["schema"])
+    history = HistoricalRecords(excluded_fields=["schema"], no_db_index=["deployment"])
 
     class Meta:
         ordering = ["database", "-captured_at"]
