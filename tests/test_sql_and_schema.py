@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+from django.db import connection
+
+from migrator.dialects import dialect_for
 from migrator.engine.sql import split
 from migrator.schema import diff_schemas
 
@@ -68,3 +72,51 @@ def test_diff_flags_breaking_changes() -> None:
 
 def test_no_changes_no_diff() -> None:
     assert diff_schemas(_schema(), _schema()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_captured_schema_has_every_key_index_and_size() -> None:
+    """What the schema capture reads in a few statements whatever the number of tables."""
+    sqlite = connection.vendor == "sqlite"
+    statements = [
+        "CREATE TABLE cap_parent (id INTEGER PRIMARY KEY, code VARCHAR(10) UNIQUE, "
+        "CONSTRAINT cap_positive CHECK (id > 0))",
+        "CREATE TABLE cap_child (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, b INTEGER, "
+        "parent_id INTEGER REFERENCES cap_parent (id) ON DELETE CASCADE)",
+        "CREATE INDEX cap_child_ab ON cap_child (a, b)",
+        "CREATE INDEX cap_child_some ON cap_child (b) WHERE a > 5",
+        "INSERT INTO cap_parent VALUES (1, 'x'), (2, 'y'), (3, 'z')",
+    ]
+    if sqlite:
+        statements += [
+            "CREATE INDEX cap_child_lower ON cap_child (abs(b))",
+            "CREATE TABLE cap_keyed (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID",
+            "INSERT INTO cap_keyed VALUES ('a', 1), ('b', 2)",
+        ]
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    try:
+        tables = dialect_for("default").capture_schema()["tables"]
+    finally:
+        with connection.cursor() as cursor:
+            for table in ("cap_child", "cap_keyed", "cap_parent"):
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    child, parent = tables["cap_child"], tables["cap_parent"]
+    assert child["columns"]["a"]["nullable"] is False and child["columns"]["b"]["nullable"]
+    assert child["primary_key"] == ["id"]
+    assert child["indexes"]["cap_child_ab"]["columns"] == ["a", "b"]
+    assert "a > 5" in child["indexes"]["cap_child_some"]["where"]
+    [foreign_key] = [c for c in child["constraints"].values() if c["type"] == "foreign_key"]
+    assert foreign_key["columns"] == ["parent_id"]
+    assert foreign_key["references"][0].endswith("cap_parent")
+    assert [c["columns"] for c in parent["constraints"].values() if c["type"] == "unique"] == [
+        ["code"]
+    ]
+    assert any("id > 0" in c.get("definition", "") for c in parent["constraints"].values())
+    assert parent["bytes"] > 0
+    if sqlite:
+        assert parent["rows"] == 3
+        assert child["indexes"]["cap_child_lower"]["columns"] == ["<expression>"]
+        assert tables["cap_keyed"]["rows"] == 2  # no rowid: counted
+        assert tables["cap_keyed"]["primary_key"] == ["k"]

@@ -30,6 +30,44 @@ class ForeignKeyViolations(Exception):
     """Rows that break a foreign key after a migration that ran with foreign keys off."""
 
 
+#: Files up to this size are read in one dbstat pass (tens of milliseconds) for the sizes
+#: of all their tables, rather than by a query per table.
+_ONE_PASS_BYTES = 64 * 1024 * 1024
+
+
+class _BookkeepingCursor:
+    """The driver's own cursor for migrator's writes, taking ``%s`` placeholders: the
+    statements are built once per model (no ``%`` of their own), so the conversion Django
+    makes with a regular expression on every query is made once per statement here."""
+
+    _converted: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self._cursor = cursor
+
+    @classmethod
+    def _sql(cls, query: str) -> str:
+        sql = cls._converted.get(query)
+        if sql is None:
+            sql = cls._converted[query] = query.replace("%s", "?")
+        return sql
+
+    def execute(self, query: str, params: Any = ()) -> sqlite3.Cursor:
+        return self._cursor.execute(self._sql(query), params or ())
+
+    def executemany(self, query: str, rows: Any) -> sqlite3.Cursor:
+        return self._cursor.executemany(self._sql(query), rows)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def __enter__(self) -> _BookkeepingCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+
 class SQLiteDialect(Dialect):
     vendor: ClassVar[str] = "sqlite"
     display_name: ClassVar[str] = "SQLite"
@@ -86,6 +124,23 @@ class SQLiteDialect(Dialect):
 
     def session_id(self) -> str:
         return f"{os.getpid()}"
+
+    def bookkeeping_cursor(self) -> Any:
+        return _BookkeepingCursor(self._raw().cursor())
+
+    def keys_for_transaction(self, table: str, column: str, count: int) -> list[int] | None:
+        """The next keys of an AUTOINCREMENT table, inside a transaction that holds the
+        write lock (IMMEDIATE, see :meth:`atomic`): nobody else can insert before it
+        commits, and inserting them moves the table's sequence past them."""
+        if not self.connection.in_atomic_block:
+            return None
+        q = self.quote
+        last = self.scalar(
+            f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+            f"COALESCE((SELECT MAX({q(column)}) FROM {q(table)}), 0))",
+            [table],
+        )
+        return list(range(int(last) + 1, int(last) + 1 + count))
 
     def _raw(self) -> sqlite3.Connection:
         self.connection.ensure_connection()
@@ -217,6 +272,34 @@ class SQLiteDialect(Dialect):
             )
         except Exception:  # noqa: BLE001 - dbstat is an optional compile-time feature
             return None
+
+    def relation_sizes(self, names: list[str]) -> dict[str, int] | None:
+        """Bytes of the named tables or indexes of the main database (None without
+        dbstat, which reads every page it reports on): one pass over a small file, else
+        each named B-tree by a query of its own (not the pages of others: migrator's own
+        tables grow with every deployment)."""
+        wanted = set(names)
+        try:
+            pages = int(self.scalar("PRAGMA page_count") or 0)
+            page_size = int(self.scalar("PRAGMA page_size") or 4096)
+            if pages * page_size <= _ONE_PASS_BYTES:
+                found = self.rows(
+                    "SELECT name, SUM(pgsize) FROM dbstat WHERE schema = 'main' GROUP BY name"
+                )
+            else:
+                found = [
+                    (
+                        name,
+                        self.scalar(
+                            "SELECT SUM(pgsize) FROM dbstat WHERE schema = 'main' AND name = %s",
+                            [name],
+                        ),
+                    )
+                    for name in names
+                ]
+        except Exception:  # noqa: BLE001 - dbstat is an optional compile-time feature
+            return None
+        return {str(name): int(size or 0) for name, size in found if name in wanted}
 
     # -- schema ---------------------------------------------------------------------
 
