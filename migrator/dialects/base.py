@@ -115,6 +115,11 @@ class Dialect(BatchOps):
         them needs no round trip for the key); None where the database cannot."""
         return None
 
+    def keys_for_transaction(self, table: str, column: str, count: int) -> list[int] | None:
+        """Like :meth:`reserve_keys`, for rows the current transaction inserts before it
+        ends (where only that makes them safe to hand out)."""
+        return self.reserve_keys(table, column, count)
+
     def pipeline(self) -> Any:
         """Statements sent inside go without waiting for each result (where the driver can);
         reading a result waits for what was sent before it. For writes whose results are

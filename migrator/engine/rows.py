@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
@@ -28,6 +29,12 @@ _CHUNK = 500 // 30
 #: Parameters of the largest query psycopg keeps parsed (``MAX_CACHED_STATEMENT_PARAMS``).
 _PSYCOPG_CACHED = 50
 
+#: Rows from which PostgreSQL gets them by COPY (a sync of new migrations, the runs of a
+#: big deployment): one stream instead of a statement per row.
+_COPY_ROWS = 20
+
+_UNLOADED = object()
+
 #: Fields whose Python value is what the drivers take as is.
 _PLAIN = (
     models.CharField,
@@ -41,9 +48,9 @@ _PLAIN = (
 
 
 @functools.cache
-def _converter(field: models.Field[Any, Any], alias: str) -> Converter:
+def _converter(field: models.Field[Any, Any], alias: str) -> Converter | None:
     """How one field's value goes to the database (what ``get_db_prep_save`` does, chosen
-    once: that call walks several layers per value)."""
+    once: that call walks several layers per value); None when the value goes as it is."""
     connection = connections[alias]
     if isinstance(field, models.ForeignKey):
         return _converter(field.target_field, alias)
@@ -51,14 +58,27 @@ def _converter(field: models.Field[Any, Any], alias: str) -> Converter:
         adapt = connection.ops.adapt_datetimefield_value
         return lambda value: None if value is None else adapt(value)
     if isinstance(field, _PLAIN):
-        return lambda value: value
+        return None
     return lambda value: field.get_db_prep_save(value, connection)
+
+
+#: How ``_values`` reads one column: ``(attribute, converter or None, field if its
+#: ``pre_save`` sets the value on insert, else None)``.
+Column = tuple[str, Converter | None, "models.Field[Any, Any] | None"]
+
+
+def _columns(fields: Sequence[models.Field[Any, Any]], alias: str) -> tuple[Column, ...]:
+    return tuple((f.attname, _converter(f, alias), _auto(f)) for f in fields)
+
+
+def _auto(f: models.Field[Any, Any]) -> models.Field[Any, Any] | None:
+    return f if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else None
 
 
 @functools.cache
 def _insert_sql(
     model: type[models.Model], alias: str, *, with_pk: bool, returning: bool
-) -> tuple[str, tuple[tuple[models.Field[Any, Any], Converter], ...]]:
+) -> tuple[str, tuple[Column, ...]]:
     quote = connections[alias].ops.quote_name
     fields = tuple(f for f in model._meta.local_concrete_fields if with_pk or not f.primary_key)
     columns = ", ".join(quote(str(f.column)) for f in fields)
@@ -66,7 +86,7 @@ def _insert_sql(
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
     if returning:
         sql += f" RETURNING {quote(str(model._meta.pk.column))}"
-    return sql, tuple((f, _converter(f, alias)) for f in fields)
+    return sql, _columns(fields, alias)
 
 
 @functools.cache
@@ -77,16 +97,25 @@ def historical_model(model: type[models.Model]) -> Any:
     return None if manager is None else manager.model
 
 
+@functools.cache
+def _tracked(historical: Any) -> tuple[str, ...]:
+    return tuple(f.attname for f in historical.tracked_fields)
+
+
 def history_row(obj: models.Model, *, reason: str, user_id: Any, kind: str) -> models.Model:
     """The simple-history row of ``obj`` as it is now (``kind``: ``+``, ``~`` or ``-``)."""
     historical = historical_model(type(obj))
+    values = obj.__dict__
     row = build(
         historical,
         history_date=timezone.now(),
         history_user_id=user_id,
         history_change_reason=reason,
         history_type=kind,
-        **{f.attname: getattr(obj, f.attname) for f in historical.tracked_fields},
+        **{
+            name: values[name] if name in values else getattr(obj, name)
+            for name in _tracked(historical)
+        },
     )
     if hasattr(historical, "history_relation"):
         row.history_relation_id = obj.pk
@@ -107,31 +136,35 @@ def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: A
         user_id = getattr(user, "pk", None)
     alias = router.db_for_write(model)
     dialect = dialect_for(alias)
-    unkeyed = [obj for obj in objs if obj.pk is None]
-    if unkeyed:
-        keys = dialect.reserve_keys(model._meta.db_table, str(model._meta.pk.column), len(unkeyed))
-        for obj, key in zip(unkeyed, keys or [], strict=False):
-            obj.pk = key
-    with (
-        dialect.atomic(savepoint=False),
-        dialect.bookkeeping_cursor() as cursor,
-        dialect.pipeline(),
-    ):
-        insert(cursor, alias, objs)
-        history = [history_row(obj, reason=reason, user_id=user_id, kind="+") for obj in objs]
-        insert(cursor, alias, history, keys=False)
+    with dialect.atomic(savepoint=False):
+        unkeyed = [obj for obj in objs if obj.pk is None]
+        if unkeyed:
+            table, column = model._meta.db_table, str(model._meta.pk.column)
+            keys = dialect.keys_for_transaction(table, column, len(unkeyed))
+            for obj, key in zip(unkeyed, keys or [], strict=False):
+                obj.pk = key
+        with (
+            dialect.bookkeeping_cursor() as cursor,
+            # Many rows go by COPY (two streams), which a pipeline cannot carry.
+            dialect.pipeline() if len(objs) < _COPY_ROWS else nullcontext(),
+        ):
+            insert(cursor, alias, objs)
+            history = [history_row(obj, reason=reason, user_id=user_id, kind="+") for obj in objs]
+            insert(cursor, alias, history, keys=False)
 
 
 @functools.cache
-def _blank(model: type[models.Model]) -> tuple[tuple[str, Any, bool], ...]:
-    """``(attname, default, default is a callable)`` of every concrete field."""
-    blank = []
+def _blank(model: type[models.Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Every concrete field's default: the plain ones as a dict to copy, and
+    ``(attname, callable)`` of those made fresh for each row."""
+    plain: dict[str, Any] = {}
+    fresh = []
     for f in model._meta.concrete_fields:
         if f.has_default() and callable(f.default):
-            blank.append((f.attname, f.default, True))
+            fresh.append((f.attname, f.default))
         else:
-            blank.append((f.attname, f.get_default(), False))
-    return tuple(blank)
+            plain[f.attname] = f.get_default()
+    return plain, tuple(fresh)
 
 
 @functools.cache
@@ -150,8 +183,11 @@ def build(model: type[M], **values: Any) -> M:
     state = ModelState()
     obj._state = state
     fields = obj.__dict__
-    for attname, default, call in _blank(model):
-        fields[attname] = default() if call else default
+    plain, fresh = _blank(model)
+    fields.update(plain)
+    for attname, default in fresh:
+        if attname not in values:
+            fields[attname] = default()
     relations = _relations(model)
     for name, value in values.items():
         column = relations.get(name)
@@ -203,15 +239,22 @@ def _insert_all(
     cursor: Any, alias: str, model: type[models.Model], objs: list[models.Model], *, with_pk: bool
 ) -> None:
     """A multi-row INSERT per chunk (one statement for the server to parse and run), or on
-    PostgreSQL one prepared statement executed per row in the pipeline."""
+    PostgreSQL a COPY of many rows, or one prepared statement executed per row in the
+    pipeline."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
-    if connections[alias].vendor == "postgresql" and len(objs) * len(fields) > _PSYCOPG_CACHED:
+    head, marks = sql.split(" VALUES ", 1)
+    postgresql = connections[alias].vendor == "postgresql"
+    if postgresql and len(objs) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
+        with cursor.copy(f"COPY {head.removeprefix('INSERT INTO ')} FROM STDIN") as copy:
+            for obj in objs:
+                copy.write_row(_values(obj, fields))
+        return
+    if postgresql and len(objs) * len(fields) > _PSYCOPG_CACHED:
         # One prepared statement and a Bind/Execute per row, in the caller's pipeline:
         # psycopg re-parses a query of more parameters than it caches on every call, which
         # cost more than the inserts themselves (a sync of a thousand migrations).
         cursor.executemany(sql, [_values(obj, fields) for obj in objs])
         return
-    head, marks = sql.split(" VALUES ", 1)
     for start in range(0, len(objs), _CHUNK):
         chunk = objs[start : start + _CHUNK]
         cursor.execute(
@@ -222,20 +265,20 @@ def _insert_all(
 
 def update(cursor: Any, alias: str, obj: models.Model, names: set[str]) -> None:
     """``UPDATE`` the named fields of ``obj``'s row."""
-    sql, fields = _update_sql(type(obj), alias, frozenset(names))
-    cursor.execute(sql, [*(convert(getattr(obj, f.attname)) for f, convert in fields), obj.pk])
+    sql, columns = _update_sql(type(obj), alias, frozenset(names))
+    cursor.execute(sql, [*_values(obj, columns, inserting=False), obj.pk])
 
 
 @functools.cache
 def _update_sql(
     model: type[models.Model], alias: str, names: frozenset[str]
-) -> tuple[str, tuple[tuple[models.Field[Any, Any], Converter], ...]]:
+) -> tuple[str, tuple[Column, ...]]:
     quote = connections[alias].ops.quote_name
     meta = model._meta
     fields = sorted((_field(meta, name) for name in names), key=lambda f: str(f.column))
     assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"
-    return sql, tuple((f, _converter(f, alias)) for f in fields)
+    return sql, _columns(fields, alias)
 
 
 def _field(meta: Any, name: str) -> models.Field[Any, Any]:
@@ -244,8 +287,18 @@ def _field(meta: Any, name: str) -> models.Field[Any, Any]:
     return field
 
 
-def _values(
-    obj: models.Model, fields: tuple[tuple[models.Field[Any, Any], Converter], ...]
-) -> list[Any]:
-    # pre_save: what the ORM stores on insert (auto_now_add and auto_now fields set now).
-    return [convert(f.pre_save(obj, True)) for f, convert in fields]
+def _values(obj: models.Model, columns: tuple[Column, ...], *, inserting: bool = True) -> list[Any]:
+    """The row's values, read from the instance's ``__dict__`` (every column of a built
+    or loaded row is there; ``getattr`` through Django's descriptors costs several times
+    more), with ``pre_save`` where it sets them on insert (``auto_now_add``)."""
+    values = obj.__dict__
+    out = []
+    for name, convert, auto in columns:
+        if auto is not None and inserting:
+            value = auto.pre_save(obj, True)
+        else:
+            value = values.get(name, _UNLOADED)
+            if value is _UNLOADED:  # a deferred field: loaded on access
+                value = getattr(obj, name)
+        out.append(value if convert is None else convert(value))
+    return out

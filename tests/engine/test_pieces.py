@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from migrator.dialects import DIALECTS, dialect_for, split_statements
-from migrator.engine import faults
+from migrator.engine import faults, rows
 from migrator.engine.checkpoints import Checkpoints, ensure_table
 from migrator.engine.journal import Journal, compare_and_set
 from migrator.engine.target import Target
@@ -86,6 +86,43 @@ def test_compare_and_set_lets_exactly_one_caller_win(deployment: Deployment) -> 
     assert compare_and_set(first, {Status.QUEUED}, Status.RUNNING)
     assert not compare_and_set(second, {Status.QUEUED}, Status.CANCELLED)
     assert Deployment.objects.get().status == Status.RUNNING
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_new_rows_go_in_with_their_history_row_each(count: int) -> None:
+    """Few rows are pipelined statements; many go by COPY (PostgreSQL) or with keys taken
+    inside the transaction (SQLite): either way every row gets a key of its own, past the
+    ones before it, with a ``+`` history row under that key, and later rows follow."""
+
+    def migration(version: str) -> Migration:
+        return Migration(
+            database="default",
+            version=version,
+            name=f"m{version}",
+            source=f"{version}.sql",
+            format="sql",
+            checksum="v1:x",
+            options={"version": version},
+            depends_on=["000"],
+        )
+
+    first = Migration.objects.create(
+        database="default", version="000", name="m", source="m.sql", format="sql", checksum="v"
+    )
+    created = [migration(f"{i:03d}") for i in range(1, count + 1)]
+    rows.create_with_history(created, reason="synced by the test")
+    keys = [obj.pk for obj in created]
+    assert len(set(keys)) == count and min(keys) > first.pk
+    stored = {m.pk: m for m in Migration.objects.filter(pk__in=keys)}
+    assert {stored[obj.pk].version for obj in created} == {obj.version for obj in created}
+    assert stored[created[-1].pk].options == {"version": f"{count:03d}"}
+    assert stored[created[-1].pk].depends_on == ["000"]
+    history = Migration.history.filter(history_change_reason="synced by the test")
+    assert sorted(history.values_list("id", flat=True)) == sorted(keys)
+    assert set(history.values_list("history_type", flat=True)) == {"+"}
+    assert Migration.objects.create(
+        database="default", version="999", name="m", source="z.sql", format="sql", checksum="v"
+    ).pk > max(keys)
 
 
 @pytest.mark.parametrize("alias", ["default", "analytics"])
