@@ -10,7 +10,7 @@ operator must accept (``--allow-partial-rollback``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import Catalog, MigrationSpec, load_catalog
@@ -80,7 +80,8 @@ class Plan:
             "database": self.database,
             "direction": self.direction,
             "goal": self.goal,
-            "runs": [asdict(r) for r in self.runs],
+            # Shallow copies (``asdict`` deep-copies: a thousand runs took 0.1 s).
+            "runs": [{**vars(r), "steps": [dict(step) for step in r.steps]} for r in self.runs],
             "warnings": self.warnings,
             "risk": self.risk,
             "rollback": {
