@@ -165,8 +165,15 @@ class StepRun(models.Model):
 
     # Indexed by the unique (run, order) constraint it leads.
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs", db_index=False)
+    # The catalog step it ran, by key only: a database constraint would lock that catalog
+    # row at every commit of a step (and the catalog changes; ``on_delete`` still applies).
     step = models.ForeignKey(
-        "migrator.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="step_runs"
+        "migrator.Step",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="step_runs",
+        db_constraint=False,
     )
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=20)
@@ -215,8 +222,12 @@ class Event(models.Model):
     data = models.JSONField(default=dict, blank=True)
     actor = models.CharField(max_length=150)
     database = models.CharField(max_length=100, blank=True)
-    # Indexed with the time below (a deployment's events in order); its own index would
-    # only cost every one of the many writes.
+    # What an event names is kept by key, without a database constraint: a line of the
+    # audit log is written by every step of every migration, and checking three foreign
+    # keys per line at each commit cost more than writing it. (Deleting through Django
+    # still clears the keys, as ``on_delete`` says.)
+    # The deployment is indexed with the time below (a deployment's events in order); its
+    # own index would only cost every one of the many writes.
     deployment = models.ForeignKey(
         Deployment,
         null=True,
@@ -224,12 +235,23 @@ class Event(models.Model):
         on_delete=models.SET_NULL,
         related_name="events",
         db_index=False,
+        db_constraint=False,
     )
     run = models.ForeignKey(
-        Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        Run,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        db_constraint=False,
     )
     step_run = models.ForeignKey(
-        StepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+        StepRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        db_constraint=False,
     )
 
     class Meta:
