@@ -242,10 +242,9 @@ def _insert_all(
     PostgreSQL a COPY of many rows, or one prepared statement executed per row in the
     pipeline."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
-    head, marks = sql.split(" VALUES ", 1)
     postgresql = connections[alias].vendor == "postgresql"
     if postgresql and len(objs) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
-        with cursor.copy(f"COPY {head.removeprefix('INSERT INTO ')} FROM STDIN") as copy:
+        with cursor.copy(_copy_sql(model, alias, with_pk=with_pk)) as copy:
             for obj in objs:
                 copy.write_row(_values(obj, fields))
         return
@@ -258,9 +257,24 @@ def _insert_all(
     for start in range(0, len(objs), _CHUNK):
         chunk = objs[start : start + _CHUNK]
         cursor.execute(
-            f"{head} VALUES {', '.join([marks] * len(chunk))}",
+            _rows_sql(model, alias, with_pk=with_pk, count=len(chunk)),
             [value for obj in chunk for value in _values(obj, fields)],
         )
+
+
+@functools.cache
+def _rows_sql(model: type[models.Model], alias: str, *, with_pk: bool, count: int) -> str:
+    """The INSERT of ``count`` rows at once."""
+    sql, _ = _insert_sql(model, alias, with_pk=with_pk, returning=False)
+    head, marks = sql.split(" VALUES ", 1)
+    return f"{head} VALUES {', '.join([marks] * count)}"
+
+
+@functools.cache
+def _copy_sql(model: type[models.Model], alias: str, *, with_pk: bool) -> str:
+    sql, _ = _insert_sql(model, alias, with_pk=with_pk, returning=False)
+    head = sql.split(" VALUES ", 1)[0]
+    return f"COPY {head.removeprefix('INSERT INTO ')} FROM STDIN"
 
 
 def update(cursor: Any, alias: str, obj: models.Model, names: set[str]) -> None:
