@@ -71,8 +71,11 @@ class Deployment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    # The plan and the dry run's report are written once and never change: a copy of
+    # them (hundreds of kilobytes for a big deployment) in every history row would be
+    # the largest part of each status change.
     history = HistoricalRecords(
-        excluded_fields=["progress", "heartbeat_at"],
+        excluded_fields=["progress", "heartbeat_at", "plan", "report"],
         no_db_index=["requested_by_user", "created_at"],
     )
 

@@ -67,16 +67,17 @@ def create_deployment(
             risk=result.risk,
         )
         versions = [planned.version for planned in result.runs]
-        migrations = {
-            m.version: m
-            for m in Migration.objects.filter(database=result.database, version__in=versions)
-        }
+        keys = dict(
+            Migration.objects.filter(database=result.database, version__in=versions).values_list(
+                "version", "pk"
+            )
+        )
         rows.create_with_history(
             [
                 rows.build(
                     Run,
                     deployment=deployment,
-                    migration=migrations[planned.version],
+                    migration_id=keys[planned.version],
                     order=order,
                     direction=planned.direction,
                 )
@@ -93,7 +94,7 @@ def create_deployment(
             actor=actor,
             database=result.database,
             deployment=deployment,
-            plan=summary,
+            plan=result.outline(),
         )
         if on_created is not None:
             on_created(deployment)

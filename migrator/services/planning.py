@@ -93,6 +93,20 @@ class Plan:
             "blocked_by": self.blocked_by,
         }
 
+    def outline(self) -> dict[str, Any]:
+        """The plan without its steps' SQL and code (which the catalog rows keep, with
+        their history): what the audit event of a new deployment records."""
+        summary = self.as_dict()
+        for run in summary["runs"]:
+            run["steps"] = [
+                {key: step[key] for key in _OUTLINED if key in step} for step in run["steps"]
+            ]
+        return summary
+
+
+#: What the outline keeps of each step.
+_OUTLINED = ("order", "name", "kind", "transaction")
+
 
 def step_summary(spec: MigrationSpec, direction: str) -> list[dict[str, Any]]:
     steps = list(enumerate(spec.steps, start=1))
