@@ -271,3 +271,21 @@ def test_events_tell_the_whole_story_in_order(items: Path, cli) -> None:
         "succeeded",
     ]
     assert StepRun.objects.filter(run=run, status="succeeded").count() == 1
+
+
+def test_the_plan_is_kept_once_and_outlined_in_the_audit_trail(items: Path) -> None:
+    """The deployment keeps its whole plan (SQL included); its creation event keeps the
+    outline (versions, steps by name) and its history rows keep neither: a plan of a big
+    deployment is hundreds of kilobytes, copied at every status change otherwise."""
+    deployment = Deployment.objects.latest("pk")
+    steps = deployment.plan["runs"][0]["steps"]
+    assert "CREATE TABLE items" in steps[0]["sql"]
+    created = Event.objects.get(deployment=deployment, action="deployment_created")
+    outlined = created.data["plan"]["runs"][0]
+    assert outlined["version"] == deployment.plan["runs"][0]["version"]
+    assert outlined["steps"] == [
+        {key: steps[0][key] for key in ("order", "name", "kind", "transaction")}
+    ]
+    history_fields = {f.name for f in deployment.history.model._meta.get_fields()}
+    assert "status" in history_fields and not {"plan", "report"} & history_fields
+    assert deployment.history.count() == 4
