@@ -120,3 +120,28 @@ def test_a_captured_schema_has_every_key_index_and_size() -> None:
         assert child["indexes"]["cap_child_lower"]["columns"] == ["<expression>"]
         assert tables["cap_keyed"]["rows"] == 2  # no rowid: counted
         assert tables["cap_keyed"]["primary_key"] == ["k"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_sizes_are_the_same_in_one_pass_and_per_table(monkeypatch) -> None:
+    """A big file is read B-tree by B-tree, a small one in one pass: same bytes."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's dbstat")
+    from migrator.dialects import sqlite as sqlite_dialect
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE size_a (id INTEGER PRIMARY KEY, blob TEXT)")
+        cursor.execute("CREATE INDEX size_a_blob ON size_a (blob)")
+        cursor.executemany("INSERT INTO size_a (blob) VALUES (%s)", [("x" * 500,)] * 200)
+    try:
+        dialect = dialect_for("default")
+        names = ["size_a", "size_a_blob", "migrator_event"]
+        one_pass = dialect.relation_sizes(names)
+        monkeypatch.setattr(sqlite_dialect, "_ONE_PASS_BYTES", 0)
+        monkeypatch.setattr(sqlite_dialect, "_PAGES_PER_QUERY", 0)
+        per_table = dialect.relation_sizes(names)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE size_a")
+    assert one_pass == per_table
+    assert one_pass is not None and one_pass["size_a"] > 100_000 and one_pass["size_a_blob"] > 0

@@ -34,6 +34,20 @@ class ForeignKeyViolations(Exception):
 #: of all their tables, rather than by a query per table.
 _ONE_PASS_BYTES = 64 * 1024 * 1024
 
+#: Pages a dbstat pass reads in about the time a query for one B-tree costs (about 2
+#: microseconds a page, 100 a query): over this many per B-tree asked for, one query
+#: per B-tree.
+_PAGES_PER_QUERY = 50
+
+# dbstat's aggregate mode (SQLite 3.31+) sums each B-tree's pages itself: a third of the
+# time of a row per page summed in SQL.
+if sqlite3.sqlite_version_info >= (3, 31, 0):
+    _BTREE_SIZES = "SELECT name, pgsize FROM dbstat WHERE schema = 'main' AND aggregate = 1"
+    _BTREE_SIZE = "SELECT pgsize FROM dbstat WHERE schema = 'main' AND name = %s AND aggregate = 1"
+else:  # pragma: no cover - older SQLite
+    _BTREE_SIZES = "SELECT name, SUM(pgsize) FROM dbstat WHERE schema = 'main' GROUP BY name"
+    _BTREE_SIZE = "SELECT SUM(pgsize) FROM dbstat WHERE schema = 'main' AND name = %s"
+
 
 class _BookkeepingCursor:
     """The driver's own cursor for migrator's writes, taking ``%s`` placeholders: the
@@ -275,28 +289,19 @@ class SQLiteDialect(Dialect):
 
     def relation_sizes(self, names: list[str]) -> dict[str, int] | None:
         """Bytes of the named tables or indexes of the main database (None without
-        dbstat, which reads every page it reports on): one pass over a small file, else
-        each named B-tree by a query of its own (not the pages of others: migrator's own
-        tables grow with every deployment)."""
+        dbstat, which reads every page it reports on): one pass over the file when it is
+        small or the B-trees asked for are many, else a query per B-tree (not the pages of
+        others: migrator's own tables grow with every deployment)."""
         wanted = set(names)
         try:
-            pages = int(self.scalar("PRAGMA page_count") or 0)
+            used = int(self.scalar("PRAGMA page_count") or 0) - int(
+                self.scalar("PRAGMA freelist_count") or 0
+            )
             page_size = int(self.scalar("PRAGMA page_size") or 4096)
-            if pages * page_size <= _ONE_PASS_BYTES:
-                found = self.rows(
-                    "SELECT name, SUM(pgsize) FROM dbstat WHERE schema = 'main' GROUP BY name"
-                )
+            if used * page_size <= _ONE_PASS_BYTES or used <= _PAGES_PER_QUERY * len(names):
+                found = self.rows(_BTREE_SIZES)
             else:
-                found = [
-                    (
-                        name,
-                        self.scalar(
-                            "SELECT SUM(pgsize) FROM dbstat WHERE schema = 'main' AND name = %s",
-                            [name],
-                        ),
-                    )
-                    for name in names
-                ]
+                found = [(name, self.scalar(_BTREE_SIZE, [name])) for name in names]
         except Exception:  # noqa: BLE001 - dbstat is an optional compile-time feature
             return None
         return {str(name): int(size or 0) for name, size in found if name in wanted}
