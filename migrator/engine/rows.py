@@ -10,7 +10,9 @@ get their key without a round trip, so a whole flush goes to the server at once.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import operator
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any, TypeVar
@@ -33,8 +35,6 @@ _PSYCOPG_CACHED = 50
 #: big deployment): one stream instead of a statement per row.
 _COPY_ROWS = 20
 
-_UNLOADED = object()
-
 #: Fields whose Python value is what the drivers take as is.
 _PLAIN = (
     models.CharField,
@@ -56,29 +56,69 @@ def _converter(field: models.Field[Any, Any], alias: str) -> Converter | None:
         return _converter(field.target_field, alias)
     if isinstance(field, models.DateTimeField):
         adapt = connection.ops.adapt_datetimefield_value
+        if connection.vendor == "sqlite" and connection.timezone == datetime.UTC:
+            return _utc_text(adapt)
         return lambda value: None if value is None else adapt(value)
     if isinstance(field, _PLAIN):
         return None
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-#: How ``_values`` reads one column: ``(attribute, converter or None, field if its
-#: ``pre_save`` sets the value on insert, else None)``.
-Column = tuple[str, Converter | None, "models.Field[Any, Any] | None"]
+def _utc_text(adapt: Converter) -> Converter:
+    """SQLite's text of a time (Django's, for a database in UTC): ``timezone.now()``'s
+    values are UTC already, so the conversion Django makes of every value is skipped."""
+    utc = datetime.UTC
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is utc:
+            return str(value.replace(tzinfo=None))
+        return adapt(value)
+
+    return convert
 
 
-def _columns(fields: Sequence[models.Field[Any, Any]], alias: str) -> tuple[Column, ...]:
-    return tuple((f.attname, _converter(f, alias), _auto(f)) for f in fields)
+class Columns:
+    """How a row's values are read for one statement: every column from the instance's
+    ``__dict__`` in one C call (every column of a built or loaded row is there;
+    ``getattr`` through Django's descriptors costs several times more), then a converter
+    where the value needs one and ``pre_save`` where it sets the value on insert
+    (``auto_now_add``)."""
+
+    def __init__(self, fields: Sequence[models.Field[Any, Any]], alias: str):
+        self.names = tuple(f.attname for f in fields)
+        self._get = operator.itemgetter(*self.names) if len(self.names) > 1 else None
+        self._converters = tuple(
+            (i, convert)
+            for i, convert in enumerate(_converter(f, alias) for f in fields)
+            if convert is not None
+        )
+        self._auto = tuple((i, f) for i, f in enumerate(fields) if _sets_on_insert(f))
+
+    def values(self, obj: models.Model, *, inserting: bool = True) -> list[Any]:
+        """The row's values, in the order of the statement's columns."""
+        stored = obj.__dict__
+        try:
+            out = list(self._get(stored)) if self._get else [stored[self.names[0]]]
+        except KeyError:  # a deferred field: loaded on access
+            out = [stored[name] if name in stored else getattr(obj, name) for name in self.names]
+        if inserting:
+            for i, field in self._auto:
+                out[i] = field.pre_save(obj, True)
+        for i, convert in self._converters:
+            out[i] = convert(out[i])
+        return out
 
 
-def _auto(f: models.Field[Any, Any]) -> models.Field[Any, Any] | None:
-    return f if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else None
+def _sets_on_insert(f: models.Field[Any, Any]) -> bool:
+    return bool(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False))
 
 
 @functools.cache
 def _insert_sql(
     model: type[models.Model], alias: str, *, with_pk: bool, returning: bool
-) -> tuple[str, tuple[Column, ...]]:
+) -> tuple[str, Columns]:
     quote = connections[alias].ops.quote_name
     fields = tuple(f for f in model._meta.local_concrete_fields if with_pk or not f.primary_key)
     columns = ", ".join(quote(str(f.column)) for f in fields)
@@ -86,7 +126,7 @@ def _insert_sql(
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
     if returning:
         sql += f" RETURNING {quote(str(model._meta.pk.column))}"
-    return sql, _columns(fields, alias)
+    return sql, Columns(fields, alias)
 
 
 @functools.cache
@@ -228,7 +268,7 @@ def insert(cursor: Any, alias: str, objs: Sequence[models.Model], *, keys: bool 
         # One statement each: RETURNING from a multi-row insert has no promised order.
         sql, fields = _insert_sql(model, alias, with_pk=False, returning=True)
         for obj in unkeyed:
-            cursor.execute(sql, _values(obj, fields))
+            cursor.execute(sql, fields.values(obj))
             obj.pk = cursor.fetchone()[0]
     for obj in objs:
         obj._state.adding = False
@@ -246,19 +286,19 @@ def _insert_all(
     if postgresql and len(objs) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
         with cursor.copy(_copy_sql(model, alias, with_pk=with_pk)) as copy:
             for obj in objs:
-                copy.write_row(_values(obj, fields))
+                copy.write_row(fields.values(obj))
         return
-    if postgresql and len(objs) * len(fields) > _PSYCOPG_CACHED:
+    if postgresql and len(objs) * len(fields.names) > _PSYCOPG_CACHED:
         # One prepared statement and a Bind/Execute per row, in the caller's pipeline:
         # psycopg re-parses a query of more parameters than it caches on every call, which
         # cost more than the inserts themselves (a sync of a thousand migrations).
-        cursor.executemany(sql, [_values(obj, fields) for obj in objs])
+        cursor.executemany(sql, [fields.values(obj) for obj in objs])
         return
     for start in range(0, len(objs), _CHUNK):
         chunk = objs[start : start + _CHUNK]
         cursor.execute(
             _rows_sql(model, alias, with_pk=with_pk, count=len(chunk)),
-            [value for obj in chunk for value in _values(obj, fields)],
+            [value for obj in chunk for value in fields.values(obj)],
         )
 
 
@@ -280,39 +320,22 @@ def _copy_sql(model: type[models.Model], alias: str, *, with_pk: bool) -> str:
 def update(cursor: Any, alias: str, obj: models.Model, names: set[str]) -> None:
     """``UPDATE`` the named fields of ``obj``'s row."""
     sql, columns = _update_sql(type(obj), alias, frozenset(names))
-    cursor.execute(sql, [*_values(obj, columns, inserting=False), obj.pk])
+    cursor.execute(sql, [*columns.values(obj, inserting=False), obj.pk])
 
 
 @functools.cache
 def _update_sql(
     model: type[models.Model], alias: str, names: frozenset[str]
-) -> tuple[str, tuple[Column, ...]]:
+) -> tuple[str, Columns]:
     quote = connections[alias].ops.quote_name
     meta = model._meta
     fields = sorted((_field(meta, name) for name in names), key=lambda f: str(f.column))
     assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"
-    return sql, _columns(fields, alias)
+    return sql, Columns(fields, alias)
 
 
 def _field(meta: Any, name: str) -> models.Field[Any, Any]:
     field = meta.get_field(name)
     assert isinstance(field, models.Field), name  # a column of this model, not a relation
     return field
-
-
-def _values(obj: models.Model, columns: tuple[Column, ...], *, inserting: bool = True) -> list[Any]:
-    """The row's values, read from the instance's ``__dict__`` (every column of a built
-    or loaded row is there; ``getattr`` through Django's descriptors costs several times
-    more), with ``pre_save`` where it sets them on insert (``auto_now_add``)."""
-    values = obj.__dict__
-    out = []
-    for name, convert, auto in columns:
-        if auto is not None and inserting:
-            value = auto.pre_save(obj, True)
-        else:
-            value = values.get(name, _UNLOADED)
-            if value is _UNLOADED:  # a deferred field: loaded on access
-                value = getattr(obj, name)
-        out.append(value if convert is None else convert(value))
-    return out

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from migrator.dialects import DIALECTS, dialect_for, split_statements
 from migrator.engine import faults, rows
@@ -123,6 +126,24 @@ def test_new_rows_go_in_with_their_history_row_each(count: int) -> None:
     assert Migration.objects.create(
         database="default", version="999", name="m", source="z.sql", format="sql", checksum="v"
     ).pk > max(keys)
+
+
+def test_rows_written_in_bulk_read_back_as_the_orm_writes_them(deployment: Deployment) -> None:
+    """Times (UTC or not, with or without microseconds), JSON and empty keys go in as
+    Django's own save would put them."""
+    utc = timezone.now()
+    times = [utc, utc.replace(microsecond=0), utc.astimezone(dt.timezone(dt.timedelta(hours=5)))]
+    built = [
+        rows.build(Event, time=t, action="t", message=f"m{i}", actor="a", data={"i": [i]})
+        for i, t in enumerate(times)
+    ]
+    with dialect_for("default").bookkeeping_cursor() as cursor:
+        rows.insert(cursor, "default", built, keys=False)
+    saved = Event.objects.create(time=times[2], action="t", message="orm", actor="a")
+    stored = {e.message: e for e in Event.objects.filter(action="t")}
+    assert [stored[f"m{i}"].time for i in range(3)] == times
+    assert stored["m2"].data == {"i": [2]} and stored["m0"].run_id is None
+    assert stored["orm"].time == stored["m2"].time == saved.time
 
 
 @pytest.mark.parametrize("alias", ["default", "analytics"])
