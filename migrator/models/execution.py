@@ -71,9 +71,10 @@ class Deployment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    # The plan and the dry run's report are written once and never change: a copy of
-    # them (hundreds of kilobytes for a big deployment) in every history row would be
-    # the largest part of each status change.
+    # The plan is written once, the report at the end (a dry run's findings, or what an
+    # automatic rollback left applied, which its event also says): a copy of them
+    # (hundreds of kilobytes for a big deployment) in every history row would be the
+    # largest part of each status change.
     history = HistoricalRecords(
         excluded_fields=["progress", "heartbeat_at", "plan", "report"],
         no_db_index=["requested_by_user", "created_at"],
