@@ -10,6 +10,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from ..conf import migrator_settings
+from ..dialects import state_atomic
 from ..models import Deployment, TargetLock
 from .progress import Board
 
@@ -87,12 +88,17 @@ class Heartbeat:
 
     def beat(self) -> None:
         now = timezone.now()
-        Deployment.objects.filter(pk=self.deployment_id).update(
-            heartbeat_at=now, progress=self.board.snapshot()
-        )
-        TargetLock.objects.filter(database=self.database, deployment_id=self.deployment_id).update(
-            heartbeat_at=now
-        )
+        # One transaction holding the write lock from its start (SQLite): its statements
+        # are prepared against a schema nobody can change meanwhile. Without it, a stream
+        # of small DDL migrations could change the schema faster than this connection
+        # reloads it ("database schema has changed").
+        with state_atomic(savepoint=False):
+            Deployment.objects.filter(pk=self.deployment_id).update(
+                heartbeat_at=now, progress=self.board.snapshot()
+            )
+            TargetLock.objects.filter(
+                database=self.database, deployment_id=self.deployment_id
+            ).update(heartbeat_at=now)
 
     def _loop(self) -> None:
         try:

@@ -256,3 +256,49 @@ def test_a_throttled_transform_takes_at_least_rows_over_rate(catalog_dir: Path) 
     assert deployment.status == Status.SUCCEEDED
     # 600 rows at 1000 rows/s: at least 0.6 s of batches (a lower bound: noise only adds).
     assert elapsed >= 0.55
+
+
+def test_the_heartbeat_beats_through_a_stream_of_schema_changes() -> None:
+    """Small DDL migrations one after another change the schema faster than a SQLite
+    connection with many tables reloads it: a beat prepared outside a transaction failed
+    with "database schema has changed" (or starved). It beats, every time."""
+    from migrator.engine.control import Heartbeat
+    from migrator.engine.progress import Board
+
+    tables = 1500 if connection.vendor == "sqlite" else 100
+    with connection.cursor() as cursor:
+        for i in range(tables):
+            cursor.execute(f"CREATE TABLE hb_wide_{i} (id INTEGER PRIMARY KEY, a TEXT, b TEXT)")
+    deployment = Deployment.objects.create(direction="forward", requested_by="t")
+    stop = threading.Event()
+    changes = [0]
+
+    def change_the_schema() -> None:
+        with connections["default"].cursor() as cursor:
+            while not stop.is_set():
+                cursor.execute(f"CREATE TABLE hb_new_{changes[0]} (id INTEGER PRIMARY KEY)")
+                cursor.execute(f"DROP TABLE hb_new_{changes[0]}")
+                changes[0] += 1
+        connections.close_all()
+
+    changer = threading.Thread(target=change_the_schema)
+    changer.start()
+    heartbeat = Heartbeat(deployment, Board(), interval=0.01)
+    beats, failures = 0, []
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                heartbeat.beat()
+                beats += 1
+            except Exception as exc:  # noqa: BLE001 - counted, asserted below
+                failures.append(repr(exc))
+    finally:
+        stop.set()
+        changer.join()
+        with connection.cursor() as cursor:
+            for i in range(tables):
+                cursor.execute(f"DROP TABLE hb_wide_{i}")
+    assert failures == [] and beats > 20 and changes[0] > 20
+    deployment.refresh_from_db()
+    assert deployment.heartbeat_at is not None
