@@ -9,4 +9,11 @@ class MigratorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from . import checks  # noqa: F401 - registers the system checks
+        from .dialects import sqlite_schema_retry
+
+        connection_created.connect(
+            sqlite_schema_retry.install, dispatch_uid="migrator_sqlite_schema_retry"
+        )
