@@ -127,48 +127,27 @@ def test_sqlite_sizes_are_the_same_in_one_pass_and_per_table(
 ) -> None:
     """A big file is read B-tree by B-tree, a small one in one pass: same bytes (on a
     SQLite file of its own, whatever database the suite runs on)."""
-    from django.db.backends.sqlite3.base import DatabaseWrapper
+    from django.db.utils import ConnectionHandler
 
-    connection = DatabaseWrapper({**SQLITE_SETTINGS, "NAME": str(tmp_path / "sizes.sqlite3")})
+    from migrator.dialects import sqlite as sqlite_dialect
+
+    name = str(tmp_path / "sizes.sqlite3")
+    own = ConnectionHandler({"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": name}})
+    names = ["size_a", "size_a_blob", "size_b"]
     with django_db_blocker.unblock():
-        one_pass, per_table = _sizes_both_ways(connection, monkeypatch)
+        try:
+            with own["default"].cursor() as cursor:
+                cursor.execute("CREATE TABLE size_a (id INTEGER PRIMARY KEY, blob TEXT)")
+                cursor.execute("CREATE INDEX size_a_blob ON size_a (blob)")
+                cursor.execute("CREATE TABLE size_b (id INTEGER PRIMARY KEY)")
+                cursor.executemany("INSERT INTO size_a (blob) VALUES (%s)", [("x" * 500,)] * 200)
+            dialect = dialect_for(own["default"])
+            one_pass = dialect.relation_sizes(names)
+            monkeypatch.setattr(sqlite_dialect, "_ONE_PASS_BYTES", 0)
+            monkeypatch.setattr(sqlite_dialect, "_PAGES_PER_QUERY", 0)
+            per_table = dialect.relation_sizes(names)
+        finally:
+            own.close_all()
     assert one_pass == per_table
     assert one_pass is not None and one_pass["size_a"] > 100_000 and one_pass["size_a_blob"] > 0
     assert one_pass["size_b"] == 4096
-
-
-def _sizes_both_ways(connection, monkeypatch) -> tuple[object, object]:
-    from migrator.dialects import sqlite as sqlite_dialect
-
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE size_a (id INTEGER PRIMARY KEY, blob TEXT)")
-            cursor.execute("CREATE INDEX size_a_blob ON size_a (blob)")
-            cursor.execute("CREATE TABLE size_b (id INTEGER PRIMARY KEY)")
-            cursor.executemany("INSERT INTO size_a (blob) VALUES (%s)", [("x" * 500,)] * 200)
-        dialect = dialect_for(connection)
-        names = ["size_a", "size_a_blob", "size_b"]
-        one_pass = dialect.relation_sizes(names)
-        monkeypatch.setattr(sqlite_dialect, "_ONE_PASS_BYTES", 0)
-        monkeypatch.setattr(sqlite_dialect, "_PAGES_PER_QUERY", 0)
-        per_table = dialect.relation_sizes(names)
-    finally:
-        connection.close()
-    return one_pass, per_table
-
-
-#: A Django SQLite connection's settings, as ``DATABASES`` entries are completed.
-SQLITE_SETTINGS = {
-    "ENGINE": "django.db.backends.sqlite3",
-    "ATOMIC_REQUESTS": False,
-    "AUTOCOMMIT": True,
-    "CONN_MAX_AGE": 0,
-    "CONN_HEALTH_CHECKS": False,
-    "OPTIONS": {},
-    "TIME_ZONE": None,
-    "USER": "",
-    "PASSWORD": "",
-    "HOST": "",
-    "PORT": "",
-    "TEST": {},
-}
