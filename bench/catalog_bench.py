@@ -54,6 +54,7 @@ def write_catalogs(root: Path, count: int) -> tuple[Path, Path, Path]:
 
 
 def clean(count: int) -> None:
+    from django.apps import apps
     from django.db import connection
 
     from migrator.models import Deployment, Event, Migration, SchemaVersion
@@ -62,18 +63,29 @@ def clean(count: int) -> None:
     SchemaVersion.objects.all().delete()
     Deployment.objects.all().delete()
     Migration.objects.all().delete()
+    # Every run starts from a fresh install's bookkeeping, as Django's and yoyo's do (their
+    # records are deleted below): the history rows of earlier runs (and of the deletes
+    # above) would otherwise grow the file from run to run and the numbers with it.
+    historical = [
+        model._meta.db_table
+        for model in apps.get_app_config("migrator").get_models()
+        if model.__name__.startswith("Historical")
+    ]
     with connection.cursor() as cursor:
+        for table in historical:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
         for i in range(1, count + 1):
             cursor.execute(f"DROP TABLE IF EXISTS bench_m{i}")
         for table in ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute("DELETE FROM django_migrations WHERE app = 'bench_app'")
-    if connection.vendor == "postgresql":
-        # Every tool starts from the same server state: the catalogs vacuumed (a thousand
-        # dropped tables leave dead rows the next CREATE TABLEs wade through) and a fresh
-        # checkpoint (so none of them runs while one flushes the previous tool's pages).
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM")
+    # Every tool starts from the same state: the file or the catalogs vacuumed (a thousand
+    # dropped tables leave free pages or dead rows the next CREATE TABLEs wade through) and,
+    # on PostgreSQL, a fresh checkpoint (so none of them runs while one flushes the
+    # previous tool's pages).
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM")
+        if connection.vendor == "postgresql":
             cursor.execute("CHECKPOINT")
 
 

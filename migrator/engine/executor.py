@@ -45,7 +45,10 @@ _STARTS = {
 def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment | None:
     """Run (or resume) a queued deployment to its end, a pause or a failure."""
     reporter = reporter or current_reporter()
-    deployment = Deployment.objects.filter(pk=deployment_id).first()
+    # The plan is for people (the console, the CLI): the runs are rows of their own. Its
+    # JSON grows with the catalog (half a megabyte for a thousand migrations) and is
+    # loaded only if asked for.
+    deployment = Deployment.objects.defer("plan").filter(pk=deployment_id).first()
     if deployment is None or deployment.status != Status.QUEUED:
         return deployment  # finished, taken by another worker, or cancelled meanwhile
     try:
@@ -71,7 +74,7 @@ def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment 
             error=f"not started: {exc}",
             level="error",
         )
-    deployment.refresh_from_db()
+    deployment.refresh_from_db()  # what is deferred stays so
     return deployment
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from migrator import services
 from migrator.models import Deployment, Event, Migration, Run, SchemaVersion, StepRun
@@ -289,3 +290,24 @@ def test_the_plan_is_kept_once_and_outlined_in_the_audit_trail(items: Path) -> N
     history_fields = {f.name for f in deployment.history.model._meta.get_fields()}
     assert "status" in history_fields and not {"plan", "report"} & history_fields
     assert deployment.history.count() == 4
+
+
+def test_a_refresh_reads_everything_but_the_plan_which_is_written_once(items: Path) -> None:
+    """Refreshing a deployment (every service and the worker do) does not read its plan
+    again: it never changes after creation, and a big one cost more to decode than the
+    deployment's work. A plan in memory is kept; one not loaded loads when asked for."""
+    deployment = Deployment.objects.latest("pk")
+    plan = deployment.plan
+    Deployment.objects.filter(pk=deployment.pk).update(error="seen", plan={"changed": True})
+    with CaptureQueriesContext(connection) as queries:
+        deployment.refresh_from_db()
+    (query,) = queries.captured_queries
+    assert '"error"' in query["sql"] and '"plan"' not in query["sql"]
+    assert deployment.error == "seen" and deployment.plan == plan
+
+    unloaded = Deployment.objects.defer("plan").get(pk=deployment.pk)
+    unloaded.refresh_from_db()
+    assert "plan" in unloaded.get_deferred_fields()
+    assert unloaded.plan == {"changed": True}  # loaded on access
+    deployment.refresh_from_db(fields=["plan"])  # asked for by name: read
+    assert deployment.plan == {"changed": True}
