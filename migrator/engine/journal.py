@@ -10,7 +10,7 @@ record commit together (or not at all); a migration then costs one commit of our
 
 from __future__ import annotations
 
-import copy
+import datetime
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models, router
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from ..audit import change_reason
@@ -44,6 +45,14 @@ _TABLES: dict[type[models.Model], dict[str, frozenset[str]]] = {
 _KEY_BLOCK = 64
 #: States that close an interval (``finished_at`` is set); pausing keeps it open.
 _ENDS = FINISHED | {Status.SKIPPED, Status.PAUSED, Status.INTERRUPTED}
+
+
+def _copy_state(state: ModelState) -> ModelState:
+    """A shallow copy of a row's ``_state`` (what ``copy.copy`` makes, without its
+    generic protocol: a savepoint copies the state of every row it remembers)."""
+    copied = ModelState.__new__(ModelState)
+    copied.__dict__.update(state.__dict__)
+    return copied
 
 
 def describe(obj: models.Model) -> str:
@@ -144,6 +153,7 @@ class Journal:
             level=level,
             run=run,
             step_run=step_run,
+            at=now,
             previous=previous,
             status=status,
         )
@@ -156,12 +166,14 @@ class Journal:
         level: str = "info",
         run: Run | None = None,
         step_run: StepRun | None = None,
+        at: datetime.datetime | None = None,
         **data: Any,
     ) -> None:
+        """An event (``at``: when, if not now) with ``data``, written at the next flush."""
         self._events.append(
             rows.build(
                 Event,
-                time=timezone.now(),
+                time=at or timezone.now(),
                 action=action,
                 message=message,
                 actor=self.actor,
@@ -262,7 +274,7 @@ class Journal:
             history=list(self._history),
             events=list(self._events),
             known=known,
-            objects=[(obj, dict(obj.__dict__), copy.copy(obj._state)) for obj in rows],
+            objects=[(obj, dict(obj.__dict__), _copy_state(obj._state)) for obj in rows],
         )
 
     def restore(self, memento: Memento) -> None:

@@ -282,7 +282,7 @@ def _insert_all(
     PostgreSQL a COPY of many rows, or one prepared statement executed per row in the
     pipeline."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
-    postgresql = connections[alias].vendor == "postgresql"
+    postgresql = _vendor(alias) == "postgresql"
     if postgresql and len(objs) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
         with cursor.copy(_copy_sql(model, alias, with_pk=with_pk)) as copy:
             for obj in objs:
@@ -300,6 +300,11 @@ def _insert_all(
             _rows_sql(model, alias, with_pk=with_pk, count=len(chunk)),
             [value for obj in chunk for value in fields.values(obj)],
         )
+
+
+@functools.cache
+def _vendor(alias: str) -> str:
+    return str(connections[alias].vendor)
 
 
 @functools.cache

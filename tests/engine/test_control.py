@@ -314,7 +314,8 @@ def test_the_heartbeat_beats_through_a_stream_of_schema_changes() -> None:
     heartbeat = Heartbeat(deployment, Board(), interval=0.01)
     with schema_changing_in_a_loop() as changes:
         beats, failures = _for_three_seconds(heartbeat.beat)
-    assert failures == [] and beats > 20 and changes[0] > 20
+    assert failures == [], failures[:3]
+    assert beats > 20 and changes[0] > 20, f"{beats} beats, {changes[0]} schema changes"
     deployment.refresh_from_db()
     assert deployment.heartbeat_at is not None
 
@@ -330,4 +331,5 @@ def test_reads_succeed_through_a_stream_of_schema_changes() -> None:
 
     with schema_changing_in_a_loop() as changes:
         reads, failures = _for_three_seconds(read)
-    assert failures == [] and reads > 20 and changes[0] > 20
+    assert failures == [], failures[:3]
+    assert reads > 20 and changes[0] > 20, f"{reads} reads, {changes[0]} schema changes"
