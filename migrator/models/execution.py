@@ -120,9 +120,9 @@ class Deployment(models.Model):
         self, using: str | None = None, fields: Any = None, from_queryset: Any = None
     ) -> None:
         """Reload what may have changed: everything but the plan, which is written once
-        (a plan held in memory is kept, one not loaded is loaded when asked for). Reading
-        it again on every refresh cost more than a deployment's own work (half a megabyte
-        of JSON for a thousand migrations)."""
+        (a plan held in memory is kept, one not loaded is loaded when asked for). Every
+        service and the worker refresh: reading it again decoded half a megabyte of JSON
+        per refresh for a thousand migrations."""
         if fields is None and from_queryset is None:
             from_queryset = (
                 type(self)._base_manager.db_manager(using, hints={"instance": self}).defer("plan")

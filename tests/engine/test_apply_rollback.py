@@ -294,8 +294,8 @@ def test_the_plan_is_kept_once_and_outlined_in_the_audit_trail(items: Path) -> N
 
 def test_a_refresh_reads_everything_but_the_plan_which_is_written_once(items: Path) -> None:
     """Refreshing a deployment (every service and the worker do) does not read its plan
-    again: it never changes after creation, and a big one cost more to decode than the
-    deployment's work. A plan in memory is kept; one not loaded loads when asked for."""
+    again: it never changes after creation, and a big one is half a megabyte of JSON. A
+    plan in memory is kept; one not loaded loads when asked for."""
     deployment = Deployment.objects.latest("pk")
     plan = deployment.plan
     Deployment.objects.filter(pk=deployment.pk).update(error="seen", plan={"changed": True})
