@@ -61,7 +61,23 @@ def _converter(field: models.Field[Any, Any], alias: str) -> Converter | None:
         return lambda value: None if value is None else adapt(value)
     if isinstance(field, _PLAIN):
         return None
+    if type(field) is models.JSONField:
+        return _json(field, connection)
     return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _json(field: models.JSONField[Any], connection: Any) -> Converter:
+    """A JSON column's value: a dict or list (every event's data, every option) goes
+    straight to the backend's adapter (what ``get_db_prep_save`` ends in, after four
+    layers of checks for expressions and lazy text); anything else takes Django's way."""
+    adapt, encoder = connection.ops.adapt_json_value, field.encoder
+
+    def convert(value: Any) -> Any:
+        if type(value) is dict or type(value) is list:
+            return adapt(value, encoder)
+        return field.get_db_prep_save(value, connection)
+
+    return convert
 
 
 def _utc_text(adapt: Converter) -> Converter:

@@ -133,17 +133,24 @@ def test_rows_written_in_bulk_read_back_as_the_orm_writes_them(deployment: Deplo
     Django's own save would put them."""
     utc = timezone.now()
     times = [utc, utc.replace(microsecond=0), utc.astimezone(dt.timezone(dt.timedelta(hours=5)))]
+    data = [{"i": [0], "ü": "é"}, [1, None, {"x": 1.5}], "text 2"]
     built = [
-        rows.build(Event, time=t, action="t", message=f"m{i}", actor="a", data={"i": [i]})
+        rows.build(Event, time=t, action="t", message=f"m{i}", actor="a", data=data[i])
         for i, t in enumerate(times)
     ]
     with dialect_for("default").bookkeeping_cursor() as cursor:
         rows.insert(cursor, "default", built, keys=False)
-    saved = Event.objects.create(time=times[2], action="t", message="orm", actor="a")
+    saved = Event.objects.create(
+        time=times[2], action="t", message="orm", actor="a", data={"i": [0], "ü": "é"}
+    )
     stored = {e.message: e for e in Event.objects.filter(action="t")}
     assert [stored[f"m{i}"].time for i in range(3)] == times
-    assert stored["m2"].data == {"i": [2]} and stored["m0"].run_id is None
+    assert [stored[f"m{i}"].data for i in range(3)] == data and stored["m0"].run_id is None
     assert stored["orm"].time == stored["m2"].time == saved.time
+    with connection.cursor() as cursor:  # the same JSON text as the ORM's
+        cursor.execute("SELECT message, data FROM migrator_event WHERE message IN ('m0', 'orm')")
+        texts = dict(cursor.fetchall())
+    assert texts["m0"] == texts["orm"]
 
 
 @pytest.mark.parametrize("alias", ["default", "analytics"])
