@@ -10,6 +10,7 @@ operator must accept (``--allow-partial-rollback``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,13 +76,14 @@ class Plan:
     def backup_versions(self) -> list[str]:
         return [r.version for r in self.runs if r.backup]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, step: Callable[[dict[str, Any]], dict[str, Any]] = dict) -> dict[str, Any]:
+        """The plan as JSON, each step as ``step`` makes it (a copy of all of it)."""
         return {
             "database": self.database,
             "direction": self.direction,
             "goal": self.goal,
             # Shallow copies (``asdict`` deep-copies: a thousand runs took 0.1 s).
-            "runs": [{**vars(r), "steps": [dict(step) for step in r.steps]} for r in self.runs],
+            "runs": [{**vars(r), "steps": [step(s) for s in r.steps]} for r in self.runs],
             "warnings": self.warnings,
             "risk": self.risk,
             "rollback": {
@@ -96,12 +98,7 @@ class Plan:
     def outline(self) -> dict[str, Any]:
         """The plan without its steps' SQL and code (which the catalog rows keep, with
         their history): what the audit event of a new deployment records."""
-        summary = self.as_dict()
-        for run in summary["runs"]:
-            run["steps"] = [
-                {key: step[key] for key in _OUTLINED if key in step} for step in run["steps"]
-            ]
-        return summary
+        return self.as_dict(step=lambda s: {key: s[key] for key in _OUTLINED if key in s})
 
 
 #: What the outline keeps of each step.
