@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from simple_history.models import HistoricalRecords
+
+from .history import AuditHistory
 
 
 class Migration(models.Model):
@@ -68,6 +69,8 @@ class Migration(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # Changed by every migration applied, looked up by nothing: no index to write.
+        db_index=False,
         help_text="The run that applied it: its captured values are what rollback restores.",
     )
     marked_done = models.BooleanField(
@@ -79,7 +82,7 @@ class Migration(models.Model):
 
     # History rows are read per object (by ``id``): indexes on their other keys only
     # slow down every write of an audit row.
-    history = HistoricalRecords(no_db_index=["applied_run"])
+    history = AuditHistory(no_db_index=["applied_run"])
 
     class Meta:
         ordering = ["database", "position"]
@@ -127,7 +130,7 @@ class Step(models.Model):
     validation = models.TextField(blank=True)
     options = models.JSONField(default=dict, blank=True)
 
-    history = HistoricalRecords(no_db_index=["migration"])
+    history = AuditHistory(no_db_index=["migration"])
 
     class Meta:
         ordering = ["migration", "order"]

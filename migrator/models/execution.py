@@ -10,9 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from ..states import Status
+from .history import AuditHistory
 
 _VALID_STATUS = models.Q(status__in=[s.value for s in Status])
 
@@ -77,7 +77,7 @@ class Deployment(models.Model):
     # automatic rollback left applied, which its event also says): a copy of them
     # (hundreds of kilobytes for a big deployment) in every history row would be the
     # largest part of each status change.
-    history = HistoricalRecords(
+    history = AuditHistory(
         excluded_fields=["progress", "heartbeat_at", "plan", "report"],
         no_db_index=["requested_by_user", "created_at"],
     )
@@ -151,7 +151,7 @@ class Run(models.Model):
 
     # History rows are read per object (by ``id``): indexes on their other keys only
     # slow down every write of an audit row.
-    history = HistoricalRecords(no_db_index=["deployment", "migration"])
+    history = AuditHistory(no_db_index=["deployment", "migration"])
 
     class Meta:
         ordering = ["deployment", "order"]
@@ -186,12 +186,15 @@ class StepRun(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs", db_index=False)
     # The catalog step it ran, by key only: a database constraint would lock that catalog
     # row at every commit of a step (and the catalog changes; ``on_delete`` still applies).
+    # Nothing looks step runs up by step: no index (a step deleted by a sync clears its key
+    # in the step runs by a scan).
     step = models.ForeignKey(
         "migrator.Step",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="step_runs",
+        db_index=False,
         db_constraint=False,
     )
     name = models.CharField(max_length=255)
@@ -256,12 +259,15 @@ class Event(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # Not indexed either: events are read by deployment and time, never by run or step
+    # run (deleting one clears its key here by a scan).
     run = models.ForeignKey(
         Run,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="events",
+        db_index=False,
         db_constraint=False,
     )
     step_run = models.ForeignKey(
@@ -270,6 +276,7 @@ class Event(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="events",
+        db_index=False,
         db_constraint=False,
     )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from simple_history.models import HistoricalRecords
+
+from .history import AuditHistory
 
 
 class SchemaVersion(models.Model):
@@ -32,7 +33,7 @@ class SchemaVersion(models.Model):
     )
     captured_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["schema"], no_db_index=["deployment"])
+    history = AuditHistory(excluded_fields=["schema"], no_db_index=["deployment"])
 
     class Meta:
         ordering = ["database", "-captured_at"]
