@@ -22,5 +22,5 @@ class AuditHistory(HistoricalRecords):
         extra["history_date"] = models.DateTimeField()
         user = extra.get("history_user")
         if isinstance(user, models.ForeignKey):
-            user.db_index = False
+            user.db_index = False  # type: ignore[attr-defined]  # set by Field.__init__
         return extra
