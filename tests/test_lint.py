@@ -161,6 +161,25 @@ def test_an_ignore_comment_with_a_reason_accepts_a_finding(tmp_path: Path) -> No
     assert services.lint(path=tmp_path, vendor="postgresql").blocking, "a reason is required"
 
 
+def test_an_ignore_comment_counts_anywhere_in_the_source_file_not_in_its_down(
+    tmp_path: Path,
+) -> None:
+    header = "-- migrator:ignore S101 the archive replaces it\n"
+    write(tmp_path, "001_change.sql", header + marker_sql("DROP TABLE old;", "SELECT 1;"))
+    write(
+        tmp_path, "002_gone.up.sql", "-- migrator:ignore S101 moved to cold storage\nDROP TABLE t;"
+    )
+    write(tmp_path, "002_gone.down.sql", "CREATE TABLE t (id bigint);")
+    write(tmp_path, "003_more.up.sql", "DROP TABLE u;")
+    write(
+        tmp_path, "003_more.down.sql", "-- migrator:ignore S101 not here\nCREATE TABLE u (id int);"
+    )
+    findings = {f.version: f for f in services.lint(path=tmp_path, vendor="postgresql").findings}
+    assert findings["001"].suppressed == "the archive replaces it"
+    assert findings["002"].suppressed == "moved to cold storage"
+    assert not findings["003"].suppressed, "a comment in the down file accepts nothing"
+
+
 def test_cli_formats_and_exit_codes(cli: Any, tmp_path: Path) -> None:
     write(tmp_path, "001_ok.sql", marker_sql("CREATE TABLE t (id bigint);", "DROP TABLE t;"))
     clean = cli("lint", str(tmp_path))

@@ -19,6 +19,8 @@ from .handlers import HANDLERS
 from .registry import Finding
 
 #: ``-- migrator:ignore S131 the table has 40 rows`` (the reason is required).
+#: The parts of a migration that are its source file (not its down or config file).
+_SOURCE_ROLES = ("main", "up")
 _IGNORE = re.compile(r"--\s*migrator:ignore\s+([A-Z]\d{3})(?:[ \t]+(\S[^\n]*))?", re.IGNORECASE)
 
 
@@ -55,11 +57,14 @@ def accepts_findings(spec: MigrationSpec) -> bool:
 def _ignored(spec: MigrationSpec) -> dict[str, str]:
     """``-- migrator:ignore`` comments of the migration's SQL and file, by check id."""
     texts = [step.forward for step in spec.steps if isinstance(step.forward, str)]
-    if spec.source.is_file() and spec.source.suffix == ".sql":
-        try:
-            texts.append(spec.source.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            pass
+    if spec.source.suffix == ".sql":
+        # The file as the catalog read it (comments outside the SQL of any step count
+        # too), not read again: an apply asks this of every migration it plans.
+        texts.extend(
+            content.decode("utf-8", errors="replace")
+            for role, content in spec.parts
+            if role in _SOURCE_ROLES
+        )
     found: dict[str, str] = {}
     for text in texts:
         for match in _IGNORE.finditer(text):
