@@ -16,6 +16,7 @@ from typing import Any
 from django.db import connections
 
 from ..conf import migrator_settings
+from . import reuse
 from .errors import CatalogError, CatalogProblem
 from .flavors import ERROR, detect
 from .formats.base import Claim, ReadContext
@@ -93,7 +94,7 @@ def _read_source(
     specs: list[MigrationSpec] = []
     for claims in groups.values():
         try:
-            spec = claims[0].format.build(claims, ctx)
+            spec = reuse.build(claims, ctx)
         except CatalogError as exc:
             problems.extend(exc.problems)
             continue

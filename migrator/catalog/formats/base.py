@@ -28,11 +28,14 @@ class ReadContext:
     texts: dict[Path, tuple[bytes, str]] = field(default_factory=dict)
     #: What a reader noticed that is not an error (shown by sync, status and verify).
     warnings: list[CatalogProblem] = field(default_factory=list)
+    #: Every file asked for by :meth:`read` (what a built migration depends on).
+    touched: set[Path] = field(default_factory=set)
 
     def warn(self, path: Path, message: str, line: int | None = None) -> None:
         self.warnings.append(CatalogProblem(str(path), message, line))
 
     def read(self, path: Path) -> tuple[bytes, str]:
+        self.touched.add(path)
         if path not in self.texts:
             self.texts[path] = read_text(path)
         return self.texts[path]
@@ -53,6 +56,10 @@ class MigrationFormat:
     """Base class of file formats."""
 
     name = ""
+    #: Whether a migration built from unchanged files may be reused (see
+    #: :mod:`migrator.catalog.reuse`): it reads nothing but files, through ``ctx.read``,
+    #: next to or inside what it claims.
+    reusable = True
 
     def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
         """Return a claim if ``entry`` (a file or a folder) is this format's, else None."""

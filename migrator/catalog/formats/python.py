@@ -49,6 +49,8 @@ def import_file(path: Path) -> ModuleType:
 
 class PythonFormat(MigrationFormat):
     name = "python"
+    #: Built by importing code, which may read anything: imported again at every read.
+    reusable = False
 
     def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
         if entry.suffix != ".py" or entry.name.startswith("__") or not entry.is_file():
