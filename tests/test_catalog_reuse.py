@@ -1,5 +1,6 @@
-"""Migrations built from unchanged files are reused; any change to what a migration was
-built from (its files, a file added next to them) is read again."""
+"""A folder whose files did not change gives its migrations again without being read; any
+change to what they were read from (a file, a file added next to one, a subfolder's
+content) makes it read again."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from migrator.catalog import load_catalog, reuse
+from migrator.catalog.errors import CatalogError
 
 from .conftest import marker_sql, write
 
@@ -34,7 +36,7 @@ def test_unchanged_files_give_equal_copies_that_can_be_changed_safely(
     write(catalog_dir, "001_a.sql", marker_sql("CREATE TABLE a (id int);", "DROP TABLE a;"))
     write(catalog_dir, "002_b.sql", marker_sql("CREATE TABLE b (id int);", "DROP TABLE b;"))
     first = _specs()
-    assert len(reuse._kept) == 2
+    assert len(reuse._kept) == 1
     first["002"].options["foreign_keys"] = False  # what the loader may do to its copy
     second = _specs()
     assert second["001"] is not first["001"] and second["001"] == first["001"]
@@ -77,6 +79,16 @@ def test_a_diesel_folder_keeps_its_warnings_and_sees_new_files(
     assert not load_catalog().for_database("default")[0].steps[0].transactional
 
 
+def test_a_file_added_to_an_empty_flyway_subfolder_is_found(
+    catalog_dir: Path, settled: None
+) -> None:
+    write(catalog_dir, "V1__users.sql", "CREATE TABLE users (id int);\n")
+    (catalog_dir / "2025").mkdir()
+    assert set(_specs()) == {"1"}
+    write(catalog_dir / "2025", "V2__posts.sql", "CREATE TABLE posts (id int);\n")
+    assert set(_specs()) == {"1", "2"}
+
+
 def test_files_changed_in_the_last_seconds_are_not_kept(catalog_dir: Path) -> None:
     reuse.forget()
     write(catalog_dir, "001_a.sql", marker_sql("CREATE TABLE a (id int);"))
@@ -84,7 +96,9 @@ def test_files_changed_in_the_last_seconds_are_not_kept(catalog_dir: Path) -> No
     assert reuse._kept == {}, "just written: read again until it settles"
 
 
-def test_python_migrations_are_imported_at_every_read(catalog_dir: Path, settled: None) -> None:
+def test_folders_with_python_migrations_or_errors_are_read_every_time(
+    catalog_dir: Path, settled: None
+) -> None:
     write(catalog_dir, "001_a.sql", marker_sql("CREATE TABLE a (id int);"))
     write(
         catalog_dir,
@@ -93,4 +107,10 @@ def test_python_migrations_are_imported_at_every_read(catalog_dir: Path, settled
         "    steps = [dsl.RunSQL('SELECT 1', backward='SELECT 1')]\n",
     )
     assert set(_specs()) == {"001", "002"}
-    assert [key[0] for key in reuse._kept] == ["single-sql"], "the SQL file only"
+    assert reuse._kept == {}
+    (catalog_dir / "002_b.py").unlink()
+    write(catalog_dir, "003_c.sql", marker_sql("CREATE TABLE c (id int);\x00"))
+    for _ in range(2):
+        with pytest.raises(CatalogError, match="NUL byte"):
+            load_catalog()
+    assert reuse._kept == {}

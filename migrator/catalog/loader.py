@@ -11,6 +11,7 @@ from __future__ import annotations
 import graphlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.db import connections
@@ -69,12 +70,52 @@ def _read_source(
     warnings: list[CatalogProblem],
     flavors: dict[str, str],
 ) -> list[MigrationSpec]:
+    """The folder's migrations: kept from the last read if nothing in it changed (see
+    :mod:`migrator.catalog.reuse`), else read."""
     ctx = ReadContext(database=source.database, vendor=_vendor(source.database))
-    top = entries(source.path, problems)
+    key = (source.path, source.database, source.format, source.foreign_keys, ctx.vendor)
+    kept = reuse.lookup(key)
+    if kept is not None:
+        flavors[str(source.path)] = kept.flavor
+        warnings.extend(kept.warnings)
+        return kept.fresh_specs()
+    started = reuse.now_ns()
+    found: list[CatalogProblem] = []
+    noticed: list[CatalogProblem] = []
+    walked: list[Path] = []
+    specs, paths, reusable = _read_folder(source, ctx, found, noticed, walked)
+    flavors[str(source.path)] = ctx.flavor
+    problems.extend(found)
+    warnings.extend(noticed)
+    if reusable and not found:
+        reuse.keep(
+            key,
+            started_ns=started,
+            read_from=[*walked, *paths, *ctx.touched],
+            specs=specs,
+            warnings=noticed,
+            flavor=ctx.flavor,
+        )
+    return specs
+
+
+def _read_folder(
+    source: Source,
+    ctx: ReadContext,
+    problems: list[CatalogProblem],
+    warnings: list[CatalogProblem],
+    walked: list[Path],
+) -> tuple[list[MigrationSpec], list[Path], bool]:
+    """Read the folder: its migrations, the entries found, and whether they may be kept
+    (no format that imports code)."""
+    top = entries(source.path, problems, walked=walked)
     flavor = detect(source.format, top, ctx)
     ctx.flavor = flavor.name
-    flavors[str(source.path)] = flavor.name
-    paths = entries(source.path, problems, descend=lambda _: True) if flavor.recursive else top
+    paths = (
+        entries(source.path, problems, descend=lambda _: True, walked=walked)
+        if flavor.recursive
+        else top
+    )
     groups: dict[tuple[str, Any], list[Claim]] = defaultdict(list)
     for path in paths:
         claim = None
@@ -94,7 +135,7 @@ def _read_source(
     specs: list[MigrationSpec] = []
     for claims in groups.values():
         try:
-            spec = reuse.build(claims, ctx)
+            spec = claims[0].format.build(claims, ctx)
         except CatalogError as exc:
             problems.extend(exc.problems)
             continue
@@ -106,7 +147,8 @@ def _read_source(
             continue
         specs.append(spec)
     warnings.extend(ctx.warnings)
-    return specs
+    reusable = all(claims[0].format.reusable for claims in groups.values())
+    return specs, paths, reusable
 
 
 def _check_duplicates(specs: list[MigrationSpec], problems: list[CatalogProblem]) -> bool:

@@ -1,15 +1,16 @@
-"""Migrations built from files that have not changed since the last read are reused, not
-parsed again: a worker reads the catalog for every deployment it runs, the console for
-every page that shows it (a thousand files: about 50 ms of parsing each time).
+"""A catalog folder whose files have not changed since the last read gives the same
+migrations again without being read: a worker reads the catalog for every deployment it
+runs, the console for every page that shows it (a thousand files: about 50 ms of reading,
+telling the folder's tool and parsing each time, against a few for checking them).
 
-What a migration was built from is every file its format read and every folder holding
-what it claimed (a file added next to it, such as a Flyway script config or a diesel
-``metadata.toml``, changes the folder). They are unchanged when their device, inode, size,
-modification and change times all are; the change time cannot be set back by anyone.
-Only files and folders last changed two seconds or more before the build started are
-trusted (git's "racily clean" rule): a file changed twice within one tick of the
-filesystem's clock, or while it was being read, is read again every time until it
-settles. Formats that import code (Python migrations) are never reused.
+What a folder's migrations were built from is every folder listed, every entry found and
+every file read. They are unchanged when their device, inode, size, modification and change
+times all are (the change time cannot be set back by anyone; a file added, removed or
+renamed changes its folder's times). Only what was last changed two seconds or more before
+the read started is trusted (git's "racily clean" rule): a file changed twice within one
+tick of the filesystem's clock, or while it was being read, is read again every time until
+it settles. A folder with errors, or with Python migrations (built by importing code, which
+may read anything), is read again every time.
 """
 
 from __future__ import annotations
@@ -17,32 +18,41 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .errors import CatalogProblem
-from .formats.base import Claim, ReadContext
 from .spec import MigrationSpec
 
-#: How long a file must have been left alone before its migration is kept for reuse.
+#: How long everything read must have been left alone before the result is kept.
 SETTLED_NS = 2_000_000_000
-#: Kept migrations beyond which all are forgotten (several catalogs of many thousands).
-MAX_KEPT = 50_000
+#: Folders kept at most (a process serving many projects' catalogs); then all forgotten.
+MAX_KEPT = 256
 
 Signature = tuple[int, int, int, int, int]
 
 
 @dataclasses.dataclass(frozen=True)
-class _Kept:
+class Kept:
+    """A folder's migrations, warnings and flavor, with what they were read from."""
+
     depends: tuple[tuple[Path, Signature], ...]
-    spec: MigrationSpec
+    specs: tuple[MigrationSpec, ...]
     warnings: tuple[CatalogProblem, ...]
+    flavor: str
+
+    def fresh_specs(self) -> list[MigrationSpec]:
+        """Copies the loader may change (it sets options and resolves dependencies);
+        steps and file contents are never changed once built, and are shared."""
+        return [_copy(spec) for spec in self.specs]
 
 
-_kept: dict[tuple[Any, ...], _Kept] = {}
+_kept: dict[tuple[Any, ...], Kept] = {}
 
 
-def _signature(path: Path) -> Signature | None:
+def signature(path: Path) -> Signature | None:
+    """What tells a file or folder changed; None if it is gone."""
     try:
         st = os.stat(path)
     except OSError:
@@ -51,8 +61,6 @@ def _signature(path: Path) -> Signature | None:
 
 
 def _copy(spec: MigrationSpec) -> MigrationSpec:
-    """A copy the loader may change (it sets options and resolves dependencies); steps
-    and file contents are never changed once built, and are shared."""
     return dataclasses.replace(
         spec,
         options=dict(spec.options),
@@ -60,44 +68,53 @@ def _copy(spec: MigrationSpec) -> MigrationSpec:
     )
 
 
-def build(claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
-    """``claims[0].format.build(claims, ctx)``, or the same migration built before from
-    the same, unchanged files (with the warnings its build gave)."""
-    fmt = claims[0].format
-    if not fmt.reusable:
-        return fmt.build(claims, ctx)
-    key = (
-        fmt.name,
-        ctx.flavor,
-        ctx.vendor,
-        ctx.database,
-        tuple((c.role, c.version, c.name, c.path) for c in claims),
-    )
+def lookup(key: tuple[Any, ...]) -> Kept | None:
+    """What was kept under ``key``, if nothing it was read from changed since."""
     kept = _kept.get(key)
-    if kept is not None and all(_signature(path) == sig for path, sig in kept.depends):
-        ctx.warnings.extend(kept.warnings)
-        return _copy(kept.spec)
-    started = time.time_ns()
-    ctx.touched.clear()
-    warned = len(ctx.warnings)
-    spec = fmt.build(claims, ctx)
-    paths = {c.path.parent for c in claims} | {c.path for c in claims} | ctx.touched
-    depends = tuple((path, _signature(path)) for path in sorted(paths))
-    settled = started - SETTLED_NS
-    if all(sig is not None and sig[3] < settled and sig[4] < settled for _, sig in depends):
-        if len(_kept) >= MAX_KEPT:
-            _kept.clear()
-        _kept[key] = _Kept(
-            depends=depends,  # type: ignore[arg-type]  # no None: checked just above
-            spec=_copy(spec),
-            warnings=tuple(ctx.warnings[warned:]),
-        )
-    return spec
+    if kept is None:
+        return None
+    for path, sig in kept.depends:
+        if signature(path) != sig:
+            del _kept[key]
+            return None
+    return kept
+
+
+def keep(
+    key: tuple[Any, ...],
+    *,
+    started_ns: int,
+    read_from: Iterable[Path],
+    specs: list[MigrationSpec],
+    warnings: list[CatalogProblem],
+    flavor: str,
+) -> None:
+    """Keep a folder's result (read from ``read_from``, starting at ``started_ns``) if
+    everything it was read from had settled; copies, so the caller may change its own."""
+    settled = started_ns - SETTLED_NS
+    depends = []
+    for path in sorted(set(read_from)):
+        sig = signature(path)
+        if sig is None or sig[3] >= settled or sig[4] >= settled:
+            return
+        depends.append((path, sig))
+    if len(_kept) >= MAX_KEPT:
+        _kept.clear()
+    _kept[key] = Kept(
+        depends=tuple(depends),
+        specs=tuple(_copy(spec) for spec in specs),
+        warnings=tuple(warnings),
+        flavor=flavor,
+    )
+
+
+def now_ns() -> int:
+    return time.time_ns()
 
 
 def forget() -> None:
-    """Forget every kept migration (tests; a filesystem whose clock cannot be trusted)."""
+    """Forget every kept folder (tests; a filesystem whose clock cannot be trusted)."""
     _kept.clear()
 
 
-__all__ = ["build", "forget"]
+__all__ = ["Kept", "forget", "keep", "lookup", "signature"]

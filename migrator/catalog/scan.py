@@ -65,17 +65,21 @@ def entries(
     problems: list[CatalogProblem],
     *,
     descend: Callable[[Path], bool] | None = None,
+    walked: list[Path] | None = None,
 ) -> list[Path]:
     """The files and folders of ``folder`` to read, in name order; companions skipped.
 
     ``descend(path)``: whether a subfolder is a container to walk into (Flyway's locations
     are recursive) rather than an entry itself. Symbolic links to folders already walked
-    are reported as loops instead of walked again.
+    are reported as loops instead of walked again. ``walked`` is given every folder
+    listed (what the result depends on besides the entries themselves).
     """
     found: list[Path] = []
     seen = {folder.resolve()}
 
     def walk(directory: Path) -> None:
+        if walked is not None:
+            walked.append(directory)
         try:
             children = sorted(directory.iterdir(), key=lambda p: p.name)
         except OSError as exc:

@@ -56,9 +56,9 @@ class MigrationFormat:
     """Base class of file formats."""
 
     name = ""
-    #: Whether a migration built from unchanged files may be reused (see
-    #: :mod:`migrator.catalog.reuse`): it reads nothing but files, through ``ctx.read``,
-    #: next to or inside what it claims.
+    #: Whether a folder of this format's migrations may be kept while its files do not
+    #: change (see :mod:`migrator.catalog.reuse`): builds read nothing but files, through
+    #: ``ctx.read``, next to or inside what they claim.
     reusable = True
 
     def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
