@@ -75,7 +75,7 @@ def lookup(key: tuple[Any, ...]) -> Kept | None:
         return None
     for path, sig in kept.depends:
         if signature(path) != sig:
-            del _kept[key]
+            _kept.pop(key, None)  # another thread may have dropped it too
             return None
     return kept
 
