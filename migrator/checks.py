@@ -154,6 +154,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "AUTO_ROLLBACK": (lambda v: isinstance(v, bool), "True or False"),
     "STRICT": (lambda v: isinstance(v, bool), "True or False"),
+    "CATALOG_REUSE": (lambda v: isinstance(v, bool), "True or False"),
     "APPROVE_ROLLBACKS": (lambda v: isinstance(v, bool), "True or False"),
     "APPROVAL_RISK": (lambda v: v is None or v in RISKS, f"None or one of {', '.join(RISKS)}"),
     "QUEUE": (lambda v: isinstance(v, str) and bool(v), "a queue name"),

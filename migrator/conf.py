@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "PREPARED_STATEMENTS": True,
     # Files that the original tool ignores are errors instead of warnings.
     "STRICT": False,
+    # A catalog folder whose files did not change since the last read (same inode, size,
+    # modification and change times) is not read again; off where file times lie.
+    "CATALOG_REUSE": True,
     # Deployments at or above this risk ("low", "medium", "high") wait for approval by
     # another user with the approve permission; None turns the gate off.
     "APPROVAL_RISK": None,

@@ -114,3 +114,10 @@ def test_folders_with_python_migrations_or_errors_are_read_every_time(
         with pytest.raises(CatalogError, match="NUL byte"):
             load_catalog()
     assert reuse._kept == {}
+
+
+def test_reuse_can_be_switched_off(catalog_dir: Path, settled: None, settings) -> None:
+    settings.MIGRATOR = {**settings.MIGRATOR, "CATALOG_REUSE": False}
+    write(catalog_dir, "001_a.sql", marker_sql("CREATE TABLE a (id int);"))
+    load_catalog()
+    assert reuse._kept == {}

@@ -44,9 +44,14 @@ def test_bad_backup_mode_and_unknown_key(settings) -> None:
 
 
 def test_setting_of_the_wrong_type_or_range(settings) -> None:
-    settings.MIGRATOR = {"BATCH_SIZE": 0, "APPROVAL_RISK": "extreme", "STRICT": "yes"}
+    settings.MIGRATOR = {
+        "BATCH_SIZE": 0,
+        "APPROVAL_RISK": "extreme",
+        "STRICT": "yes",
+        "CATALOG_REUSE": "no",
+    }
     messages = check_settings()
-    assert [m.id for m in messages] == ["migrator.E008"] * 3
+    assert [m.id for m in messages] == ["migrator.E008"] * 4
     assert "BATCH_SIZE" in messages[0].msg and "an int >= 1" in messages[0].msg
 
 

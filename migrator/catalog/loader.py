@@ -74,7 +74,8 @@ def _read_source(
     :mod:`migrator.catalog.reuse`), else read."""
     ctx = ReadContext(database=source.database, vendor=_vendor(source.database))
     key = (source.path, source.database, source.format, source.foreign_keys, ctx.vendor)
-    kept = reuse.lookup(key)
+    reusing = bool(migrator_settings.CATALOG_REUSE)
+    kept = reuse.lookup(key) if reusing else None
     if kept is not None:
         flavors[str(source.path)] = kept.flavor
         warnings.extend(kept.warnings)
@@ -87,7 +88,7 @@ def _read_source(
     flavors[str(source.path)] = ctx.flavor
     problems.extend(found)
     warnings.extend(noticed)
-    if reusable and not found:
+    if reusing and reusable and not found:
         reuse.keep(
             key,
             started_ns=started,
