@@ -204,9 +204,81 @@ def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: A
             # Many rows go by COPY (two streams), which a pipeline cannot carry.
             dialect.pipeline() if len(objs) < _COPY_ROWS else nullcontext(),
         ):
-            insert(cursor, alias, objs)
-            history = [history_row(obj, reason=reason, user_id=user_id, kind="+") for obj in objs]
-            insert(cursor, alias, history, keys=False)
+            mapping = _history_mapping(model, alias)
+            if mapping is None or any(obj.pk is None for obj in objs):
+                insert(cursor, alias, objs)
+                history = [
+                    history_row(obj, reason=reason, user_id=user_id, kind="+") for obj in objs
+                ]
+                insert(cursor, alias, history, keys=False)
+                return
+            _resolve_relations(objs)
+            _, fields = _insert_sql(model, alias, with_pk=True, returning=False)
+            values = [fields.values(obj) for obj in objs]
+            _insert_all(cursor, alias, model, values, with_pk=True)
+            _mark_saved(objs, alias)
+            extras = {
+                "history_date": timezone.now(),
+                "history_user_id": user_id,
+                "history_change_reason": reason,
+                "history_type": "+",
+            }
+            _insert_all(
+                cursor,
+                alias,
+                historical_model(model),
+                mapping.rows(values, extras),
+                with_pk=False,
+            )
+
+
+class _HistoryMapping:
+    """The ``+`` history rows of new rows from the new rows' own values, converted once:
+    each column of the history INSERT is a column of the row's INSERT (a tracked field)
+    or one of the history's own (date, user, reason, type), the same for every row."""
+
+    def __init__(self, sources: tuple[int | str, ...], converters: dict[str, Converter | None]):
+        self.sources = sources
+        self.converters = converters
+
+    def rows(self, values: list[list[Any]], extras: dict[str, Any]) -> list[list[Any]]:
+        converted = {}
+        for name, convert in self.converters.items():
+            value = extras[name]
+            converted[name] = value if convert is None else convert(value)
+        picks = [
+            (source, None) if isinstance(source, int) else (-1, converted[source])
+            for source in self.sources
+        ]
+        return [[row[i] if i >= 0 else extra for i, extra in picks] for row in values]
+
+
+@functools.cache
+def _history_mapping(model: type[models.Model], alias: str) -> _HistoryMapping | None:
+    """None when the history has columns of its own other than the four known (e.g. a
+    ``history_relation``, or extra fields): those rows are built one by one."""
+    historical = historical_model(model)
+    _, main = _insert_sql(model, alias, with_pk=True, returning=False)
+    _, history = _insert_sql(historical, alias, with_pk=False, returning=False)
+    position = {name: i for i, name in enumerate(main.names)}
+    tracked = set(_tracked(historical))
+    own = ("history_date", "history_user_id", "history_change_reason", "history_type")
+    sources: list[int | str] = []
+    for name in history.names:
+        if name in tracked and name in position:
+            sources.append(position[name])
+        elif name in own:
+            sources.append(name)
+        else:
+            return None
+    converters = {
+        f.attname: _converter(f, alias)
+        for f in historical._meta.local_concrete_fields
+        if f.attname in own
+    }
+    if set(converters) != set(own):
+        return None
+    return _HistoryMapping(tuple(sources), converters)
 
 
 @functools.cache
@@ -277,44 +349,50 @@ def insert(cursor: Any, alias: str, objs: Sequence[models.Model], *, keys: bool 
     keyed = [obj for obj in objs if obj.pk is not None]
     unkeyed = [obj for obj in objs if obj.pk is None]
     if keyed:
-        _insert_all(cursor, alias, model, keyed, with_pk=True)
+        _, fields = _insert_sql(model, alias, with_pk=True, returning=False)
+        _insert_all(cursor, alias, model, [fields.values(obj) for obj in keyed], with_pk=True)
     if unkeyed and not keys:
-        _insert_all(cursor, alias, model, unkeyed, with_pk=False)
+        _, fields = _insert_sql(model, alias, with_pk=False, returning=False)
+        _insert_all(cursor, alias, model, [fields.values(obj) for obj in unkeyed], with_pk=False)
     elif unkeyed:
         # One statement each: RETURNING from a multi-row insert has no promised order.
         sql, fields = _insert_sql(model, alias, with_pk=False, returning=True)
         for obj in unkeyed:
             cursor.execute(sql, fields.values(obj))
             obj.pk = cursor.fetchone()[0]
+    _mark_saved(objs, alias)
+
+
+def _mark_saved(objs: Sequence[models.Model], alias: str) -> None:
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
 
 
 def _insert_all(
-    cursor: Any, alias: str, model: type[models.Model], objs: list[models.Model], *, with_pk: bool
+    cursor: Any, alias: str, model: type[models.Model], rows: list[list[Any]], *, with_pk: bool
 ) -> None:
-    """A multi-row INSERT per chunk (one statement for the server to parse and run), or on
-    PostgreSQL a COPY of many rows, or one prepared statement executed per row in the
-    pipeline."""
+    """Insert ``rows`` (values in the order of the model's INSERT columns): a multi-row
+    INSERT per chunk (one statement for the server to parse and run), or on PostgreSQL a
+    COPY of many rows, or one prepared statement executed per row in the pipeline."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
     postgresql = _vendor(alias) == "postgresql"
-    if postgresql and len(objs) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
+    if postgresql and len(rows) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
         with cursor.copy(_copy_sql(model, alias, with_pk=with_pk)) as copy:
-            for obj in objs:
-                copy.write_row(fields.values(obj))
+            for row in rows:
+                copy.write_row(row)
         return
-    if postgresql and len(objs) * len(fields.names) > _PSYCOPG_CACHED:
+    if postgresql and len(rows) * len(fields.names) > _PSYCOPG_CACHED:
         # One prepared statement and a Bind/Execute per row, in the caller's pipeline:
         # psycopg re-parses a query of more parameters than it caches on every call, which
         # cost more than the inserts themselves (a sync of a thousand migrations).
-        cursor.executemany(sql, [fields.values(obj) for obj in objs])
+        cursor.executemany(sql, rows)
         return
-    for start in range(0, len(objs), _CHUNK):
-        chunk = objs[start : start + _CHUNK]
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
         cursor.execute(
             _rows_sql(model, alias, with_pk=with_pk, count=len(chunk)),
-            [value for obj in chunk for value in fields.values(obj)],
+            [value for row in chunk for value in row],
         )
 
 

@@ -123,6 +123,14 @@ def test_new_rows_go_in_with_their_history_row_each(count: int) -> None:
     history = Migration.history.filter(history_change_reason="synced by the test")
     assert sorted(history.values_list("id", flat=True)) == sorted(keys)
     assert set(history.values_list("history_type", flat=True)) == {"+"}
+    # Each history row holds its row as stored, every tracked field (JSON, times set on
+    # insert, keys), as simple-history's own bulk_create_with_history writes it.
+    tracked = [f.attname for f in Migration.history.model.tracked_fields]
+    for row in history:
+        assert {name: getattr(row, name) for name in tracked} == {
+            name: getattr(stored[row.id], name) for name in tracked
+        }
+        assert row.history_user_id is None and row.history_date >= first.synced_at
     assert Migration.objects.create(
         database="default", version="999", name="m", source="z.sql", format="sql", checksum="v"
     ).pk > max(keys)
