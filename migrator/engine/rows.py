@@ -10,6 +10,7 @@ get their key without a round trip, so a whole flush goes to the server at once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import operator
@@ -161,21 +162,54 @@ def _tracked(historical: Any) -> tuple[str, ...]:
 def history_row(obj: models.Model, *, reason: str, user_id: Any, kind: str) -> models.Model:
     """The simple-history row of ``obj`` as it is now (``kind``: ``+``, ``~`` or ``-``)."""
     historical = historical_model(type(obj))
+    shape = _history_shape(historical)
     values = obj.__dict__
-    row = build(
-        historical,
-        history_date=timezone.now(),
-        history_user_id=user_id,
-        history_change_reason=reason,
-        history_type=kind,
-        **{
-            name: values[name] if name in values else getattr(obj, name)
-            for name in _tracked(historical)
-        },
-    )
-    if hasattr(historical, "history_relation"):
+    try:
+        picked = shape.pick(values)
+    except KeyError:  # a deferred field: loaded on access
+        picked = [values[name] if name in values else getattr(obj, name) for name in shape.tracked]
+    row = historical.__new__(historical)
+    row._state = ModelState()
+    fields = row.__dict__
+    fields.update(shape.base)
+    fields.update(zip(shape.tracked, picked, strict=True))
+    for attname, default in shape.fresh:
+        fields[attname] = default()
+    fields["history_date"] = timezone.now()
+    fields["history_user_id"] = user_id
+    fields["history_change_reason"] = reason
+    fields["history_type"] = kind
+    if shape.relation:
         row.history_relation_id = obj.pk
     return row
+
+
+@dataclasses.dataclass(frozen=True)
+class _HistoryShape:
+    """What a history row of one model is made of, worked out once (a history row is
+    written at every change: several per migration applied)."""
+
+    tracked: tuple[str, ...]
+    pick: Callable[[dict[str, Any]], Sequence[Any]]
+    #: Defaults of the history's columns that are neither tracked nor set per row.
+    base: dict[str, Any]
+    fresh: tuple[tuple[str, Any], ...]
+    relation: bool
+
+
+@functools.cache
+def _history_shape(historical: Any) -> _HistoryShape:
+    tracked = _tracked(historical)
+    plain, fresh = _blank(historical)
+    given = {*tracked, "history_date", "history_user_id", "history_change_reason", "history_type"}
+    getter = operator.itemgetter(*tracked)
+    return _HistoryShape(
+        tracked=tracked,
+        pick=getter if len(tracked) > 1 else (lambda values: (getter(values),)),
+        base={name: value for name, value in plain.items() if name not in given},
+        fresh=tuple((name, default) for name, default in fresh if name not in given),
+        relation=hasattr(historical, "history_relation"),
+    )
 
 
 def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: Any = None) -> None:

@@ -269,3 +269,33 @@ def test_faults_fire_on_the_nth_visit_only() -> None:
             faults.point("here")
         faults.point("here")
     faults.point("here")  # disarmed
+
+
+def test_a_history_row_is_the_one_simple_history_writes() -> None:
+    """A change's history row, built without the ORM, holds what simple-history's own
+    row of the same save holds (every column but its key and time)."""
+    migration = Migration.objects.create(
+        database="default",
+        version="001",
+        name="m",
+        source="m.sql",
+        format="sql",
+        checksum="v1:x",
+        options={"timeout": 5},
+        depends_on=["000"],
+    )
+    migration.name = "renamed"
+    migration.save()
+    theirs = Migration.history.filter(id=migration.pk).latest("history_id")
+    built = rows.history_row(migration, reason=theirs.history_change_reason, user_id=None, kind="~")
+    with dialect_for("default").bookkeeping_cursor() as cursor:
+        rows.insert(cursor, "default", [built], keys=False)
+    ours = Migration.history.filter(id=migration.pk).latest("history_id")
+    assert ours.history_id != theirs.history_id
+
+    def columns(row: object) -> dict[str, object]:
+        values = {f.attname: getattr(row, f.attname) for f in type(row)._meta.concrete_fields}
+        return {k: v for k, v in values.items() if k not in ("history_id", "history_date")}
+
+    assert columns(ours) == columns(theirs)
+    assert ours.history_date >= theirs.history_date
