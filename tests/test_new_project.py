@@ -121,3 +121,40 @@ def test_bad_input_exits_2_and_changes_nothing(
 def test_bad_usage_exits_2(site: Path) -> None:
     assert run(site, "migrator", "baseline").returncode == 2
     assert run(site, "migrator", "status", "--database", "nope").returncode == 2
+
+
+#: The packages of the optional extras (``postgres``, ``rq``, ``celery``): a site on SQLite
+#: installs none of them.
+OPTIONAL = ("psycopg", "psycopg2", "psycopg_binary", "rq", "django_rq", "celery", "redis")
+
+_WITHOUT_EXTRAS = (
+    "import runpy, sys\n"
+    "for name in {names!r}:\n"
+    "    sys.modules[name] = None  # import fails as if it were not installed\n"
+    "sys.argv = ['manage.py', *sys.argv[1:]]\n"
+    "runpy.run_path('manage.py', run_name='__main__')\n"
+)
+
+
+def test_works_without_the_optional_extras(site: Path) -> None:
+    """``pip install django-migrator`` alone (no PostgreSQL driver, no rq, no Celery) is
+    enough for a site on SQLite: every command imports only what it uses."""
+
+    def bare(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _WITHOUT_EXTRAS.format(names=OPTIONAL), *args],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(site)},
+        )
+
+    assert bare("check").returncode == 0
+    result = bare("migrator", "apply")
+    assert result.returncode == 0, result.stderr
+    status = bare("migrator", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    [target] = json.loads(status.stdout)["databases"]
+    assert target["pending"] == [] and target["current_version"] == "007"
+    assert "psycopg" not in status.stderr

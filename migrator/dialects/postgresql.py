@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-import psycopg
 from django.db import DatabaseError
 from pglast import parser as pg_parser
 
@@ -71,18 +70,6 @@ def sqlstate(error: BaseException) -> str:
 _NEVER_BY_ITSELF = 2**31 - 1
 
 
-class _BookkeepingCursor(psycopg.Cursor[Any]):
-    """A server-side binding cursor preparing what it executes (or never, if told)."""
-
-    def __init__(self, connection: Any, *, prepare: bool):
-        super().__init__(connection)
-        self._prepare = prepare
-
-    def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
-        options.setdefault("prepare", self._prepare)
-        return super().execute(query, params, **options)
-
-
 class PostgreSQLDialect(Dialect):
     vendor: ClassVar[str] = "postgresql"
     display_name: ClassVar[str] = "PostgreSQL"
@@ -96,6 +83,8 @@ class PostgreSQLDialect(Dialect):
         statements are prepared (parsed and planned once per connection, not at every
         flush) unless ``MIGRATOR["PREPARED_STATEMENTS"]`` is off, e.g. behind a pooler
         that cannot keep them (the target lock needs a session anyway)."""
+        from .postgresql_cursor import BookkeepingCursor
+
         self.connection.ensure_connection()
         connection = self.connection.connection
         prepare = migrator_settings.PREPARED_STATEMENTS
@@ -103,7 +92,7 @@ class PostgreSQLDialect(Dialect):
             # Django turns preparing off; this lets the cursor's explicit requests through
             # while Django's own queries still never reach the threshold.
             connection.prepare_threshold = _NEVER_BY_ITSELF
-        return _BookkeepingCursor(connection, prepare=prepare)
+        return BookkeepingCursor(connection, prepare=prepare)
 
     def reserve_keys(self, table: str, column: str, count: int) -> list[int] | None:
         sequence = self.scalar("SELECT pg_get_serial_sequence(%s, %s)", [self.quote(table), column])
