@@ -28,7 +28,12 @@ def run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("newsite")
+    return new_site(tmp_path_factory.mktemp("newsite"))
+
+
+def new_site(root: Path) -> Path:
+    """A ``startproject`` site with migrator installed, a catalog in every format, and
+    ``migrate`` run."""
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "newsite", str(root)],
         check=True,
@@ -136,9 +141,10 @@ _WITHOUT_EXTRAS = (
 )
 
 
-def test_works_without_the_optional_extras(site: Path) -> None:
+def test_works_without_the_optional_extras(tmp_path: Path) -> None:
     """``pip install django-migrator`` alone (no PostgreSQL driver, no rq, no Celery) is
     enough for a site on SQLite: every command imports only what it uses."""
+    site = new_site(tmp_path)
 
     def bare(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
