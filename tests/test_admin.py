@@ -36,7 +36,13 @@ def test_every_model_is_registered() -> None:
 def test_changelists_render_and_nothing_is_editable(admin_client, cli, catalog_dir: Path) -> None:
     write(catalog_dir, "1_a.sql", marker_sql("SELECT 1;", "SELECT 1;"))
     cli("sync")
-    Deployment.objects.create(direction="forward", requested_by="t")
+    live = Deployment.objects.create(direction="forward", requested_by="t")
+    dry = Deployment.objects.create(direction="forward", requested_by="t", dry_run=True)
+    listed = admin_client.get(reverse("admin:migrator_deployment_changelist")).content.decode()
+    for deployment in (live, dry):
+        page = reverse("admin:migrator_console_deployment", args=[deployment.pk])
+        assert f'<a href="{page}">#{deployment.pk}</a>' in listed
+    assert listed.count('<span class="mg-badge mg-dry">dry run</span>') == 1
     for model in ALL_MODELS:
         opts = model._meta
         response = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))

@@ -73,12 +73,11 @@ class DeploymentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     def number(self, obj: Deployment) -> SafeString:
         """The console's page of the deployment (its record is linked from there)."""
         url = reverse("admin:migrator_console_deployment", args=[obj.pk])
-        dry = (
-            format_html(' <span class="mg-badge {}">dry run</span>', "mg-dry")
-            if obj.dry_run
-            else ""
-        )
-        return format_html('<a href="{}">#{}</a>{}', url, obj.pk, dry)
+        if obj.dry_run:
+            return format_html(
+                '<a href="{}">#{}</a> <span class="mg-badge mg-dry">dry run</span>', url, obj.pk
+            )
+        return format_html('<a href="{}">#{}</a>', url, obj.pk)
 
     @admin.display(description="what", ordering="direction")
     def goal(self, obj: Deployment) -> str:

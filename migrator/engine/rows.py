@@ -266,14 +266,14 @@ def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: A
             )
 
 
+@dataclasses.dataclass(frozen=True)
 class _HistoryMapping:
     """The ``+`` history rows of new rows from the new rows' own values, converted once:
     each column of the history INSERT is a column of the row's INSERT (a tracked field)
     or one of the history's own (date, user, reason, type), the same for every row."""
 
-    def __init__(self, sources: tuple[int | str, ...], converters: dict[str, Converter | None]):
-        self.sources = sources
-        self.converters = converters
+    sources: tuple[int | str, ...]
+    converters: dict[str, Converter | None]
 
     def rows(self, values: list[list[Any]], extras: dict[str, Any]) -> list[list[Any]]:
         converted = {}

@@ -19,9 +19,9 @@ from .handlers import HANDLERS
 from .registry import Finding
 
 #: ``-- migrator:ignore S131 the table has 40 rows`` (the reason is required).
+_IGNORE = re.compile(r"--\s*migrator:ignore\s+([A-Z]\d{3})(?:[ \t]+(\S[^\n]*))?", re.IGNORECASE)
 #: The parts of a migration that are its source file (not its down or config file).
 _SOURCE_ROLES = ("main", "up")
-_IGNORE = re.compile(r"--\s*migrator:ignore\s+([A-Z]\d{3})(?:[ \t]+(\S[^\n]*))?", re.IGNORECASE)
 
 
 def lint_migration(spec: MigrationSpec, vendor: str) -> list[Finding]:
