@@ -70,10 +70,21 @@ def test_empty_up_section(cli, good: Path) -> None:
     assert_rejected(cli, "2_b.sql", "UP part is empty")
 
 
-def test_unknown_goose_annotation_and_dbmate_option(cli, good: Path) -> None:
+def test_unknown_goose_annotation(cli, good: Path) -> None:
     write(good, "2_b.sql", "-- +goose Up\nSELECT 1;\n-- +goose Sideways\n")
-    write(good, "3_c.sql", "-- migrate:up transaction:maybe\nSELECT 1;\n")
-    assert_rejected(cli, "2_b.sql:3", "unknown goose annotation", "3_c.sql:1", "transaction")
+    assert_rejected(cli, "2_b.sql:3", "unknown goose annotation")
+
+
+def test_dbmate_options_dbmate_ignores_are_warnings(cli, good: Path) -> None:
+    """dbmate reads ``key:value`` pairs and acts on ``transaction:false`` only: what it
+    ignores is shown (by line), and the section keeps its transaction."""
+    write(good, "3_c.sql", "-- migrate:up transaction:maybe\nSELECT 1;\n-- migrate:down fast\n")
+    result = cli("sync")
+    assert result.code == 0, result
+    assert "3_c.sql:1" in result.out and "only transaction:false" in result.out, result.out
+    assert "3_c.sql:3" in result.out and "'fast' is not key:value" in result.out, result.out
+    step = Migration.objects.get(version="3").steps.get()
+    assert step.options.get("transaction", True) is True
 
 
 def test_unclosed_goose_statement_block(cli, good: Path) -> None:

@@ -23,6 +23,7 @@ from .formats import (
 )
 from .formats.base import ReadContext
 from .formats.sections import DBMATE, GOOSE, dialects_in
+from .formats.single_sql import DBMATE_FILE
 from .versions import split_versioned_name
 
 IGNORE, ERROR = "warning", "error"
@@ -92,7 +93,8 @@ def _vote(path: Path, ctx: ReadContext) -> str | None:
         return "golang-migrate"
     if name.endswith(".py") and split_versioned_name(name[:-3]):
         return "migrator"
-    if name.endswith(".sql") and split_versioned_name(name[:-4]):
+    versioned = name.endswith(".sql") and split_versioned_name(name[:-4]) is not None
+    if versioned or DBMATE_FILE.match(name):
         try:
             _, text = ctx.read(path)
         except Exception:  # noqa: BLE001 - the reader reports it, with where
@@ -100,9 +102,9 @@ def _vote(path: Path, ctx: ReadContext) -> str | None:
         found = dialects_in(text)
         if found == [DBMATE]:
             return "dbmate"
-        if found == [GOOSE]:
+        if found == [GOOSE] and versioned:
             return "goose"
-        return "migrator"
+        return "migrator" if versioned else None
     return None
 
 

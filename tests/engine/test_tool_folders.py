@@ -16,7 +16,7 @@ from django.db import connections
 
 from migrator.catalog import load_catalog
 from migrator.catalog.formats.base import has_statements
-from migrator.dialects import dialect_for
+from migrator.dialects import dialect_for, split_statements
 from migrator.models import Migration
 from migrator.states import Status
 
@@ -273,6 +273,16 @@ def test_a_dbmate_project(catalog_dir: Path, cli, pg: bool) -> None:
         "20230103000000_nothing_to_undo.sql": (
             "-- migrate:up\nINSERT INTO users (id, name) VALUES (1, 'ada');\n-- migrate:down\n"
         ),
+        # dbmate's pattern is ^(\d+).*\.sql$: the leading digits are the version, with or
+        # without an underscore after them.
+        "20230104000000-seed-more.sql": (
+            "-- migrate:up\nINSERT INTO users (id, name) VALUES (2, 'bob');\n"
+            "-- migrate:down\nDELETE FROM users WHERE id = 2;\n"
+        ),
+        "20230105000000.sql": (
+            "-- migrate:up\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\n"
+            "-- migrate:down\nDROP TABLE tags;\n"
+        ),
         "schema.sql": "-- dbmate's dump\n",
     }
     for name, text in files.items():
@@ -283,12 +293,16 @@ def test_a_dbmate_project(catalog_dir: Path, cli, pg: bool) -> None:
     assert index.options == {"transaction": False, "backward_transaction": True}
     assert catalog.get("default", "20230103000000").steps[0].options["noop_down"]
     assert any(w.startswith("schema.sql: not a dbmate migration") for w in _warnings())
+    assert _versions(catalog_dir)[-2:] == ["20230104000000", "20230105000000"]
+    assert catalog.get("default", "20230104000000").name == "seed-more"
     assert cli("apply", "--yes").code == 0
     _reference(
         [
             "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));",
             f"CREATE INDEX {concurrently}users_name ON users (name);",
             "INSERT INTO users (id, name) VALUES (1, 'ada');",
+            "INSERT INTO users (id, name) VALUES (2, 'bob');",
+            "CREATE TABLE tags (id INTEGER PRIMARY KEY);",
         ]
     )
     assert _shape("default") == _shape("analytics")
@@ -334,3 +348,68 @@ def test_unicode_names_are_allowed(catalog_dir: Path, cli) -> None:
     result = cli("status", "--json")
     assert result.code == 0 and result.json()["databases"][0]["pending"] == ["002"]
     assert Status.PENDING == "pending"
+
+
+def test_a_dbmate_migration_without_a_down_section_is_refused(catalog_dir: Path, cli) -> None:
+    """dbmate refuses a migration without ``-- migrate:down`` (an empty one is its no-op)."""
+    write(catalog_dir, "20230101000000_a.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\n")
+    write(catalog_dir, "20230102000000_b.sql", "-- migrate:up\nSELECT 2;\n")
+    result = cli("sync")
+    assert result.code == 2, result
+    assert "20230102000000_b.sql" in result.err and "migrate:down" in result.err, result.err
+    assert not Migration.objects.exists()
+
+
+def test_goose_refuses_version_zero(catalog_dir: Path, cli) -> None:
+    write(catalog_dir, "00000_init.sql", "-- +goose Up\nSELECT 1;\n")
+    write(catalog_dir, "00001_next.sql", "-- +goose Up\nSELECT 2;\n")
+    result = cli("sync")
+    assert result.code == 2, result
+    assert "00000_init.sql" in result.err and "greater than zero" in result.err, result.err
+    assert not Migration.objects.exists()
+
+
+def test_scripts_with_their_own_transactions(catalog_dir: Path, cli) -> None:
+    """golang-migrate does not wrap a script on PostgreSQL, so scripts wrap themselves. One
+    wrapped transaction runs in the step's own (its COMMIT would otherwise commit the step
+    before its record, and SQLite refuses the BEGIN); a script of several transactions
+    keeps them and runs outside the step's."""
+    files = {
+        "1_users.up.sql": (
+            "BEGIN;\nCREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n"
+            "INSERT INTO users VALUES (1, 'ada');\nCOMMIT;\n"
+        ),
+        "1_users.down.sql": "BEGIN;\nDROP TABLE users;\nCOMMIT;\n",
+        "2_tags.up.sql": (
+            "BEGIN;\nCREATE TABLE tags (id INTEGER PRIMARY KEY);\nCOMMIT;\n"
+            "BEGIN TRANSACTION;\nINSERT INTO tags VALUES (1);\nEND;\n"
+        ),
+        "2_tags.down.sql": "DROP TABLE tags;\n",
+    }
+    for name, text in files.items():
+        write(catalog_dir, name, text)
+    catalog = load_catalog()
+    vendor = connections["default"].vendor
+    users, tags = catalog.get("default", "1").steps[0], catalog.get("default", "2").steps[0]
+    assert users.transactional and users.options.get("backward_transaction", True)
+    statements = split_statements(vendor, users.forward)
+    assert [s.line for s in statements] == [2, 3]  # as in the file
+    assert not any(s.sql.upper() in ("BEGIN", "COMMIT") for s in statements)
+    assert not split_statements(vendor, users.backward)[0].sql.upper().startswith("BEGIN")
+    assert not tags.transactional and "BEGIN TRANSACTION" in tags.forward
+    assert cli("apply", "--yes").code == 0
+    _reference([files["1_users.up.sql"], files["2_tags.up.sql"]])
+    assert _shape("default") == _shape("analytics")
+
+    # A wrapped script that fails is undone whole, with its record.
+    write(
+        catalog_dir,
+        "3_broken.up.sql",
+        "BEGIN;\nCREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);\nCOMMIT;\n",
+    )
+    assert cli("apply", "--yes").code == 1
+    assert "half" not in dialect_for("default").table_names()
+    assert not Migration.objects.get(version="3").applied
+    (catalog_dir / "3_broken.up.sql").unlink()
+    assert cli("rollback", "--steps", "2", "--yes").code == 0
+    assert {"users", "tags"}.isdisjoint(dialect_for("default").table_names())

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ...dialects import DIALECTS, split_statements
+from ...dialects.base import first_code_offset
 from ..errors import CatalogError, CatalogProblem
 from ..spec import MigrationSpec, StepSpec
 
@@ -232,6 +233,85 @@ def detect_transaction(path: Path, sql: str, vendor: str, tool: str) -> bool | N
     return False
 
 
+_BEGIN = re.compile(
+    r"^(?:BEGIN|START\s+TRANSACTION)(?:\s+(?:WORK|TRANSACTION|DEFERRED|IMMEDIATE|EXCLUSIVE))*"
+    r"(?P<modes>(?:\s+(?:ISOLATION\s+LEVEL|READ|NOT|DEFERRABLE|,).*)?)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_COMMIT = re.compile(
+    r"^(?:COMMIT|END)(?:\s+(?:WORK|TRANSACTION))?(?:\s+AND\s+NO\s+CHAIN)?$", re.IGNORECASE
+)
+#: Ends or changes a transaction: ``ROLLBACK`` (not ``ROLLBACK TO`` a savepoint), a
+#: ``COMMIT`` or ``BEGIN`` anywhere but at the ends, two-phase commit.
+_CONTROL = re.compile(
+    r"^(?:ROLLBACK|ABORT)(?!\s+TO\b)(?:\s.*)?$|^(?:COMMIT|END|PREPARE\s+TRANSACTION)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
+    """A script's own transaction control, as the step's transaction sees it.
+
+    Scripts written for tools that do not wrap them (golang-migrate on PostgreSQL) often
+    wrap themselves: ``BEGIN; ...; COMMIT;``. Run inside the step's transaction, that
+    ``COMMIT`` would commit the step half-way, before its record (and SQLite refuses the
+    ``BEGIN``). So a script that is exactly one wrapped transaction loses the wrapper,
+    line numbers kept, and runs in the step's transaction, which is the same transaction;
+    one with any other transaction control (several transactions, a ``ROLLBACK``, a
+    ``BEGIN ISOLATION LEVEL ...``) manages its own and runs outside the step's:
+    ``(script, False)``. ``(script, None)`` when it has none.
+    """
+    if not re.search(r"\b(?:BEGIN|START|COMMIT|END|ROLLBACK|ABORT|PREPARE)\b", sql, re.I):
+        return sql, None  # cheap: most scripts never mention one
+    statements = split_statements(vendor, sql)
+    if not statements:
+        return sql, None
+    begins = [i for i, s in enumerate(statements) if _BEGIN.match(s.sql)]
+    others = [i for i, s in enumerate(statements) if _COMMIT.match(s.sql) or _CONTROL.match(s.sql)]
+    if not begins and not others:
+        return sql, None
+    last = len(statements) - 1
+    begin = _BEGIN.match(statements[0].sql)
+    wrapped = (
+        begins == [0]
+        and others == [last]
+        and last > 0
+        and bool(_COMMIT.match(statements[last].sql))
+        # A BEGIN with its own isolation level or access mode asks for more than the
+        # step's transaction gives: the script keeps its transaction.
+        and begin is not None
+        and not begin["modes"].strip()
+    )
+    if not wrapped:
+        return sql, False
+    head = _statement_span(sql, statements[0].sql, first=True)
+    tail = _statement_span(sql, statements[last].sql, first=False)
+    text = (
+        sql[: head[0]]
+        + _blank(sql[head[0] : head[1]])
+        + sql[head[1] : tail[0]]
+        + _blank(sql[tail[0] : tail[1]])
+        + sql[tail[1] :]
+    )
+    return text, None
+
+
+def _statement_span(sql: str, statement: str, *, first: bool) -> tuple[int, int]:
+    """Where ``statement`` (the first or the last of ``sql``) is, with its ``;``."""
+    start = sql.find(statement, first_code_offset(sql)) if first else sql.rfind(statement)
+    end = start + len(statement)
+    rest = sql[end:]
+    stripped = rest.lstrip(" \t\n")
+    if stripped.startswith(";"):
+        end += len(rest) - len(stripped) + 1
+    return start, end
+
+
+def _blank(text: str) -> str:
+    """``text`` left out, its line breaks kept (statements after it keep their line)."""
+    return "\n" * text.count("\n")
+
+
 def sql_migration(
     *,
     fmt: str,
@@ -246,14 +326,25 @@ def sql_migration(
     down_transactional: bool | None = None,
     empty_up_allowed: bool = False,
     empty_down_is_noop: bool = False,
+    vendor: str = "",
 ) -> MigrationSpec:
     """A migration of one SQL step, as every SQL-file format produces.
 
     ``down`` None: there is no down part. An empty (or comments-only) down part is a no-op
     way back where the tool means it so (``empty_down_is_noop``, diesel), else none.
     ``down_transactional``: the down part's own transaction setting (dbmate sets it per
-    section), by default the same as the up part's.
+    section), by default the same as the up part's. A part's own ``BEGIN``/``COMMIT`` is
+    handled as :func:`own_transactions` says (by ``vendor``'s splitting rules).
     """
+    declared = transactional if down_transactional is None else down_transactional
+    up, up_own = own_transactions(up, vendor)
+    if up_own is False:
+        transactional = False
+        down_transactional = declared
+    if down is not None:
+        down, down_own = own_transactions(down, vendor)
+        if down_own is False:
+            down_transactional = False
     if not empty_up_allowed and not has_statements(up):
         raise CatalogError.at(source, "the UP part is empty: write the forward SQL")
     options: dict[str, Any] = {"transaction": transactional}

@@ -112,6 +112,7 @@ class FlywayFormat(MigrationFormat):
             down_transactional=down_transactional,
             empty_up_allowed=ctx.flavor == "flyway",
             empty_down_is_noop=True,
+            vendor=ctx.vendor,
         )
         spec.repeatable = repeatable
         spec.description = main.name.replace("_", " ")

@@ -81,6 +81,7 @@ class FolderFormat(MigrationFormat):
             # diesel runs whatever up.sql holds; an empty down.sql is its no-op down.
             empty_up_allowed=diesel,
             empty_down_is_noop=diesel,
+            vendor=ctx.vendor,
         )
         apply_headers(spec, parse_headers(up_text.split("\n")), up_path)
         return spec

@@ -92,6 +92,7 @@ class PairedFormat(MigrationFormat):
             down_transactional=_down_transaction(down_claim, down_text, ctx) if golang else None,
             empty_up_allowed=golang,
             empty_down_is_noop=golang,
+            vendor=ctx.vendor,
         )
         apply_headers(spec, parse_headers(up_text.split("\n")), up.path)
         return spec

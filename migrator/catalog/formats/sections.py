@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CatalogError
@@ -22,7 +22,6 @@ UP_MARKER, DOWN_MARKER = "UP MIGRATION", "DOWN MIGRATION"
 
 _MARKER = re.compile(r"^--\s*===\s*(?P<word>.*?)\s*===\s*$")
 _DBMATE = re.compile(r"^--\s*migrate:(?P<word>\S+)(?P<options>.*)$")
-_DBMATE_OPTION = re.compile(r"^(?P<key>[a-z_]+):(?P<value>\S+)$")
 _GOOSE = re.compile(r"^--\s*\+goose\b(?P<rest>.*)$", re.IGNORECASE)
 _GOOSE_WORDS = {
     "up",
@@ -43,6 +42,8 @@ class Sections:
     down: str | None
     up_transaction: bool = True
     down_transaction: bool = True
+    #: (line, message) of what the tool ignores: warnings for the catalog.
+    notes: list[tuple[int, str]] = field(default_factory=list)
 
 
 def dialects_in(text: str) -> list[str]:
@@ -100,23 +101,28 @@ def markers(path: Path, text: str) -> Sections:
     return Sections("\n".join(parts[UP_MARKER]), "\n".join(down) if down is not None else None)
 
 
-def _dbmate_options(path: Path, raw: str, number: int) -> bool:
+def _dbmate_options(raw: str, number: int, notes: list[tuple[int, str]]) -> bool:
+    """A section's ``transaction`` option, read as dbmate reads it: ``key:value`` pairs,
+    only ``transaction:false`` turning the transaction off; anything else dbmate ignores
+    (noted, so a typo such as ``transaction:False`` does not pass unseen)."""
     transactional = True
     for token in raw.split():
-        match = _DBMATE_OPTION.match(token)
-        if not match or match.group("key") != "transaction":
-            raise CatalogError.at(
-                path, f"unknown dbmate option {token!r}: only transaction:false is known", number
-            )
-        if match.group("value") not in ("true", "false"):
-            raise CatalogError.at(path, f"transaction must be true or false, not {token!r}", number)
-        transactional = match.group("value") == "true"
+        key, sep, value = token.partition(":")
+        if not sep or ":" in value:
+            notes.append((number, f"option {token!r} is not key:value: dbmate ignores it"))
+        elif key != "transaction":
+            notes.append((number, f"unknown dbmate option {token!r}: dbmate ignores it"))
+        elif value == "false":
+            transactional = False
+        elif value != "true":
+            notes.append((number, f"{token!r}: only transaction:false turns the transaction off"))
     return transactional
 
 
 def dbmate(path: Path, text: str) -> Sections:
     parts: dict[str, list[str]] = {}
     transactions = {"up": True, "down": True}
+    notes: list[tuple[int, str]] = []
     current: str | None = None
     for number, line in enumerate(text.split("\n"), start=1):
         match = _DBMATE.match(line.strip())
@@ -132,7 +138,7 @@ def dbmate(path: Path, text: str) -> Sections:
                 raise CatalogError.at(
                     path, "'-- migrate:down' comes before '-- migrate:up'", number
                 )
-            transactions[word] = _dbmate_options(path, match.group("options"), number)
+            transactions[word] = _dbmate_options(match.group("options"), number, notes)
             current = word
             parts[word] = [""] * number
             continue
@@ -151,6 +157,7 @@ def dbmate(path: Path, text: str) -> Sections:
         "\n".join(down) if down is not None else None,
         transactions["up"],
         transactions["down"],
+        notes,
     )
 
 

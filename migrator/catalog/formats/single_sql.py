@@ -4,6 +4,7 @@ is refused."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..errors import CatalogError
@@ -29,6 +30,9 @@ _ALLOWED = {
     "goose": (sections.GOOSE,),
 }
 _DIGITS_ONLY = {"dbmate", "goose"}
+#: dbmate's own pattern (``migrationFileRegexp``): the leading digits are the version,
+#: whatever follows them (``20151129054053_add_users.sql``, ``001-add-users.sql``).
+DBMATE_FILE = re.compile(r"^(?P<version>\d+)(?P<rest>.*)\.sql$")
 _HINT = {
     sections.MARKERS: "'-- === UP MIGRATION ==='",
     sections.DBMATE: "'-- migrate:up'",
@@ -42,11 +46,19 @@ class SingleSqlFormat(MigrationFormat):
     def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
         if entry.suffix != ".sql" or not entry.is_file():
             return None
+        if ctx.flavor == "dbmate":
+            match = DBMATE_FILE.match(entry.name)
+            if match is None:
+                return None
+            name = match["rest"].lstrip("_-. ") or match["version"]
+            return Claim(self, match["version"], name, "main", entry)
         parsed = split_versioned_name(entry.stem)
         if parsed is None:
             return None
         if ctx.flavor in _DIGITS_ONLY and not parsed[0].isdigit():
             return None
+        if ctx.flavor == sections.GOOSE:
+            _check_goose_version(entry, parsed[0])
         return Claim(self, parsed[0], parsed[1], "main", entry)
 
     def build(self, claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
@@ -66,6 +78,13 @@ class SingleSqlFormat(MigrationFormat):
             )
         dialect = found[0]
         parts = sections.PARSERS[dialect](claim.path, text)
+        for line, note in parts.notes:
+            ctx.warn(claim.path, note, line)
+        if ctx.flavor == sections.DBMATE and parts.down is None:
+            raise CatalogError.at(
+                claim.path,
+                "no '-- migrate:down' section: dbmate requires one (an empty one does nothing)",
+            )
         native = dialect == sections.MARKERS
         spec = sql_migration(
             fmt="sql" if native else dialect,
@@ -83,6 +102,7 @@ class SingleSqlFormat(MigrationFormat):
             # folders refuse an unfilled scaffold and read an empty down part as no way back.
             empty_up_allowed=ctx.flavor == dialect,
             empty_down_is_noop=ctx.flavor == dialect,
+            vendor=ctx.vendor,
         )
         apply_headers(spec, parse_headers(text.split("\n")), claim.path)
         return spec
@@ -137,6 +157,7 @@ class GoGooseFormat(MigrationFormat):
         parsed = split_versioned_name(entry.stem)
         if parsed is None or not parsed[0].isdigit():
             return None
+        _check_goose_version(entry, parsed[0])
         return Claim(self, parsed[0], parsed[1], "main", entry)
 
     def build(self, claims: list[Claim], ctx: ReadContext) -> MigrationSpec:
@@ -151,4 +172,11 @@ class GoGooseFormat(MigrationFormat):
             parts=[("main", raw)],
             steps=[],
             unsupported="a goose Go migration: migrator cannot run Go code",
+        )
+
+
+def _check_goose_version(path: Path, version: str) -> None:
+    if int(version) <= 0:
+        raise CatalogError.at(
+            path, "goose refuses version 0 (migration IDs must be greater than zero): renumber it"
         )
