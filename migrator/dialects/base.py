@@ -182,6 +182,11 @@ class Dialect(BatchOps):
         """Statement and lock timeouts for the work inside the block (seconds)."""
         yield
 
+    def session_keeper(self, statements: tuple[Statement, ...]) -> SessionKeeper:
+        """What keeps migrator's own session settings through a script that changes them
+        (see :class:`SessionKeeper`); nothing to keep by default."""
+        return SessionKeeper(self, ())
+
     def session_id(self) -> str:
         """Identifies the database session, for telling who holds what."""
         return ""
@@ -295,3 +300,41 @@ __all__ = [
     "key_range",
     "statement_at",
 ]
+
+
+class SessionKeeper:
+    """The session settings a migration's script may change (PostgreSQL's ``search_path``
+    and ``role``) kept apart from migrator's own, as Flyway restores a connection after
+    each migration: after the script, migrator's settings are put back before its own
+    writes (which name its tables unqualified), and the script's are put back before its
+    next statement where it runs statement by statement. Settings go through
+    ``set_config(..., false)``: inside the step's transaction, they roll back with it."""
+
+    def __init__(self, dialect: Dialect, names: tuple[str, ...]):
+        self._dialect = dialect
+        self._names = names
+        self._ours = self._read() if names else ()
+        self._theirs: tuple[Any, ...] | None = None
+
+    def _read(self) -> tuple[Any, ...]:
+        columns = ", ".join("current_setting(%s)" for _ in self._names)
+        return tuple(self._dialect.rows(f"SELECT {columns}", list(self._names))[0])
+
+    def _write(self, values: tuple[Any, ...]) -> None:
+        calls = ", ".join("set_config(%s, %s, false)" for _ in self._names)
+        params = [value for pair in zip(self._names, values, strict=True) for value in pair]
+        self._dialect.execute(f"SELECT {calls}", params)
+
+    def ours(self) -> None:
+        """Back to migrator's settings, remembering the script's."""
+        if not self._names:
+            return
+        now = self._read()
+        if now != self._ours:
+            self._theirs = now
+            self._write(self._ours)
+
+    def theirs(self) -> None:
+        """The script's settings again (before its next statement)."""
+        if self._theirs is not None:
+            self._write(self._theirs)

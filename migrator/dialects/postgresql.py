@@ -14,7 +14,7 @@ from pglast import parser as pg_parser
 
 from ..conf import migrator_settings
 from . import postgresql_schema
-from .base import Dialect, Statement, statement_at
+from .base import Dialect, SessionKeeper, Statement, statement_at
 
 #: Statements PostgreSQL refuses inside a transaction block (the list Flyway uses, plus
 #: REINDEX ... CONCURRENTLY and DETACH PARTITION ... CONCURRENTLY), on normalised text.
@@ -68,6 +68,10 @@ def sqlstate(error: BaseException) -> str:
 
 #: A prepare threshold no query reaches by repetition alone.
 _NEVER_BY_ITSELF = 2**31 - 1
+
+
+#: A statement that may change a session setting migrator's own queries depend on.
+_SESSION_SETTING = re.compile(r"search_path|\bROLE\b", re.I)
 
 
 class PostgreSQLDialect(Dialect):
@@ -180,6 +184,13 @@ class PostgreSQLDialect(Dialect):
             if not local:
                 for name, _ in wanted:
                     self.execute(f"RESET {name}")
+
+    def session_keeper(self, statements: tuple[Statement, ...]) -> SessionKeeper:
+        """Keeps ``search_path`` and ``role`` when a statement may change them (a
+        migration's ``SET search_path TO app``, a dump's ``set_config('search_path', ...)``,
+        ``SET ROLE``); reads nothing otherwise."""
+        touched = any(_SESSION_SETTING.search(s.sql) for s in statements)
+        return SessionKeeper(self, ("search_path", "role") if touched else ())
 
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))

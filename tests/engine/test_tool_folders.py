@@ -413,3 +413,47 @@ def test_scripts_with_their_own_transactions(catalog_dir: Path, cli) -> None:
     (catalog_dir / "3_broken.up.sql").unlink()
     assert cli("rollback", "--steps", "2", "--yes").code == 0
     assert {"users", "tags"}.isdisjoint(dialect_for("default").table_names())
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql", reason="search_path and roles: PostgreSQL's"
+)
+def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli) -> None:
+    """Scripts set ``search_path`` (a dump's ``set_config``, ``SET search_path TO app``):
+    migrator's own writes after them still find its tables, and the next migration starts
+    from the connection's own path, as Flyway restores a connection after each migration."""
+    write(
+        catalog_dir,
+        "1_app.up.sql",
+        "CREATE SCHEMA app;\nSET search_path TO app;\nCREATE TABLE t (id INTEGER);\n",
+    )
+    write(catalog_dir, "1_app.down.sql", "DROP SCHEMA app CASCADE;\n")
+    write(
+        catalog_dir,
+        "2_dump.up.sql",
+        "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.u (id INTEGER);\n",
+    )
+    write(catalog_dir, "2_dump.down.sql", "DROP TABLE public.u;\n")
+    write(catalog_dir, "3_plain.up.sql", "CREATE TABLE v (id INTEGER);\n")
+    write(catalog_dir, "3_plain.down.sql", "DROP TABLE v;\n")
+    # Run statement by statement (autocommit, a checkpoint after each): the script's path
+    # holds for its next statement, migrator's for the checkpoint.
+    write(
+        catalog_dir,
+        "4_index.sql",
+        "-- Transaction: no\n-- === UP MIGRATION ===\nSET search_path TO app;\n"
+        "CREATE INDEX CONCURRENTLY t_id ON t (id);\n"
+        "-- === DOWN MIGRATION ===\nSET search_path TO app;\nDROP INDEX CONCURRENTLY t_id;\n",
+    )
+    assert cli("apply", "--yes").code == 0
+    where = dict(
+        dialect_for("default").rows(
+            "SELECT c.relname, n.nspname FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relname IN ('t', 'u', 'v', 't_id')"
+        )
+    )
+    assert where == {"t": "app", "u": "public", "v": "public", "t_id": "app"}
+    assert Migration.objects.filter(applied=True).count() == 4
+    assert cli("rollback", "--steps", "4", "--yes").code == 0
+    assert not Migration.objects.filter(applied=True).exists()
+    assert dialect_for("default").scalar("SELECT to_regnamespace('app')") is None

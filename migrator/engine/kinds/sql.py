@@ -21,6 +21,7 @@ from .statements import changes_rows_only, tables_named
 if TYPE_CHECKING:
     from ...catalog.spec import StepSpec
     from ...dialects import Dialect
+    from ...dialects.base import SessionKeeper
     from ..execution import StepExecution
 
 
@@ -87,13 +88,16 @@ class SqlKind(StepKind):
     ) -> None:
         statements = ex.statements(script)
         ex.progress.start(None)
+        # A script may change what migrator's own statements rely on (search_path).
+        keeper = ex.dialect.session_keeper(statements)
         if self.transactional_for(ex.step, ex.direction):
             with ex.limits():
                 result = run_statements(ex.dialect, statements, ex.where)
         else:
-            result = self._one_by_one(ex, statements, tolerant)
+            result = self._one_by_one(ex, statements, tolerant, keeper)
         if validate:  # inside the step's transaction: a failed check undoes the step
             self.validate(ex, ex.step.validation, "validation")
+        keeper.ours()
         for statement in result.statements:
             ex.note(
                 kind="statement",
@@ -105,7 +109,11 @@ class SqlKind(StepKind):
         ex.progress.set(result.rows)
 
     def _one_by_one(
-        self, ex: StepExecution, statements: tuple[Statement, ...], tolerant: bool
+        self,
+        ex: StepExecution,
+        statements: tuple[Statement, ...],
+        tolerant: bool,
+        keeper: SessionKeeper,
     ) -> ScriptResult:
         """Autocommit, statement by statement, each checkpointed before and after."""
         result = ScriptResult()
@@ -116,16 +124,19 @@ class SqlKind(StepKind):
                 continue
             in_doubt = checkpoint.exists
             ex.checkpoints.write(loop, finished=False)
+            keeper.theirs()
             try:
                 with ex.limits():
                     done = run_statements(ex.dialect, [statement], ex.where)
             except StatementError as exc:
+                keeper.ours()
                 if not (in_doubt or tolerant) or not ex.dialect.is_already_done(
                     exc.original, statement.sql
                 ):
                     raise
                 ex.note(kind="statement_already_done", sql=statement.sql, line=statement.line)
                 done = ScriptResult()
+            keeper.ours()  # before the checkpoint: its table is named unqualified
             faults.point("statement_committed")
             result.statements.extend(done.statements)
             ex.checkpoints.write(loop, done=done.rows, finished=True)
