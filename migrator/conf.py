@@ -13,7 +13,8 @@ from django.conf import settings as django_settings
 
 DEFAULTS: dict[str, Any] = {
     # Extra folders holding migrations: a path, or {"path": ..., "database": alias,
-    # "format": tool, "foreign_keys": bool}.
+    # "format": tool, "foreign_keys": bool, "placeholders": {name: value},
+    # "placeholder_replacement": bool}.
     "DIRS": [],
     # Folder name looked for inside every installed app.
     "APP_DIRNAME": "datamigrations",

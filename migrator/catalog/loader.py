@@ -72,8 +72,20 @@ def _read_source(
 ) -> list[MigrationSpec]:
     """The folder's migrations: kept from the last read if nothing in it changed (see
     :mod:`migrator.catalog.reuse`), else read."""
-    ctx = ReadContext(database=source.database, vendor=_vendor(source.database))
-    key = (source.path, source.database, source.format, source.foreign_keys, ctx.vendor)
+    ctx = ReadContext(
+        database=source.database,
+        vendor=_vendor(source.database),
+        placeholders=dict(source.placeholders) if source.placeholder_replacement else None,
+    )
+    key = (
+        source.path,
+        source.database,
+        source.format,
+        source.foreign_keys,
+        source.placeholders,
+        source.placeholder_replacement,
+        ctx.vendor,
+    )
     reusing = bool(migrator_settings.CATALOG_REUSE)
     kept = reuse.lookup(key) if reusing else None
     if kept is not None:

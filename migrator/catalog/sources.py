@@ -21,7 +21,7 @@ from django.db import connections
 from ..conf import migrator_settings
 from .errors import CatalogProblem
 
-_KEYS = {"path", "database", "format", "foreign_keys"}
+_KEYS = {"path", "database", "format", "foreign_keys", "placeholders", "placeholder_replacement"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class Source:
     format: str | None = None
     #: False: every migration of the folder runs with foreign keys off.
     foreign_keys: bool = True
+    #: Flyway placeholders (``${name}``) and their values, as sorted pairs.
+    placeholders: tuple[tuple[str, str], ...] = ()
+    #: False: Flyway scripts' ``${...}`` left as written (Flyway's placeholderReplacement).
+    placeholder_replacement: bool = True
 
 
 def _resolve(path: str | Path) -> Path:
@@ -59,6 +63,8 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
     for index, entry in enumerate(migrator_settings.DIRS):
         origin = f"MIGRATOR['DIRS'][{index}]"
         database, fmt, foreign_keys = default_db, None, True
+        placeholders: tuple[tuple[str, str], ...] = ()
+        replacement = True
         if isinstance(entry, dict):
             if "path" not in entry:
                 problems.append(CatalogProblem(origin, 'a dict entry needs a "path" key'))
@@ -84,6 +90,21 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
             if not isinstance(foreign_keys, bool):
                 problems.append(CatalogProblem(origin, '"foreign_keys" must be True or False'))
                 continue
+            given = entry.get("placeholders", {})
+            if not isinstance(given, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+            ):
+                problems.append(
+                    CatalogProblem(origin, '"placeholders" must be a dict of names to strings')
+                )
+                continue
+            placeholders = tuple(sorted(given.items()))
+            replacement = entry.get("placeholder_replacement", True)
+            if not isinstance(replacement, bool):
+                problems.append(
+                    CatalogProblem(origin, '"placeholder_replacement" must be True or False')
+                )
+                continue
             raw_path = entry["path"]
         elif isinstance(entry, str | Path):
             raw_path = entry
@@ -106,7 +127,7 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
                 CatalogProblem(origin, f"folder {path} does not exist: create it or fix the path")
             )
             continue
-        found.append(Source(path, database, origin, fmt, foreign_keys))
+        found.append(Source(path, database, origin, fmt, foreign_keys, placeholders, replacement))
     if default_db not in connections.databases:
         problems.append(
             CatalogProblem(

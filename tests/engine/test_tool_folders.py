@@ -457,3 +457,39 @@ def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli) -> None:
     assert cli("rollback", "--steps", "4", "--yes").code == 0
     assert not Migration.objects.filter(applied=True).exists()
     assert dialect_for("default").scalar("SELECT to_regnamespace('app')") is None
+
+
+def test_flyway_placeholders(catalog_dir: Path, cli, settings) -> None:
+    """``${...}`` is replaced as Flyway replaces it: built-ins and the folder's own; one
+    without a value is refused naming its line; replacement can be turned off."""
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "DIRS": [{"path": str(catalog_dir), "placeholders": {"label_width": "40"}}],
+    }
+    write(
+        catalog_dir,
+        "V1__users.sql",
+        "-- by ${flyway:filename}\n"
+        "CREATE TABLE ${flyway:defaultSchema}.users (id INTEGER, label VARCHAR(${LABEL_WIDTH}));\n",
+    )
+    write(catalog_dir, "U1__users.sql", "DROP TABLE ${flyway:defaultSchema}.users;\n")
+    forward = load_catalog().get("default", "1").steps[0].forward
+    schema = "public" if connections["default"].vendor == "postgresql" else "main"
+    assert forward == (
+        f"-- by V1__users.sql\nCREATE TABLE {schema}.users (id INTEGER, label VARCHAR(40));\n"
+    )
+    assert cli("apply", "--yes").code == 0
+    assert "users" in dialect_for("default").table_names()
+    assert cli("rollback", "--steps", "1", "--yes").code == 0
+    assert "users" not in dialect_for("default").table_names()
+
+    write(catalog_dir, "V2__tags.sql", "-- tags\nCREATE TABLE tags (name VARCHAR(${width}));\n")
+    result = cli("sync")
+    assert result.code == 2, result
+    assert "V2__tags.sql:2" in result.err and "${width}" in result.err, result.err
+
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "DIRS": [{"path": str(catalog_dir), "placeholder_replacement": False}],
+    }
+    assert "${width}" in load_catalog().get("default", "2").steps[0].forward

@@ -31,6 +31,8 @@ class ReadContext:
     warnings: list[CatalogProblem] = field(default_factory=list)
     #: Every file asked for by :meth:`read` (what a built migration depends on).
     touched: set[Path] = field(default_factory=set)
+    #: Flyway placeholders given for the folder; None: ``${...}`` is left as written.
+    placeholders: dict[str, str] | None = field(default_factory=dict)
 
     def warn(self, path: Path, message: str, line: int | None = None) -> None:
         self.warnings.append(CatalogProblem(str(path), message, line))

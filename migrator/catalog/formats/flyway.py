@@ -5,7 +5,8 @@ As Flyway reads them: underscores in a version stand for dots (``V1_1__x.sql`` i
 repeatable runs after the versioned ones, and again whenever its content changes; a script
 whose statements cannot run in a transaction (``CREATE INDEX CONCURRENTLY``, ``VACUUM``)
 runs outside one, and one mixing both kinds is refused; ``executeInTransaction=false`` in
-its ``.sql.conf`` says the same. Java migrations (``V2__Seed.java``) are listed as
+its ``.sql.conf`` says the same; placeholders (``${name}``) are replaced
+(:mod:`.placeholders`). Java migrations (``V2__Seed.java``) are listed as
 unsupported: migrator cannot run them.
 """
 
@@ -28,6 +29,7 @@ from .base import (
     parse_headers,
     sql_migration,
 )
+from .placeholders import replace_placeholders
 
 _SCRIPT = re.compile(
     r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.*?)(?P<ext>\.sql|\.java|\.kt|\.class)$"
@@ -90,12 +92,14 @@ class FlywayFormat(MigrationFormat):
         main = by_role["main"]
         repeatable = main.version.startswith("R__")
         raw, text = ctx.read(main.path)
+        text = replace_placeholders(main.path, text, ctx)
         parts = [("up", raw), *_config_parts(main.path, ctx)]
         down = None
         down_transactional = None
         if "undo" in by_role:
             undo = by_role["undo"]
             undo_raw, down = ctx.read(undo.path)
+            down = replace_placeholders(undo.path, down, ctx)
             parts += [("down", undo_raw), *_config_parts(undo.path, ctx)]
             down_transactional = _transaction(undo.path, down, ctx)
         transactional = _transaction(main.path, text, ctx)
