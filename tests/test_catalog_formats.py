@@ -9,6 +9,7 @@ import pytest
 
 from migrator.catalog import checksum as checksums
 from migrator.catalog import load_catalog
+from migrator.catalog.versions import key_of
 from migrator.engine.kinds import WayBack
 
 from .conftest import marker_sql, write
@@ -136,6 +137,22 @@ def test_timestamp_versions(catalog_dir: Path) -> None:
     write(catalog_dir, "20240102000000_b.sql", marker_sql("SELECT 1;"))
     write(catalog_dir, "20231231235959_a.sql", marker_sql("SELECT 1;"))
     assert [s.name for s in only(catalog_dir)] == ["a", "b"]
+
+
+def test_a_counter_after_a_date_is_not_a_time(catalog_dir: Path) -> None:
+    """Flyway's ``V20190226_1__`` / ``_2__`` / ``_10__`` are three versions in that order;
+    a time after a date (``2019-02-26-002946``) is the same instant however written."""
+    for flyway in ("20190226_10", "20190226_2", "20190226_1", "20190227"):
+        write(catalog_dir, f"V{flyway}__m.sql", "SELECT 1;\n")
+    assert [s.version for s in only(catalog_dir)] == [
+        "20190226.1",
+        "20190226.2",
+        "20190226.10",
+        "20190227",
+    ]
+    assert key_of("2019-02-26-002946") == key_of("20190226002946")
+    assert key_of("2019.02.26.0930") == key_of("201902260930")
+    assert key_of("20190226.1") < key_of("20190226002946") < key_of("20190227")
 
 
 def test_explicit_depends_on_header(catalog_dir: Path) -> None:
