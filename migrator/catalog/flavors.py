@@ -40,6 +40,16 @@ class Flavor:
     def unclaimed(self, entry: Path) -> tuple[str, str]:
         """(level, message) for an entry no reader claimed."""
         is_dir = entry.is_dir()
+        if (
+            self.name in ("flyway", "migrator")
+            and not is_dir
+            and _FLYWAY_CALLBACK.match(entry.name)
+        ):
+            event = entry.name.split("__", 1)[0].removesuffix(".sql")
+            return IGNORE, (
+                f"a Flyway callback ({event}): Flyway runs it at that event, migrator runs no "
+                "callbacks: run it yourself, or make it a repeatable migration (R__...)"
+            )
         if self.name == "migrator":
             if entry.suffix in (".sql", ".py") and not is_dir:
                 return ERROR, (
@@ -73,6 +83,8 @@ FLAVORS: dict[str, Flavor] = {
     )
 }
 
+#: Flyway's SQL callbacks: ``afterMigrate.sql``, ``beforeEachMigrate__audit.sql``, ...
+_FLYWAY_CALLBACK = re.compile(r"^(?:(?:before|after)[A-Z][A-Za-z]*|createSchema)(?:__.*)?\.sql$")
 _DIESEL_DIR = re.compile(r"^(\d{4}-\d\d-\d\d-\d{6}(-\d{4})?|0{14})_")
 _FLYWAY = re.compile(r"^[VUR][0-9._]*__.*\.(sql|java|kt)$")
 _GOLANG = re.compile(r"^[0-9]+_.*\.(up|down)\..*$")

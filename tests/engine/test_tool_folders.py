@@ -182,6 +182,7 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
         "2024/V3__posts.sql": "CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(20));\n",
         "2024/U3__posts.sql": "DROP TABLE posts;\n",
         "notes.txt": "not a migration\n",
+        "afterMigrate__refresh.sql": "SELECT 1;\n",
     }
     if not pg:  # told by a script config where the statement does not tell
         files["V2__index_users.sql.conf"] = "# script config\nexecuteInTransaction=false\n"
@@ -192,6 +193,11 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
     assert _versions(catalog_dir) == ["1", "1.1", "2", "3", "R__users_view"]
     assert not catalog.get("default", "2").steps[0].transactional
     assert any(w.startswith("notes.txt: not a Flyway migration") for w in _warnings())
+    # Flyway runs a callback (it does not ignore it): said so, not passed over.
+    assert any(
+        w.startswith("afterMigrate__refresh.sql: a Flyway callback (afterMigrate)")
+        for w in _warnings()
+    )
 
     assert cli("apply", "--yes").code == 0
     order = [
