@@ -53,3 +53,25 @@ def test_wheel_contents(tmp_path: Path) -> None:
     ]:
         assert expected in names, expected
     assert not any(n.startswith(("project/", "tests/")) for n in names)
+
+
+def test_a_host_project_starts_without_loading_the_services() -> None:
+    """Every management command of a host project loads the admin: the console names the
+    services (catalog readers, engine, SQL parser) but imports them on first use only."""
+    code = (
+        "import os, sys, django\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'\n"
+        "django.setup()\n"
+        "from django.urls import reverse\n"
+        "reverse('admin:index')\n"  # the admin's URLs, console pages included, resolved
+        "heavy = ['migrator.services', 'migrator.catalog.loader', 'migrator.engine.step',"
+        " 'pglast']\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+        "from migrator.admin.console.deferred import services\n"
+        "print(services.status.__module__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split("\n")
+    assert out[0] == "[]", out
+    assert out[1] == "migrator.services.status", out

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django.db import DatabaseError
-from pglast import parser as pg_parser
 
 from ..conf import migrator_settings
 from . import postgresql_schema
@@ -120,6 +119,10 @@ class PostgreSQLDialect(Dialect):
         """PostgreSQL's own parser splits (dollar quotes, BEGIN ATOMIC bodies, nested
         comments); a script it cannot parse is split by its scanner alone, so that the
         server reports the syntax error of the statement at fault."""
+        # Imported here: every management command of a host project loads the dialects
+        # (through the admin), and the parser costs 20 ms to import.
+        from pglast import parser as pg_parser
+
         try:
             slices = pg_parser.split(script, with_parser=True, only_slices=True)
         except pg_parser.ParseError:

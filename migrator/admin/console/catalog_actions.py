@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ... import services
 from ...models import Backup
 from . import access
 from .common import attempt, page, problem, to_console
+
+if TYPE_CHECKING:
+    from ... import services
+else:
+    from .deferred import services
 
 
 @require_http_methods(["GET", "POST"])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
 
-from ... import services
 from ...catalog import CatalogError
 from ...conf import migrator_settings
 from ...exceptions import MigratorError
@@ -17,6 +16,11 @@ from ...states import UNFINISHED
 from . import access
 from .common import page
 from .deployment_page import percent
+
+if TYPE_CHECKING:
+    from ... import services
+else:
+    from .deferred import services
 
 #: Finished deployments listed per target (the rest are in the deployments list).
 LAST = 10

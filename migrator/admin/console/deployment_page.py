@@ -4,20 +4,23 @@ and the controls (Pause, Resume, Cancel, Retry, Approve, Reject) behind confirma
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ... import services
 from ...models import Deployment
-from ...services.serializers import deployment_dict, story
 from ...states import ACTIVE, FINISHED, UNFINISHED, Status
 from ...templatetags.migrator_console import when
 from . import access
 from .common import attempt, page, to_deployment
+
+if TYPE_CHECKING:
+    from ... import services
+else:
+    from .deferred import services
 
 #: Events shown on the page (newest first); the event list has them all.
 TIMELINE = 200
@@ -163,6 +166,8 @@ def report_json(request: HttpRequest, deployment_id: int) -> HttpResponse:
     """The deployment as ``apply --json`` prints it, with its report and story: a download."""
     access.require_view(request)
     deployment = get_object_or_404(Deployment, pk=deployment_id)
+    from ...services.serializers import deployment_dict, story
+
     data = deployment_dict(deployment, with_steps=True)
     data["events"] = story(deployment)
     response = HttpResponse(

@@ -4,14 +4,18 @@ readiness checks on live data."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
-from ... import services
 from ...conf import migrator_settings
 from ...models import SchemaVersion
-from ...services.planning import Plan
+
+if TYPE_CHECKING:
+    from ... import services
+    from ...services.planning import Plan
+else:
+    from .deferred import services
 
 
 def context(request: HttpRequest, database: str, plan: Plan | None) -> dict[str, Any]:

@@ -4,19 +4,23 @@ side by side with their differences, and the raw capture as a download."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
-from ... import services
 from ...exceptions import MigratorError
 from ...models import SchemaVersion
 from ...schema.compat import compare as compare_schemas
-from ...services import compat
 from . import access
 from .common import page, problem
+
+if TYPE_CHECKING:
+    from ... import services
+    from ...services import compat
+else:
+    from .deferred import compat, services
 
 
 def tables_of(schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,17 +7,21 @@ and a POST that does it; the POST plans again, so it never acts on a stale page.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ... import services
 from ...conf import BACKUP_MODES, migrator_settings
 from . import access, plan_reports
 from .common import attempt, page, problem, to_console, to_deployment
 from .dashboard import releases
+
+if TYPE_CHECKING:
+    from ... import services
+else:
+    from .deferred import services
 
 #: Session key of submitted confirmation forms: a second submission of the same form
 #: shows the deployment the first one started instead of starting another.
