@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from migrator.catalog import checksum as checksums
 from migrator.catalog import load_catalog
+from migrator.catalog.formats.base import own_transactions
 from migrator.catalog.versions import key_of
 from migrator.engine.kinds import WayBack
 
@@ -222,3 +224,33 @@ def test_demo_catalog_uses_many_formats() -> None:
         "flyway",
     }
     assert [s.release for s in specs][-1] == "1.3"
+
+
+@pytest.mark.parametrize(
+    ("script", "expected", "transactional"),
+    [
+        # One wrapped transaction: the wrapper goes, the lines stay.
+        ("BEGIN;\nCREATE TABLE a (id INT);\nCOMMIT;\n", "\nCREATE TABLE a (id INT);\n\n", None),
+        ("BEGIN; CREATE TABLE a (id INT); END;", " CREATE TABLE a (id INT); ", None),
+        # "COMMIT" in a comment after the wrapper is not the wrapper.
+        (
+            "BEGIN;\nCREATE TABLE a (id INT);\nCOMMIT;\n-- COMMIT done\n",
+            "\nCREATE TABLE a (id INT);\n\n-- COMMIT done\n",
+            None,
+        ),
+        # Several transactions, a ROLLBACK, an isolation level: the script's own.
+        ("BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;\n", None, False),
+        ("CREATE TABLE a (id INT);\nROLLBACK;\n", None, False),
+        ("BEGIN ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nCOMMIT;\n", None, False),
+        # A savepoint, CASE ... END, a trigger body: no transaction control at all.
+        ("SAVEPOINT s;\nSELECT 1;\nROLLBACK TO s;\n", None, None),
+        ("SELECT CASE WHEN 1 = 1 THEN 2 END;\n", None, None),
+    ],
+)
+def test_a_scripts_own_transaction_control(
+    script: str, expected: str | None, transactional: bool | None
+) -> None:
+    vendor = connection.vendor
+    text, own = own_transactions(script, vendor)
+    assert own is transactional
+    assert text == (script if expected is None else expected)

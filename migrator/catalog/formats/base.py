@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...dialects import DIALECTS, split_statements
+from ...dialects import DIALECTS, Statement, split_statements
 from ...dialects.base import first_code_offset
 from ..errors import CatalogError, CatalogProblem
 from ..spec import MigrationSpec, StepSpec
@@ -269,7 +269,7 @@ def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
     if not statements:
         return sql, None
     begins = [i for i, s in enumerate(statements) if _BEGIN.match(s.sql)]
-    others = [i for i, s in enumerate(statements) if _COMMIT.match(s.sql) or _CONTROL.match(s.sql)]
+    others = [i for i, s in enumerate(statements) if _CONTROL.match(s.sql)]
     if not begins and not others:
         return sql, None
     last = len(statements) - 1
@@ -286,8 +286,8 @@ def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
     )
     if not wrapped:
         return sql, False
-    head = _statement_span(sql, statements[0].sql, first=True)
-    tail = _statement_span(sql, statements[last].sql, first=False)
+    head = _statement_span(sql, statements[0])
+    tail = _statement_span(sql, statements[last])
     text = (
         sql[: head[0]]
         + _blank(sql[head[0] : head[1]])
@@ -295,13 +295,20 @@ def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
         + _blank(sql[tail[0] : tail[1]])
         + sql[tail[1] :]
     )
+    # Exactly the statements between the wrapper, on their lines: anything else (text
+    # found elsewhere than thought) and the script keeps its own transaction instead.
+    if split_statements(vendor, text) != statements[1:last]:
+        return sql, False
     return text, None
 
 
-def _statement_span(sql: str, statement: str, *, first: bool) -> tuple[int, int]:
-    """Where ``statement`` (the first or the last of ``sql``) is, with its ``;``."""
-    start = sql.find(statement, first_code_offset(sql)) if first else sql.rfind(statement)
-    end = start + len(statement)
+def _statement_span(sql: str, statement: Statement) -> tuple[int, int]:
+    """Where ``statement`` is in ``sql``, with its ``;``: from the line it starts on."""
+    line_start = 0
+    for _ in range(statement.line - 1):
+        line_start = sql.index("\n", line_start) + 1
+    start = sql.find(statement.sql, line_start + first_code_offset(sql[line_start:]))
+    end = start + len(statement.sql)
     rest = sql[end:]
     stripped = rest.lstrip(" \t\n")
     if stripped.startswith(";"):
