@@ -58,6 +58,13 @@ def statement_at(script: str, start: int, end: int) -> Statement | None:
     return Statement(text, script.count("\n", 0, offset) + 1)
 
 
+_SESSION_SETTING = re.compile(
+    r"^(?:SET(?!\s+(?:TRANSACTION|CONSTRAINTS|LOCAL)\b)\s|RESET\s"
+    r"|SELECT\s+(?:pg_catalog\.)?set_config\s*\([^;]*\)$|PRAGMA\s+\w+\s*=)",
+    re.IGNORECASE,
+)
+
+
 class Dialect(BatchOps):
     """Base class: generic SQL; subclasses override what their database does differently."""
 
@@ -170,6 +177,13 @@ class Dialect(BatchOps):
     def requires_autocommit(self, sql: str) -> bool:
         """Whether the statement cannot run inside a transaction block."""
         return False
+
+    def sets_session(self, sql: str) -> bool:
+        """Whether the statement only sets something for the rest of the session
+        (``SET lock_timeout = '5s'``, ``SET search_path TO app``, a ``set_config`` call, a
+        ``PRAGMA`` assignment): lost with the connection, so a script resumed on a new one
+        runs it again before going on."""
+        return bool(_SESSION_SETTING.match(sql))
 
     def is_already_done(self, error: BaseException, sql: str) -> bool:
         """Whether ``error`` says an in-doubt statement had already taken effect."""

@@ -121,6 +121,12 @@ class SqlKind(StepKind):
             loop = f"stmt:{index}"
             checkpoint = ex.checkpoints.get(loop)
             if checkpoint.finished:
+                if ex.dialect.sets_session(statement.sql):
+                    # Resumed on a new connection: what the script set for its later
+                    # statements (search_path, lock_timeout) is set again.
+                    keeper.theirs()
+                    run_statements(ex.dialect, [statement], ex.where)
+                    keeper.ours()
                 continue
             in_doubt = checkpoint.exists
             ex.checkpoints.write(loop, finished=False)
