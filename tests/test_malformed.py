@@ -173,6 +173,14 @@ TOKENS = [
     ";",
     "$$",
     "/*",
+    "BEGIN;",
+    "COMMIT;",
+    "ROLLBACK;",
+    "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
+    "${width}",
+    "${flyway:defaultSchema}",
+    "-- migrate:down transaction:False",
+    "SET search_path TO nowhere;",
 ]
 mutation = st.one_of(
     st.tuples(st.just("insert"), st.sampled_from(TOKENS), st.integers(0, 400)),
@@ -180,7 +188,20 @@ mutation = st.one_of(
     st.tuples(st.just("bytes"), st.binary(min_size=1, max_size=8), st.integers(0, 400)),
     st.tuples(
         st.just("rename"),
-        st.text(alphabet=string.ascii_letters + string.digits + "._-ü", min_size=1, max_size=20),
+        st.one_of(
+            st.text(
+                alphabet=string.ascii_letters + string.digits + "._-ü", min_size=1, max_size=20
+            ),
+            st.sampled_from(
+                [
+                    "0_zero.sql",
+                    "20190226_1.sql",
+                    "V20190226_10__x.sql",
+                    "afterMigrate.sql",
+                    "007.sql",
+                ]
+            ),
+        ),
         st.integers(0, 400),
     ),
     st.tuples(st.just("truncate"), st.integers(0, 400), st.just(0)),

@@ -286,8 +286,11 @@ def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
     )
     if not wrapped:
         return sql, False
-    head = _statement_span(sql, statements[0])
-    tail = _statement_span(sql, statements[last])
+    try:
+        head = _statement_span(sql, statements[0])
+        tail = _statement_span(sql, statements[last])
+    except ValueError:  # not where its line says: the script keeps its transaction
+        return sql, False
     text = (
         sql[: head[0]]
         + _blank(sql[head[0] : head[1]])
