@@ -65,6 +65,20 @@ _SESSION_SETTING = re.compile(
 )
 
 
+class SessionKeeper:
+    """Keeps migrator's own session settings apart from those a migration's script
+    changes, as Flyway restores a connection after each migration: :meth:`ours` after the
+    script (before migrator's own writes, which name its tables unqualified), :meth:`theirs`
+    before the script's next statement where it runs statement by statement. Nothing to
+    keep by default (see the PostgreSQL dialect's)."""
+
+    def ours(self) -> None:
+        """Back to migrator's settings, remembering the script's."""
+
+    def theirs(self) -> None:
+        """The script's settings again."""
+
+
 class Dialect(BatchOps):
     """Base class: generic SQL; subclasses override what their database does differently."""
 
@@ -199,7 +213,7 @@ class Dialect(BatchOps):
     def session_keeper(self, statements: tuple[Statement, ...]) -> SessionKeeper:
         """What keeps migrator's own session settings through a script that changes them
         (see :class:`SessionKeeper`); nothing to keep by default."""
-        return SessionKeeper(self, ())
+        return SessionKeeper()
 
     def session_id(self) -> str:
         """Identifies the database session, for telling who holds what."""
@@ -314,41 +328,3 @@ __all__ = [
     "key_range",
     "statement_at",
 ]
-
-
-class SessionKeeper:
-    """The session settings a migration's script may change (PostgreSQL's ``search_path``
-    and ``role``) kept apart from migrator's own, as Flyway restores a connection after
-    each migration: after the script, migrator's settings are put back before its own
-    writes (which name its tables unqualified), and the script's are put back before its
-    next statement where it runs statement by statement. Settings go through
-    ``set_config(..., false)``: inside the step's transaction, they roll back with it."""
-
-    def __init__(self, dialect: Dialect, names: tuple[str, ...]):
-        self._dialect = dialect
-        self._names = names
-        self._ours = self._read() if names else ()
-        self._theirs: tuple[Any, ...] | None = None
-
-    def _read(self) -> tuple[Any, ...]:
-        columns = ", ".join("current_setting(%s)" for _ in self._names)
-        return tuple(self._dialect.rows(f"SELECT {columns}", list(self._names))[0])
-
-    def _write(self, values: tuple[Any, ...]) -> None:
-        calls = ", ".join("set_config(%s, %s, false)" for _ in self._names)
-        params = [value for pair in zip(self._names, values, strict=True) for value in pair]
-        self._dialect.execute(f"SELECT {calls}", params)
-
-    def ours(self) -> None:
-        """Back to migrator's settings, remembering the script's."""
-        if not self._names:
-            return
-        now = self._read()
-        if now != self._ours:
-            self._theirs = now
-            self._write(self._ours)
-
-    def theirs(self) -> None:
-        """The script's settings again (before its next statement)."""
-        if self._theirs is not None:
-            self._write(self._theirs)

@@ -192,8 +192,9 @@ class PostgreSQLDialect(Dialect):
         """Keeps ``search_path`` and ``role`` when a statement may change them (a
         migration's ``SET search_path TO app``, a dump's ``set_config('search_path', ...)``,
         ``SET ROLE``); reads nothing otherwise."""
-        touched = any(_SESSION_SETTING.search(s.sql) for s in statements)
-        return SessionKeeper(self, ("search_path", "role") if touched else ())
+        if any(_SESSION_SETTING.search(s.sql) for s in statements):
+            return _SettingsKeeper(self, ("search_path", "role"))
+        return SessionKeeper()
 
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))
@@ -316,3 +317,33 @@ class PostgreSQLDialect(Dialect):
 
 
 __all__ = ["PostgreSQLDialect", "normalized", "sqlstate"]
+
+
+class _SettingsKeeper(SessionKeeper):
+    """Session settings read with ``current_setting`` and put back with ``set_config(...,
+    false)``: inside the step's transaction, they roll back with it."""
+
+    def __init__(self, dialect: PostgreSQLDialect, names: tuple[str, ...]):
+        self._dialect = dialect
+        self._names = names
+        self._ours = self._read()
+        self._theirs: tuple[Any, ...] | None = None
+
+    def _read(self) -> tuple[Any, ...]:
+        columns = ", ".join("current_setting(%s)" for _ in self._names)
+        return tuple(self._dialect.rows(f"SELECT {columns}", list(self._names))[0])
+
+    def _write(self, values: tuple[Any, ...]) -> None:
+        calls = ", ".join("set_config(%s, %s, false)" for _ in self._names)
+        params = [value for pair in zip(self._names, values, strict=True) for value in pair]
+        self._dialect.execute(f"SELECT {calls}", params)
+
+    def ours(self) -> None:
+        now = self._read()
+        if now != self._ours:
+            self._theirs = now
+            self._write(self._ours)
+
+    def theirs(self) -> None:
+        if self._theirs is not None:
+            self._write(self._theirs)

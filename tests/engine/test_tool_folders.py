@@ -451,16 +451,25 @@ def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli) -> None:
         "CREATE INDEX CONCURRENTLY t_id ON t (id);\n"
         "-- === DOWN MIGRATION ===\nSET search_path TO app;\nDROP INDEX CONCURRENTLY t_id;\n",
     )
+    # A validation sees what the script's statements saw (run statement by statement).
+    write(
+        catalog_dir,
+        "5_checked.py",
+        "from migrator import dsl\n\n\nclass Migration(dsl.Migration):\n"
+        "    steps = [dsl.RunSQL('SET search_path TO app; CREATE TABLE w (id INTEGER)',\n"
+        "                        backward='SET search_path TO app; DROP TABLE w',\n"
+        "                        transaction=False, validation='SELECT id FROM w')]\n",
+    )
     assert cli("apply", "--yes").code == 0
     where = dict(
         dialect_for("default").rows(
             "SELECT c.relname, n.nspname FROM pg_class c JOIN pg_namespace n "
-            "ON n.oid = c.relnamespace WHERE c.relname IN ('t', 'u', 'v', 't_id')"
+            "ON n.oid = c.relnamespace WHERE c.relname IN ('t', 'u', 'v', 't_id', 'w')"
         )
     )
-    assert where == {"t": "app", "u": "public", "v": "public", "t_id": "app"}
-    assert Migration.objects.filter(applied=True).count() == 4
-    assert cli("rollback", "--steps", "4", "--yes").code == 0
+    assert where == {"t": "app", "u": "public", "v": "public", "t_id": "app", "w": "app"}
+    assert Migration.objects.filter(applied=True).count() == 5
+    assert cli("rollback", "--steps", "5", "--yes").code == 0
     assert not Migration.objects.filter(applied=True).exists()
     assert dialect_for("default").scalar("SELECT to_regnamespace('app')") is None
 

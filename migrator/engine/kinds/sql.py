@@ -96,6 +96,7 @@ class SqlKind(StepKind):
         else:
             result = self._one_by_one(ex, statements, tolerant, keeper)
         if validate:  # inside the step's transaction: a failed check undoes the step
+            keeper.theirs()  # the check sees what the script's statements saw
             self.validate(ex, ex.step.validation, "validation")
         keeper.ours()
         for statement in result.statements:
