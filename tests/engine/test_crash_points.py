@@ -233,14 +233,26 @@ def test_dry_run_killed_midway_is_recovered_and_changes_nothing(catalog: dict[st
     )
 
 
-def test_a_script_resumed_on_a_new_connection_sets_its_session_again(catalog_dir: Path) -> None:
+def _undo_setting() -> None:
+    """The schema outlives the test's own cleanup (which empties tables only), and the
+    pragma this process's connection (the resume ran inline)."""
+    with connections["default"].cursor() as cursor:
+        if connections["default"].vendor == "postgresql":
+            cursor.execute("DROP SCHEMA IF EXISTS resumed CASCADE")
+        else:
+            cursor.execute("PRAGMA case_sensitive_like = OFF")
+
+
+def test_a_script_resumed_on_a_new_connection_sets_its_session_again(
+    catalog_dir: Path, request: Any
+) -> None:
     """Run statement by statement, a script's first statement sets something for the next
     ones; killed after the second committed (the first one's checkpoint finished, so it is
     not run again as in doubt), the resumed step, on a new connection, sets it again."""
     pg = connections["default"].vendor == "postgresql"
-    setting = "SET search_path TO app" if pg else "PRAGMA case_sensitive_like = ON"
+    setting = "SET search_path TO resumed" if pg else "PRAGMA case_sensitive_like = ON"
     if pg:
-        write(catalog_dir, "001_schema.sql", "-- === UP MIGRATION ===\nCREATE SCHEMA app;\n")
+        write(catalog_dir, "001_schema.sql", "-- === UP MIGRATION ===\nCREATE SCHEMA resumed;\n")
     # Under the setting, 'a' LIKE 'A' is false (SQLite) and the table lands in app (PG).
     write(
         catalog_dir,
@@ -249,12 +261,13 @@ def test_a_script_resumed_on_a_new_connection_sets_its_session_again(catalog_dir
         "CREATE TABLE flags (x INTEGER);\nINSERT INTO flags SELECT 1;\n"
         "INSERT INTO flags SELECT 2 WHERE 'a' LIKE 'A';\n",
     )
+    request.addfinalizer(_undo_setting)
     deployment = _crash(
         {"folder": catalog_dir, "target": "default"}, "statement_committed:2", "apply"
     )
     finished = _recover_and_resume(deployment)
     assert finished.status == Status.SUCCEEDED, finished.error
-    table = "app.flags" if pg else "flags"
+    table = "resumed.flags" if pg else "flags"
     with connections["default"].cursor() as cursor:
         cursor.execute(f"SELECT x FROM {table} ORDER BY x")
         assert [row[0] for row in cursor.fetchall()] == [1]
