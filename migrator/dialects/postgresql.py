@@ -71,6 +71,34 @@ _NEVER_BY_ITSELF = 2**31 - 1
 
 #: A statement that may change a session setting migrator's own queries depend on.
 _SESSION_SETTING = re.compile(r"search_path|\bROLE\b", re.I)
+#: Settings a script changes for the session: ``SET [SESSION] name ...``, ``RESET name``,
+#: ``set_config('name', ...)`` (``SET LOCAL`` ends with the transaction by itself).
+_SET = re.compile(
+    r"^SET\s+(?:SESSION\s+)?(?!LOCAL\b|TRANSACTION\b|CONSTRAINTS\b|SESSION\s+AUTHORIZATION\b)"
+    r"(?P<name>TIME\s+ZONE|[A-Za-z_][\w.]*)",
+    re.IGNORECASE,
+)
+_RESET = re.compile(r"^RESET\s+(?P<name>[A-Za-z_][\w.]*)", re.IGNORECASE)
+_SET_CONFIG = re.compile(r"\bset_config\s*\(\s*'(?P<name>[^']+)'", re.IGNORECASE)
+_ALIASES = {"time zone": "timezone", "schema": "search_path", "names": "client_encoding"}
+
+
+def _settings_changed(statements: tuple[Statement, ...]) -> tuple[str, ...]:
+    """The session settings ``statements`` may change (search_path and role whenever
+    they are named at all: a function body may set them too)."""
+    names: set[str] = set()
+    for statement in statements:
+        sql = statement.sql
+        if _SESSION_SETTING.search(sql):
+            names.update(("search_path", "role"))
+        for pattern in (_SET, _RESET):
+            match = pattern.match(sql)
+            if match:
+                name = " ".join(match["name"].lower().split())
+                names.add(_ALIASES.get(name, name))
+        names.update(m["name"].lower() for m in _SET_CONFIG.finditer(sql))
+    names.discard("all")
+    return tuple(sorted(names))
 
 
 class PostgreSQLDialect(Dialect):
@@ -189,12 +217,12 @@ class PostgreSQLDialect(Dialect):
                     self.execute(f"RESET {name}")
 
     def session_keeper(self, statements: tuple[Statement, ...]) -> SessionKeeper:
-        """Keeps ``search_path`` and ``role`` when a statement may change them (a
-        migration's ``SET search_path TO app``, a dump's ``set_config('search_path', ...)``,
-        ``SET ROLE``); reads nothing otherwise."""
-        if any(_SESSION_SETTING.search(s.sql) for s in statements):
-            return _SettingsKeeper(self, ("search_path", "role"))
-        return SessionKeeper()
+        """Keeps the session settings a script changes (``SET search_path TO app``, a dump's
+        ``set_config('search_path', '', false)``, ``SET ROLE``, ``SET statement_timeout``):
+        the next migration and migrator's own statements see the connection's own again.
+        Reads nothing for a script that sets nothing."""
+        names = _settings_changed(statements)
+        return _SettingsKeeper(self, names) if names else SessionKeeper()
 
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))
@@ -330,13 +358,16 @@ class _SettingsKeeper(SessionKeeper):
         self._theirs: tuple[Any, ...] | None = None
 
     def _read(self) -> tuple[Any, ...]:
-        columns = ", ".join("current_setting(%s)" for _ in self._names)
+        # missing_ok: a custom setting (``myapp.tenant``) the script defines.
+        columns = ", ".join("current_setting(%s, true)" for _ in self._names)
         return tuple(self._dialect.rows(f"SELECT {columns}", list(self._names))[0])
 
     def _write(self, values: tuple[Any, ...]) -> None:
-        calls = ", ".join("set_config(%s, %s, false)" for _ in self._names)
-        params = [value for pair in zip(self._names, values, strict=True) for value in pair]
-        self._dialect.execute(f"SELECT {calls}", params)
+        pairs = [(n, v) for n, v in zip(self._names, values, strict=True) if v is not None]
+        if not pairs:
+            return
+        calls = ", ".join("set_config(%s, %s, false)" for _ in pairs)
+        self._dialect.execute(f"SELECT {calls}", [value for pair in pairs for value in pair])
 
     def ours(self) -> None:
         now = self._read()

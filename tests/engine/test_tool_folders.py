@@ -466,6 +466,11 @@ def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli, request) ->
         "                        backward='SET search_path TO app; DROP TABLE w',\n"
         "                        transaction=False, validation='SELECT id FROM w')]\n",
     )
+    # A setting left for the session (1 ms per statement) ends with its migration.
+    write(catalog_dir, "6_timeout.up.sql", "SET statement_timeout = 1;\nSELECT 1;\n")
+    write(catalog_dir, "6_timeout.down.sql", "SELECT 1;\n")
+    write(catalog_dir, "7_slow.up.sql", "SELECT pg_sleep(0.05);\n")
+    write(catalog_dir, "7_slow.down.sql", "SELECT 1;\n")
     assert cli("apply", "--yes").code == 0
     where = dict(
         dialect_for("default").rows(
@@ -474,8 +479,8 @@ def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli, request) ->
         )
     )
     assert where == {"t": "app", "u": "public", "v": "public", "t_id": "app", "w": "app"}
-    assert Migration.objects.filter(applied=True).count() == 5
-    assert cli("rollback", "--steps", "5", "--yes").code == 0
+    assert Migration.objects.filter(applied=True).count() == 7
+    assert cli("rollback", "--steps", "7", "--yes").code == 0
     assert not Migration.objects.filter(applied=True).exists()
     assert dialect_for("default").scalar("SELECT to_regnamespace('app')") is None
 
