@@ -58,6 +58,11 @@ def pg() -> bool:
     return connections["default"].vendor == "postgresql"
 
 
+def write_all(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        write(folder, name, text)
+
+
 def _versions(folder: Path) -> list[str]:
     return [s.version for s in load_catalog().for_database("default")]
 
@@ -97,8 +102,7 @@ def test_a_diesel_project(catalog_dir: Path, cli, pg: bool) -> None:
         "README.md": "# migrations\n",
         "data_seed.sql": "INSERT INTO users VALUES (3, 'eve');\n",
     }
-    for name, text in files.items():
-        write(catalog_dir, name, text)
+    write_all(catalog_dir, files)
     assert load_catalog().flavors[str(catalog_dir)] == "diesel"
     assert _versions(catalog_dir) == [
         "00000000000000",
@@ -139,8 +143,7 @@ def test_a_golang_migrate_project(catalog_dir: Path, cli, pg: bool) -> None:
         "notes.txt": "not a migration\n",
         "fixtures/users.csv": "1,ada\n",
     }
-    for name, text in files.items():
-        write(catalog_dir, name, text)
+    write_all(catalog_dir, files)
     assert load_catalog().flavors[str(catalog_dir)] == "golang-migrate"
     assert _versions(catalog_dir) == ["1", "2", "30", "31"]
     warnings = _warnings()
@@ -186,8 +189,7 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
     }
     if not pg:  # told by a script config where the statement does not tell
         files["V2__index_users.sql.conf"] = "# script config\nexecuteInTransaction=false\n"
-    for name, text in files.items():
-        write(catalog_dir, name, text)
+    write_all(catalog_dir, files)
     catalog = load_catalog()
     assert catalog.flavors[str(catalog_dir)] == "flyway"
     assert _versions(catalog_dir) == ["1", "1.1", "2", "3", "R__users_view"]
@@ -239,8 +241,7 @@ def test_a_goose_project_with_a_go_migration(catalog_dir: Path, cli, pg: bool) -
             "-- +goose Down\nDROP TABLE after_go;\n"
         ),
     }
-    for name, text in files.items():
-        write(catalog_dir, name, text)
+    write_all(catalog_dir, files)
     assert load_catalog().flavors[str(catalog_dir)] == "goose"
     status = cli("status", "--json").json()["databases"][0]
     assert status["unsupported"] == ["00003"]
@@ -291,8 +292,7 @@ def test_a_dbmate_project(catalog_dir: Path, cli, pg: bool) -> None:
         ),
         "schema.sql": "-- dbmate's dump\n",
     }
-    for name, text in files.items():
-        write(catalog_dir, name, text)
+    write_all(catalog_dir, files)
     catalog = load_catalog()
     assert catalog.flavors[str(catalog_dir)] == "dbmate"
     index = catalog.get("default", "20230102000000").steps[0]
@@ -356,22 +356,36 @@ def test_unicode_names_are_allowed(catalog_dir: Path, cli) -> None:
     assert Status.PENDING == "pending"
 
 
-def test_a_dbmate_migration_without_a_down_section_is_refused(catalog_dir: Path, cli) -> None:
-    """dbmate refuses a migration without ``-- migrate:down`` (an empty one is its no-op)."""
-    write(catalog_dir, "20230101000000_a.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\n")
-    write(catalog_dir, "20230102000000_b.sql", "-- migrate:up\nSELECT 2;\n")
+@pytest.mark.parametrize(
+    ("files", "named", "why"),
+    [
+        # dbmate refuses a migration without ``-- migrate:down`` (an empty one is a no-op).
+        (
+            {
+                "20230101000000_a.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\n",
+                "20230102000000_b.sql": "-- migrate:up\nSELECT 2;\n",
+            },
+            "20230102000000_b.sql",
+            "migrate:down",
+        ),
+        # goose: "migration IDs must be greater than zero".
+        (
+            {
+                "00000_init.sql": "-- +goose Up\nSELECT 1;\n",
+                "00001_next.sql": "-- +goose Up\nSELECT 2;\n",
+            },
+            "00000_init.sql",
+            "greater than zero",
+        ),
+    ],
+)
+def test_what_the_tool_refuses_is_refused(
+    catalog_dir: Path, cli, files: dict[str, str], named: str, why: str
+) -> None:
+    write_all(catalog_dir, files)
     result = cli("sync")
     assert result.code == 2, result
-    assert "20230102000000_b.sql" in result.err and "migrate:down" in result.err, result.err
-    assert not Migration.objects.exists()
-
-
-def test_goose_refuses_version_zero(catalog_dir: Path, cli) -> None:
-    write(catalog_dir, "00000_init.sql", "-- +goose Up\nSELECT 1;\n")
-    write(catalog_dir, "00001_next.sql", "-- +goose Up\nSELECT 2;\n")
-    result = cli("sync")
-    assert result.code == 2, result
-    assert "00000_init.sql" in result.err and "greater than zero" in result.err, result.err
+    assert named in result.err and why in result.err, result.err
     assert not Migration.objects.exists()
 
 
@@ -392,8 +406,7 @@ def test_scripts_with_their_own_transactions(catalog_dir: Path, cli) -> None:
         ),
         "2_tags.down.sql": "DROP TABLE tags;\n",
     }
-    for name, text in files.items():
-        write(catalog_dir, name, text)
+    write_all(catalog_dir, files)
     catalog = load_catalog()
     vendor = connections["default"].vendor
     users, tags = catalog.get("default", "1").steps[0], catalog.get("default", "2").steps[0]
