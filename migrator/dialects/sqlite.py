@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ..conf import migrator_settings
-from .base import Dialect, NotSupported, Statement, statement_at
+from .base import Dialect, NotSupported, SessionKeeper, Statement, statement_at
 
 ATTACHED = "migrator_backup"
 _AUTOCOMMIT = re.compile(r"^\s*(VACUUM\b|PRAGMA\s+(foreign_keys|journal_mode)\b)", re.IGNORECASE)
@@ -135,6 +135,21 @@ class SQLiteDialect(Dialect):
             yield
         finally:
             raw.set_progress_handler(None, 0)
+
+    def session_keeper(self, statements: tuple[Statement, ...]) -> SessionKeeper:
+        """Keeps the pragmas a script assigns (``PRAGMA cache_size = 100``) to its own
+        statements: the next migration and migrator's own see the connection's again
+        (those that can be read back). ``foreign_keys`` is the engine's to switch
+        (``-- Foreign-keys: off``)."""
+        names = sorted(
+            {
+                match["name"].lower()
+                for statement in statements
+                if (match := _PRAGMA_SET.match(statement.sql))
+            }
+            - {"foreign_keys"}
+        )
+        return _PragmaKeeper(self, tuple(names)) if names else SessionKeeper()
 
     def session_id(self) -> str:
         return f"{os.getpid()}"
@@ -312,3 +327,43 @@ class SQLiteDialect(Dialect):
         from .sqlite_schema import capture
 
         return capture(self)
+
+
+#: ``PRAGMA name = value`` (or ``PRAGMA schema.name = value``): a setting of the connection.
+_PRAGMA_SET = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*=", re.IGNORECASE)
+
+
+class _PragmaKeeper(SessionKeeper):
+    """Pragmas read before the script and assigned back after it (names come from the
+    script's own ``PRAGMA name = ...`` statements, checked as identifiers)."""
+
+    def __init__(self, dialect: SQLiteDialect, names: tuple[str, ...]):
+        self._dialect = dialect
+        self._names = tuple(name for name in names if name.isidentifier())
+        self._ours = self._read()
+        self._theirs: tuple[Any, ...] | None = None
+
+    def _read(self) -> tuple[Any, ...]:
+        values = []
+        for name in self._names:
+            rows = self._dialect.rows(f"PRAGMA {name}")
+            values.append(rows[0][0] if rows and len(rows[0]) == 1 else None)
+        return tuple(values)
+
+    def _write(self, values: tuple[Any, ...]) -> None:
+        # A pragma that cannot be read (case_sensitive_like) has None: left as it is.
+        for name, value in zip(self._names, values, strict=True):
+            if isinstance(value, int):
+                self._dialect.execute(f"PRAGMA {name} = {int(value)}")
+            elif isinstance(value, str) and re.fullmatch(r"\w+", value):
+                self._dialect.execute(f"PRAGMA {name} = '{value}'")
+
+    def ours(self) -> None:
+        now = self._read()
+        if now != self._ours:
+            self._theirs = now
+            self._write(self._ours)
+
+    def theirs(self) -> None:
+        if self._theirs is not None:
+            self._write(self._theirs)

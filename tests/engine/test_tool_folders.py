@@ -532,3 +532,22 @@ def test_flyway_placeholders(catalog_dir: Path, cli, settings) -> None:
         "DIRS": [{"path": str(catalog_dir), "placeholder_replacement": False}],
     }
     assert "${width}" in load_catalog().get("default", "2").steps[0].forward
+
+
+def test_a_scripts_session_setting_ends_with_its_migration(catalog_dir: Path, cli) -> None:
+    """What a script sets for its session (PostgreSQL's ``SET``, SQLite's ``PRAGMA``) does
+    not stay on the connection for the next migration and migrator's own statements."""
+    pg = connections["default"].vendor == "postgresql"
+    setting = "SET lock_timeout = 1234" if pg else "PRAGMA cache_size = 17"
+    value = "current_setting('lock_timeout')" if pg else "(SELECT * FROM pragma_cache_size())"
+    before = dialect_for("default").scalar(f"SELECT {value}")
+    write(catalog_dir, "1_set.up.sql", f"{setting};\nCREATE TABLE a (id INTEGER);\n")
+    write(catalog_dir, "1_set.down.sql", "DROP TABLE a;\n")
+    write(
+        catalog_dir,
+        "2_seen.up.sql",
+        f"CREATE TABLE seen (v VARCHAR(20));\nINSERT INTO seen SELECT {value};\n",
+    )
+    write(catalog_dir, "2_seen.down.sql", "DROP TABLE seen;\n")
+    assert cli("apply", "--yes").code == 0
+    assert dialect_for("default").scalar("SELECT v FROM seen") == str(before)
