@@ -79,6 +79,34 @@ class SessionKeeper:
         """The script's settings again."""
 
 
+class SettingsKeeper(SessionKeeper):
+    """A keeper of named settings: read before the script (migrator's), read again after
+    it (the script's, when they differ) and written back in turn. A dialect says how one
+    reads and writes them."""
+
+    def __init__(self, dialect: Dialect, names: tuple[str, ...]):
+        self._dialect = dialect
+        self._names = names
+        self._ours = self._read()
+        self._theirs: tuple[Any, ...] | None = None
+
+    def _read(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _write(self, values: tuple[Any, ...]) -> None:
+        raise NotImplementedError
+
+    def ours(self) -> None:
+        now = self._read()
+        if now != self._ours:
+            self._theirs = now
+            self._write(self._ours)
+
+    def theirs(self) -> None:
+        if self._theirs is not None:
+            self._write(self._theirs)
+
+
 class Dialect(BatchOps):
     """Base class: generic SQL; subclasses override what their database does differently."""
 

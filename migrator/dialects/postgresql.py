@@ -13,7 +13,7 @@ from django.db import DatabaseError
 
 from ..conf import migrator_settings
 from . import postgresql_schema
-from .base import Dialect, SessionKeeper, Statement, statement_at
+from .base import Dialect, SessionKeeper, SettingsKeeper, Statement, statement_at
 
 #: Statements PostgreSQL refuses inside a transaction block (the list Flyway uses, plus
 #: REINDEX ... CONCURRENTLY and DETACH PARTITION ... CONCURRENTLY), on normalised text.
@@ -347,15 +347,9 @@ class PostgreSQLDialect(Dialect):
 __all__ = ["PostgreSQLDialect", "normalized", "sqlstate"]
 
 
-class _SettingsKeeper(SessionKeeper):
+class _SettingsKeeper(SettingsKeeper):
     """Session settings read with ``current_setting`` and put back with ``set_config(...,
     false)``: inside the step's transaction, they roll back with it."""
-
-    def __init__(self, dialect: PostgreSQLDialect, names: tuple[str, ...]):
-        self._dialect = dialect
-        self._names = names
-        self._ours = self._read()
-        self._theirs: tuple[Any, ...] | None = None
 
     def _read(self) -> tuple[Any, ...]:
         # missing_ok: a custom setting (``myapp.tenant``) the script defines.
@@ -368,13 +362,3 @@ class _SettingsKeeper(SessionKeeper):
             return
         calls = ", ".join("set_config(%s, %s, false)" for _ in pairs)
         self._dialect.execute(f"SELECT {calls}", [value for pair in pairs for value in pair])
-
-    def ours(self) -> None:
-        now = self._read()
-        if now != self._ours:
-            self._theirs = now
-            self._write(self._ours)
-
-    def theirs(self) -> None:
-        if self._theirs is not None:
-            self._write(self._theirs)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ..conf import migrator_settings
-from .base import Dialect, NotSupported, SessionKeeper, Statement, statement_at
+from .base import Dialect, NotSupported, SessionKeeper, SettingsKeeper, Statement, statement_at
 
 ATTACHED = "migrator_backup"
 _AUTOCOMMIT = re.compile(r"^\s*(VACUUM\b|PRAGMA\s+(foreign_keys|journal_mode)\b)", re.IGNORECASE)
@@ -145,7 +145,7 @@ class SQLiteDialect(Dialect):
             {
                 match["name"].lower()
                 for statement in statements
-                if (match := _PRAGMA_SET.match(statement.sql))
+                if (match := _PRAGMA_SET.match(statement.sql)) and match["name"].isidentifier()
             }
             - {"foreign_keys"}
         )
@@ -333,15 +333,9 @@ class SQLiteDialect(Dialect):
 _PRAGMA_SET = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*=", re.IGNORECASE)
 
 
-class _PragmaKeeper(SessionKeeper):
+class _PragmaKeeper(SettingsKeeper):
     """Pragmas read before the script and assigned back after it (names come from the
     script's own ``PRAGMA name = ...`` statements, checked as identifiers)."""
-
-    def __init__(self, dialect: SQLiteDialect, names: tuple[str, ...]):
-        self._dialect = dialect
-        self._names = tuple(name for name in names if name.isidentifier())
-        self._ours = self._read()
-        self._theirs: tuple[Any, ...] | None = None
 
     def _read(self) -> tuple[Any, ...]:
         values = []
@@ -357,13 +351,3 @@ class _PragmaKeeper(SessionKeeper):
                 self._dialect.execute(f"PRAGMA {name} = {int(value)}")
             elif isinstance(value, str) and re.fullmatch(r"\w+", value):
                 self._dialect.execute(f"PRAGMA {name} = '{value}'")
-
-    def ours(self) -> None:
-        now = self._read()
-        if now != self._ours:
-            self._theirs = now
-            self._write(self._ours)
-
-    def theirs(self) -> None:
-        if self._theirs is not None:
-            self._write(self._theirs)
