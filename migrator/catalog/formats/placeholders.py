@@ -56,6 +56,7 @@ def replace_placeholders(path: Path, text: str, ctx: ReadContext) -> str:
     if given is None or "${" not in text:
         return text
     folded = {name.lower(): value for name, value in given.items()}
+    known: dict[str, str] = {}
 
     def value_of(match: re.Match[str]) -> str:
         name = match["name"]
@@ -65,7 +66,10 @@ def replace_placeholders(path: Path, text: str, ctx: ReadContext) -> str:
             return folded[name.lower()]
         built_in = _BUILT_IN.get(name.lower())
         if built_in is not None:
-            return built_in(ctx.database, path)
+            # Once per script: ``${flyway:defaultSchema}`` asks the database.
+            if name.lower() not in known:
+                known[name.lower()] = built_in(ctx.database, path)
+            return known[name.lower()]
         line = text.count("\n", 0, match.start()) + 1
         raise CatalogError.at(
             path,
