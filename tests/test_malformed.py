@@ -181,6 +181,10 @@ TOKENS = [
     "${flyway:defaultSchema}",
     "-- migrate:down transaction:False",
     "SET search_path TO nowhere;",
+    "-- +goose ENVSUB ON",
+    "${MIGRATOR_FUZZ_UNSET:?required}",
+    "${MIGRATOR_FUZZ_UNSET:-${HOME",
+    "${HOME: -3:x}",
 ]
 mutation = st.one_of(
     st.tuples(st.just("insert"), st.sampled_from(TOKENS), st.integers(0, 400)),

@@ -266,6 +266,72 @@ def test_a_goose_project_with_a_go_migration(catalog_dir: Path, cli, pg: bool) -
     assert Migration.objects.get(version="00003").marked_done
 
 
+def test_goose_envsub(catalog_dir: Path, cli, pg: bool, monkeypatch) -> None:
+    """``-- +goose ENVSUB ON``: variables expanded as goose expands them (defaults, unset
+    versus empty, substrings), dollar quotes and ``$1`` kept, nothing expanded after
+    ``ENVSUB OFF``; a required variable that is not set is an error naming its line."""
+    monkeypatch.setenv("TABLE_PREFIX", "app_")
+    monkeypatch.setenv("TIER", "")
+    monkeypatch.setenv("DEPLOY_ENV", "production")
+    monkeypatch.delenv("REGION", raising=False)
+    if pg:
+        routine = (
+            "CREATE FUNCTION ${TABLE_PREFIX}double(n integer) RETURNS integer AS $$\n"
+            "BEGIN\n  RETURN $1 * 2;\nEND;\n$$ LANGUAGE plpgsql;\n"
+        )
+        routine_expanded = routine.replace("${TABLE_PREFIX}", "app_")
+    else:
+        routine = (
+            "CREATE TRIGGER ${TABLE_PREFIX}stamp AFTER INSERT ON ${TABLE_PREFIX}accounts\n"
+            "BEGIN\n  UPDATE ${TABLE_PREFIX}accounts SET note = 'new'"
+            " WHERE id = NEW.id AND note IS NULL;\nEND;\n"
+        )
+        routine_expanded = routine.replace("${TABLE_PREFIX}", "app_")
+    files = {
+        "00001_accounts.sql": (
+            "-- +goose ENVSUB ON\n-- +goose Up\n"
+            "CREATE TABLE ${TABLE_PREFIX}accounts (id INTEGER PRIMARY KEY,"
+            " region VARCHAR(20) DEFAULT '${REGION:-eu}', tier VARCHAR(20) DEFAULT"
+            " '${TIER-basic}', env VARCHAR(4) DEFAULT '${DEPLOY_ENV:0:4}', note VARCHAR(20));\n"
+            f"-- +goose StatementBegin\n{routine}-- +goose StatementEnd\n"
+            "-- +goose ENVSUB OFF\n"
+            "INSERT INTO app_accounts (id, note) VALUES (1, '${NOT_EXPANDED}');\n"
+            "-- +goose ENVSUB ON\n"
+            "-- +goose Down\nDROP TABLE ${TABLE_PREFIX}accounts;\n"
+            + ("DROP FUNCTION app_double;\n" if pg else "")
+        ),
+    }
+    write_all(catalog_dir, files)
+    assert cli("apply", "--yes").code == 0
+    _reference(
+        [
+            "CREATE TABLE app_accounts (id INTEGER PRIMARY KEY, region VARCHAR(20) DEFAULT 'eu',"
+            " tier VARCHAR(20) DEFAULT '', env VARCHAR(4) DEFAULT 'prod', note VARCHAR(20));\n"
+            + routine_expanded
+            + "INSERT INTO app_accounts (id, note) VALUES (1, '${NOT_EXPANDED}');"
+        ]
+    )
+    assert _shape("default") == _shape("analytics")
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT note, region, tier, env FROM app_accounts")
+        assert cursor.fetchall() == [("${NOT_EXPANDED}", "eu", "", "prod")]
+    assert cli("rollback", "--steps", "1", "--yes").code == 0
+    assert "app_accounts" not in dialect_for("default").table_names()
+
+    write(
+        catalog_dir,
+        "00002_owner.sql",
+        "-- +goose Up\n-- +goose ENVSUB ON\n"
+        "ALTER TABLE app_accounts ADD COLUMN owner VARCHAR(20) DEFAULT"
+        " '${ACCOUNT_OWNER:?set ACCOUNT_OWNER to the owning team}';\n",
+    )
+    monkeypatch.delenv("ACCOUNT_OWNER", raising=False)
+    result = cli("status")
+    assert result.code == 2, result
+    assert "00002_owner.sql" in result.err and ":3" in result.err, result.err
+    assert "set ACCOUNT_OWNER to the owning team" in result.err, result.err
+
+
 def test_a_dbmate_project(catalog_dir: Path, cli, pg: bool) -> None:
     concurrently = "CONCURRENTLY " if pg else ""
     files = {

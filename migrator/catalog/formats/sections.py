@@ -10,12 +10,12 @@ Each parser returns a :class:`Sections`; errors name the line.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CatalogError
+from . import envsub
 
 MARKERS, DBMATE, GOOSE = "sql", "dbmate", "goose"
 UP_MARKER, DOWN_MARKER = "UP MIGRATION", "DOWN MIGRATION"
@@ -32,7 +32,6 @@ _GOOSE_WORDS = {
     "envsub on",
     "envsub off",
 }
-_ENV = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass
@@ -178,7 +177,7 @@ def goose(path: Path, text: str) -> Sections:
                         number,
                     )
                 continue
-            parts[current].append(_substitute(line) if envsub else line)
+            parts[current].append(_substitute(path, line, number) if envsub else line)
             continue
         if line[:1] in (" ", "\t"):
             raise CatalogError.at(
@@ -235,9 +234,13 @@ def goose(path: Path, text: str) -> Sections:
     )
 
 
-def _substitute(line: str) -> str:
-    """goose's ENVSUB ON: ``${VAR}`` and ``$VAR`` from the environment (unset: empty)."""
-    return _ENV.sub(lambda m: os.environ.get(m.group("braced") or m.group("bare"), ""), line)
+def _substitute(path: Path, line: str, number: int) -> str:
+    """goose's ENVSUB ON (see :mod:`.envsub`); a required variable that is not set is an
+    error naming the line, as goose fails the migration."""
+    try:
+        return envsub.expand(line)
+    except envsub.RequiredVariable as exc:
+        raise CatalogError.at(path, f"ENVSUB: {exc} (set it in the environment)", number) from exc
 
 
 PARSERS = {MARKERS: markers, DBMATE: dbmate, GOOSE: goose}
