@@ -1,9 +1,9 @@
 """Versions taken from file names, and their natural order.
 
-Numbers compare numerically (``1.10.0`` follows ``1.9.0``, ``010`` equals ``10``). Versions
-that are dates or timestamps order by time whatever their punctuation: ``2019-02-26-002946``
-(diesel), ``20190226002946`` (dbmate, goose) and ``2019.02.26.002946`` read as the same
-instant, and all come after plain sequence numbers. What follows a date after a separator
+Numbers compare numerically (``1.10.0`` follows ``1.9.0``, ``010`` equals ``10``, ``1.0``
+equals ``1``). Versions that are dates or timestamps order by time whatever their
+punctuation: ``2019-02-26-002946`` (diesel), ``20190226002946`` (dbmate, goose) and
+``2019.02.26.002946`` read as the same instant, and all come after plain sequence numbers. What follows a date after a separator
 is a time when it looks like one (``0930``, ``002946``: an even count of four or more
 digits) and a counter otherwise: ``20190226.1``, ``20190226.2`` and ``20190226.10`` are
 three versions in that order (as Flyway orders them), not one.
@@ -26,6 +26,9 @@ _DATE = re.compile(r"^(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$")
 _TIME_WIDTH = 12
 
 _natural = natsort_keygen()
+#: ``1.0`` and ``1.0.0`` are version ``1`` (Flyway compares versions part by part, a
+#: missing part counting as 0: two such files are one version twice).
+_TRAILING_ZEROS = re.compile(r"(?<=\d)(?:\.0+)+$")
 
 
 def split_versioned_name(stem: str) -> tuple[str, str] | None:
@@ -70,7 +73,7 @@ def key_of(version: str) -> Any:
     date = date_key(version)
     if date is not None:
         return (1, date)
-    return (0, _natural(version))
+    return (0, _natural(_TRAILING_ZEROS.sub("", version)))
 
 
 #: Kept for callers that sorted with it directly.

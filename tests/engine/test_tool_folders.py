@@ -387,6 +387,9 @@ def test_a_dbmate_project(catalog_dir: Path, cli, pg: bool) -> None:
         ("010_create_logs.sql", "010_create_logs_again.sql"),
         ("1_a.up.sql", "001_b.up.sql"),
         ("V2__a.sql", "V2__b.sql"),
+        # Flyway: "Found more than one migration with version 1" (1.0 is 1).
+        ("V1__a.sql", "V1.0__b.sql"),
+        ("V3_0_0__a.sql", "V3__b.sql"),
     ],
 )
 def test_two_files_of_one_version_name_both(catalog_dir: Path, cli, names: tuple[str, ...]) -> None:
