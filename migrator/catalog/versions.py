@@ -28,7 +28,8 @@ _TIME_WIDTH = 12
 _natural = natsort_keygen()
 #: ``1.0`` and ``1.0.0`` are version ``1`` (Flyway compares versions part by part, a
 #: missing part counting as 0: two such files are one version twice).
-_TRAILING_ZEROS = re.compile(r"(?<=\d)(?:\.0+)+$")
+_DOTTED = re.compile(r"^\d+(?:\.\d+)+$")
+_TRAILING_ZEROS = re.compile(r"(?:\.0+)+$")
 
 
 def split_versioned_name(stem: str) -> tuple[str, str] | None:
@@ -73,7 +74,9 @@ def key_of(version: str) -> Any:
     date = date_key(version)
     if date is not None:
         return (1, date)
-    return (0, _natural(_TRAILING_ZEROS.sub("", version)))
+    if _DOTTED.match(version):
+        version = _TRAILING_ZEROS.sub("", version)
+    return (0, _natural(version))
 
 
 #: Kept for callers that sorted with it directly.
