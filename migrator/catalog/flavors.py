@@ -47,8 +47,9 @@ class Flavor:
         ):
             event = entry.name.split("__", 1)[0].removesuffix(".sql")
             return IGNORE, (
-                f"a Flyway callback ({event}): Flyway runs it at that event, migrator runs no "
-                "callbacks: run it yourself, or make it a repeatable migration (R__...)"
+                f"a Flyway callback ({event}): Flyway runs it at that event, migrator runs only "
+                "those of migrate (beforeMigrate, afterVersioned, beforeRepeatables, "
+                "afterMigrate, afterMigrateApplied): run it yourself, or make it one of those"
             )
         if self.name == "migrator":
             if entry.suffix in (".sql", ".py") and not is_dir:

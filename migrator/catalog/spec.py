@@ -67,6 +67,9 @@ class MigrationSpec:
     unsupported: str = ""
     #: Flyway ``R__`` scripts: no version order of their own, rerun whenever they change.
     repeatable: bool = False
+    #: A Flyway SQL callback's event (``afterMigrate``): run at that point of every forward
+    #: deployment that applies something, never on its own (see ``services.planning``).
+    callback: str = ""
     #: The version order the upgrade path must stop at this version.
     required_stop: bool = False
     #: Migration-wide options (``foreign_keys: False`` on SQLite).

@@ -30,6 +30,7 @@ def status(command: BaseCommand, report: dict[str, Any], verbosity: int) -> None
             "drifted": style.ERROR("DRIFTED    "),
             "missing": style.ERROR("MISSING    "),
             "unsupported": style.ERROR("UNSUPPORTED"),
+            "callback": style.NOTICE("callback   "),
         }
         for m in target["migrations"]:
             if verbosity < 1 and m["state"] == "applied":
@@ -43,7 +44,9 @@ def status(command: BaseCommand, report: dict[str, Any], verbosity: int) -> None
                 notes.append("marked done")
             if m["out_of_order"]:
                 notes.append("out of order")
-            if m.get("repeatable"):
+            if m.get("callback"):
+                notes.append(f"Flyway {m['callback']} callback: runs with each deployment")
+            elif m.get("repeatable"):
                 notes.append("repeatable")
             if m.get("unsupported"):
                 notes.append(m["unsupported"])

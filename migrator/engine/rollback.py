@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db.models import Max
 
+from ..catalog.formats.flyway import callback_event
 from ..conf import migrator_settings
 from ..models import Migration, Run
 from ..models.execution import Phase
@@ -122,13 +123,18 @@ def fail(rt: Runtime, failure: RunFailed) -> None:
 
 def _plan_compensation(rt: Runtime) -> None:
     """Append a backward run for every migration this deployment applied, newest first
-    (once: a resumed rollback finds them)."""
+    (once: a resumed rollback finds them); its callbacks are not migrations."""
     deployment = rt.deployment
-    done = list(
-        Run.objects.filter(deployment=deployment, direction="forward", status=Status.SUCCEEDED)
+    done = [
+        run
+        for run in Run.objects.filter(
+            deployment=deployment, direction="forward", status=Status.SUCCEEDED
+        )
         .select_related("migration")
         .order_by("-order")
-    )
+        # A Flyway callback (beforeMigrate) is not taken back: it is no migration.
+        if not (run.migration.repeatable and callback_event(run.migration.version))
+    ]
     order = (deployment.runs.aggregate(last=Max("order"))["last"] or 0) + 1
     for offset, earlier in enumerate(done):
         rt.journal.create(

@@ -233,9 +233,49 @@ def _plan_forward(
             )
         _preflight(spec, dialect, prepared if index <= track_until else None)
         planned.add(spec.version)
-        run = _planned(spec, "forward", str(spec.source))
-        run.way_back = worst([step.way_back for step in spec.steps]).value
-        result.runs.append(run)
+        result.runs.append(_forward_run(spec))
+    if result.runs:
+        _add_callbacks(result, catalog, states, dialect)
+
+
+def _forward_run(spec: MigrationSpec) -> PlannedRun:
+    run = _planned(spec, "forward", str(spec.source))
+    run.way_back = worst([step.way_back for step in spec.steps]).value
+    return run
+
+
+def _add_callbacks(
+    result: Plan, catalog: Catalog, states: list[MigrationState], dialect: Dialect
+) -> None:
+    """Flyway's SQL callbacks of ``migrate``, at their events: ``beforeMigrate`` first,
+    ``afterVersioned`` after the last versioned migration, ``beforeRepeatables`` before the
+    first repeatable one, ``afterMigrate`` and then ``afterMigrateApplied`` last. Only in a
+    deployment that applies something (Flyway fires ``afterMigrate`` even when nothing is
+    pending; a deployment of callbacks alone would be due on every ``apply``)."""
+    by_event: dict[str, list[PlannedRun]] = {}
+    for state in states:
+        if state.state == "callback":
+            spec = _spec(catalog, result, state)
+            _preflight(spec, dialect, None)
+            run = _forward_run(spec)
+            # A failed deployment's rollback takes back its migrations, not its callbacks
+            # (as Flyway's): nothing of theirs is undone.
+            run.way_back = WayBack.NOTHING.value
+            by_event.setdefault(spec.callback, []).append(run)
+    if not by_event:
+        return
+    repeatable = {s.version for s in states if s.repeatable}
+    versioned = [run for run in result.runs if run.version not in repeatable]
+    repeatables = [run for run in result.runs if run.version in repeatable]
+    result.runs = [
+        *by_event.get("beforeMigrate", []),
+        *versioned,
+        *by_event.get("afterVersioned", []),
+        *(by_event.get("beforeRepeatables", []) if repeatables else []),
+        *repeatables,
+        *by_event.get("afterMigrate", []),
+        *by_event.get("afterMigrateApplied", []),
+    ]
 
 
 def _spec(catalog: Catalog, result: Plan, state: MigrationState) -> MigrationSpec:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..catalog import Catalog, load_catalog
 from ..catalog import checksum as checksums
+from ..catalog.formats.flyway import callback_event
 from ..catalog.versions import key_of
 from ..models import Deployment, Migration, Run, TargetLock
 from ..states import IN_FLIGHT, UNFINISHED
@@ -23,7 +24,7 @@ class MigrationState:
     name: str
     format: str
     source: str
-    state: str  # applied, pending, drifted or missing
+    state: str  # applied, pending, drifted, missing, unsupported or callback
     reversible: bool
     checksum: str
     applied_checksum: str
@@ -32,6 +33,7 @@ class MigrationState:
     baselined: bool
     out_of_order: bool
     repeatable: bool = False
+    callback: str = ""
     unsupported: str = ""
     marked_done: bool = False
     release: str = ""
@@ -50,7 +52,10 @@ def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
     states: list[MigrationState] = []
     for spec in catalog.for_database(database):
         row = applied.pop(key_of(spec.version), None)
-        if row is None:
+        if spec.callback:
+            # Never due on its own: it runs with every deployment that applies something.
+            state = "callback"
+        elif row is None:
             state = "unsupported" if spec.unsupported else "pending"
         elif checksums.matches(row.applied_checksum, spec.parts):
             state = "applied"
@@ -76,6 +81,7 @@ def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
                 and current is not None
                 and key_of(spec.version) < current,
                 repeatable=spec.repeatable,
+                callback=spec.callback,
                 unsupported=spec.unsupported,
                 marked_done=row.marked_done if row else False,
                 release=spec.release or "",
@@ -83,6 +89,8 @@ def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
             )
         )
     for row in applied.values():
+        if row.repeatable and callback_event(row.version):
+            continue  # a callback whose file is gone: no migration is missing
         states.append(
             MigrationState(
                 database=database,
@@ -164,6 +172,7 @@ def status(database: str | None = None) -> dict[str, Any]:
                 "pending": [s.version for s in states if s.state in ("pending", "running")],
                 "running": [s.version for s in states if s.state == "running"],
                 "unsupported": [s.version for s in states if s.state == "unsupported"],
+                "callbacks": [s.version for s in states if s.state == "callback"],
                 "drifted": [s.version for s in states if s.state == "drifted"],
                 "missing": [s.version for s in states if s.state == "missing"],
                 "irreversible": [s.version for s in states if not s.reversible],

@@ -185,43 +185,102 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
         "2024/V3__posts.sql": "CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(20));\n",
         "2024/U3__posts.sql": "DROP TABLE posts;\n",
         "notes.txt": "not a migration\n",
-        "afterMigrate__refresh.sql": "SELECT 1;\n",
+        "beforeMigrate.sql": "CREATE TABLE IF NOT EXISTS migrate_log (what VARCHAR(40));\n",
+        "afterVersioned.sql": "INSERT INTO migrate_log VALUES ('versioned done');\n",
+        "afterMigrate__log.sql": "INSERT INTO migrate_log VALUES ('migrated');\n",
+        "beforeEachMigrate.sql": "SELECT 1;\n",
     }
     if not pg:  # told by a script config where the statement does not tell
         files["V2__index_users.sql.conf"] = "# script config\nexecuteInTransaction=false\n"
     write_all(catalog_dir, files)
     catalog = load_catalog()
     assert catalog.flavors[str(catalog_dir)] == "flyway"
-    assert _versions(catalog_dir) == ["1", "1.1", "2", "3", "R__users_view"]
+    assert _versions(catalog_dir) == [
+        "1",
+        "1.1",
+        "2",
+        "3",
+        "R__users_view",
+        "afterMigrate__log",
+        "afterVersioned",
+        "beforeMigrate",
+    ]
     assert not catalog.get("default", "2").steps[0].transactional
     assert any(w.startswith("notes.txt: not a Flyway migration") for w in _warnings())
-    # Flyway runs a callback (it does not ignore it): said so, not passed over.
+    # The callbacks of migrate run at their events; another event's is said not to run.
     assert any(
-        w.startswith("afterMigrate__refresh.sql: a Flyway callback (afterMigrate)")
+        w.startswith("beforeEachMigrate.sql: a Flyway callback (beforeEachMigrate)")
         for w in _warnings()
     )
+    status = cli("status", "--json").json()["databases"][0]
+    assert status["callbacks"] == ["afterMigrate__log", "afterVersioned", "beforeMigrate"]
+    assert "afterMigrate__log" not in status["pending"]
 
     assert cli("apply", "--yes").code == 0
     order = [
+        "beforeMigrate.sql",
         "V1__create_users.sql",
         "V1_1__add_email.sql",
         "V2__index_users.sql",
         "2024/V3__posts.sql",
+        "afterVersioned.sql",
         "R__users_view.sql",
+        "afterMigrate__log.sql",
     ]
     _reference([files[n] for n in order])
     assert _shape("default") == _shape("analytics")
     status = cli("status", "--json").json()["databases"][0]
     assert status["pending"] == [] and status["current_version"] == "3"
+    assert _log() == ["versioned done", "migrated"]
 
-    # A repeatable script runs again when it changes (and is not "drifted").
+    # A repeatable script runs again when it changes (and is not "drifted"), and the
+    # callbacks with it; nothing to apply runs none.
     (catalog_dir / "R__users_view.sql").write_text(view.replace("id, name", "id, name, email"))
     status = cli("status", "--json").json()["databases"][0]
     assert status["pending"] == ["R__users_view"] and status["drifted"] == []
     assert cli("apply", "--yes").code == 0
     assert "email" in str(_shape("default")["views"]["users_view"])
+    assert _log()[2:] == ["versioned done", "migrated"]
+    assert "nothing" in cli("apply", "--yes").out.lower()
+    assert len(_log()) == 4
+    # Rolling back takes back migrations, never callbacks.
     assert cli("rollback", "--to", "1.1", "--yes").code == 0
     assert "users_name" not in _shape("default")["tables"]["users"]["indexes"]
+    assert len(_log()) == 4 and "migrate_log" in dialect_for("default").table_names()
+    # A callback removed after it ran is no migration gone missing.
+    (catalog_dir / "afterVersioned.sql").unlink()
+    status = cli("status", "--json").json()["databases"][0]
+    assert status["missing"] == [] and "afterVersioned" not in status["callbacks"]
+    assert cli("verify").code == 0
+
+
+def _log() -> list[str]:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT what FROM migrate_log")
+        return [what for (what,) in cursor.fetchall()]
+
+
+def test_a_failed_flyway_deployment_keeps_its_callbacks(catalog_dir: Path, cli) -> None:
+    """The automatic rollback of a failed deployment takes back its migrations, not the
+    beforeMigrate callback that ran first (Flyway has no undo of callbacks either), and
+    afterMigrate never runs."""
+    write_all(
+        catalog_dir,
+        {
+            "beforeMigrate.sql": "CREATE TABLE IF NOT EXISTS migrate_log (what VARCHAR(40));\n",
+            "V1__t.sql": "CREATE TABLE t (id INTEGER PRIMARY KEY);\n",
+            "U1__t.sql": "DROP TABLE t;\n",
+            "V2__broken.sql": "INSERT INTO no_such_table VALUES (1);\n",
+            "U2__broken.sql": "SELECT 1;\n",
+            "afterMigrate.sql": "INSERT INTO migrate_log VALUES ('migrated');\n",
+        },
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 1, result
+    tables = dialect_for("default").table_names()
+    assert "t" not in tables and "migrate_log" in tables
+    assert _log() == []
+    assert not Migration.objects.filter(applied=True, repeatable=False).exists()
 
 
 def test_a_goose_project_with_a_go_migration(catalog_dir: Path, cli, pg: bool) -> None:

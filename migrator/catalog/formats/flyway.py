@@ -6,7 +6,9 @@ repeatable runs after the versioned ones, and again whenever its content changes
 whose statements cannot run in a transaction (``CREATE INDEX CONCURRENTLY``, ``VACUUM``)
 runs outside one, and one mixing both kinds is refused; ``executeInTransaction=false`` in
 its ``.sql.conf`` says the same; placeholders (``${name}``) are replaced
-(:mod:`.placeholders`). Java migrations (``V2__Seed.java``) are listed as
+(:mod:`.placeholders`). The SQL callbacks of ``migrate`` (``beforeMigrate``,
+``afterVersioned``, ``beforeRepeatables``, ``afterMigrate``, ``afterMigrateApplied``, each
+optionally ``__<description>``) run at their point of a deployment. Java migrations (``V2__Seed.java``) are listed as
 unsupported: migrator cannot run them.
 """
 
@@ -35,6 +37,17 @@ _SCRIPT = re.compile(
     r"^(?P<prefix>[VUR])(?P<version>[0-9][0-9._]*)?__(?P<desc>.*?)(?P<ext>\.sql|\.java|\.kt|\.class)$"
 )
 _ROLES = {"V": "main", "U": "undo", "R": "main"}
+#: The SQL callbacks of ``flyway migrate`` that migrator runs (``afterMigrate.sql``,
+#: ``afterMigrate__grants.sql``), in the order Flyway fires their events. Those of other
+#: events (each migration, errors, other commands) are reported as not run.
+CALLBACK_EVENTS = (
+    "beforeMigrate",
+    "afterVersioned",
+    "beforeRepeatables",
+    "afterMigrate",
+    "afterMigrateApplied",
+)
+_CALLBACK = re.compile(rf"^(?P<event>{'|'.join(CALLBACK_EVENTS)})(?:__(?P<desc>.*))?\.sql$")
 
 
 def flyway_version(raw: str) -> str:
@@ -45,6 +58,11 @@ class FlywayFormat(MigrationFormat):
     name = "flyway"
 
     def claim(self, entry: Path, ctx: ReadContext) -> Claim | None:
+        callback = _CALLBACK.match(entry.name)
+        if callback is not None and entry.is_file():
+            # Its version is its file's name: callbacks of one event run in name order.
+            version = entry.name.removesuffix(".sql")
+            return Claim(self, version, callback["desc"] or callback["event"], "main", entry)
         match = _SCRIPT.match(entry.name)
         if match is None or not entry.is_file():
             return None
@@ -118,7 +136,8 @@ class FlywayFormat(MigrationFormat):
             empty_down_is_noop=True,
             vendor=ctx.vendor,
         )
-        spec.repeatable = repeatable
+        spec.callback = _event_of(main.path.name)
+        spec.repeatable = repeatable or bool(spec.callback)
         spec.description = main.name.replace("_", " ")
         apply_headers(spec, parse_headers(text.split("\n")), main.path)
         return spec
@@ -130,6 +149,16 @@ class FlywayFormat(MigrationFormat):
         main.write_text(f"-- Description: \n{TODO_UP}\n")
         undo.write_text(f"{TODO_DOWN}\n")
         return [main, undo]
+
+
+def _event_of(name: str) -> str:
+    match = _CALLBACK.match(name)
+    return match["event"] if match else ""
+
+
+def callback_event(version: str) -> str:
+    """The event of a Flyway callback's version (its file name without ``.sql``), or ""."""
+    return _event_of(f"{version}.sql")
 
 
 def _config_parts(path: Path, ctx: ReadContext) -> list[tuple[str, bytes]]:
