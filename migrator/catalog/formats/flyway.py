@@ -8,8 +8,8 @@ runs outside one, and one mixing both kinds is refused; ``executeInTransaction=f
 its ``.sql.conf`` says the same; placeholders (``${name}``) are replaced
 (:mod:`.placeholders`). The SQL callbacks of ``migrate`` (``beforeMigrate``,
 ``afterVersioned``, ``beforeRepeatables``, ``afterMigrate``, ``afterMigrateApplied``, each
-optionally ``__<description>``) run at their point of a deployment. Java migrations (``V2__Seed.java``) are listed as
-unsupported: migrator cannot run them.
+optionally ``__<description>``) run at their point of a deployment. Java migrations
+(``V2__Seed.java``) are listed as unsupported: migrator cannot run them.
 """
 
 from __future__ import annotations
