@@ -51,6 +51,17 @@ class Flavor:
                 "those of migrate (beforeMigrate, afterVersioned, beforeRepeatables, "
                 "afterMigrate, afterMigrateApplied): run it yourself, or make it one of those"
             )
+        if (
+            self.name == "flyway"
+            and not is_dir
+            and (baseline := _FLYWAY_BASELINE.match(entry.name))
+        ):
+            version = baseline["version"].replace("_", ".")
+            return IGNORE, (
+                f"a Flyway baseline migration ({version}): on an empty database Flyway runs it "
+                f"instead of the versioned migrations up to {version}; migrator runs those "
+                "(the same schema, if the baseline is faithful to them)"
+            )
         if self.name == "migrator":
             if entry.suffix in (".sql", ".py") and not is_dir:
                 return ERROR, (
@@ -86,6 +97,7 @@ FLAVORS: dict[str, Flavor] = {
 
 #: Flyway's SQL callbacks: ``afterMigrate.sql``, ``beforeEachMigrate__audit.sql``, ...
 _FLYWAY_CALLBACK = re.compile(r"^(?:(?:before|after)[A-Z][A-Za-z]*|createSchema)(?:__.*)?\.sql$")
+_FLYWAY_BASELINE = re.compile(r"^B(?P<version>[0-9][0-9._]*)__.*\.sql$")
 _DIESEL_DIR = re.compile(r"^(\d{4}-\d\d-\d\d-\d{6}(-\d{4})?|0{14})_")
 _FLYWAY = re.compile(r"^[VUR][0-9._]*__.*\.(sql|java|kt)$")
 _GOLANG = re.compile(r"^[0-9]+_.*\.(up|down)\..*$")

@@ -189,6 +189,8 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
         "afterVersioned.sql": "INSERT INTO migrate_log VALUES ('versioned done');\n",
         "afterMigrate__log.sql": "INSERT INTO migrate_log VALUES ('migrated');\n",
         "beforeEachMigrate.sql": "SELECT 1;\n",
+        "B1_1__baseline.sql": "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50),"
+        " email VARCHAR(80));\n",
     }
     if not pg:  # told by a script config where the statement does not tell
         files["V2__index_users.sql.conf"] = "# script config\nexecuteInTransaction=false\n"
@@ -211,6 +213,10 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
     assert any(
         w.startswith("beforeEachMigrate.sql: a Flyway callback (beforeEachMigrate)")
         for w in _warnings()
+    )
+    # A baseline migration is said to be one (Flyway does not ignore it), not run.
+    assert any(
+        w.startswith("B1_1__baseline.sql: a Flyway baseline migration (1.1)") for w in _warnings()
     )
     status = cli("status", "--json").json()["databases"][0]
     assert status["callbacks"] == ["afterMigrate__log", "afterVersioned", "beforeMigrate"]
