@@ -3,10 +3,11 @@
 Numbers compare numerically (``1.10.0`` follows ``1.9.0``, ``010`` equals ``10``, ``1.0``
 equals ``1``). Versions that are dates or timestamps order by time whatever their
 punctuation: ``2019-02-26-002946`` (diesel), ``20190226002946`` (dbmate, goose) and
-``2019.02.26.002946`` read as the same instant, and all come after plain sequence numbers. What follows a date after a separator
-is a time when it looks like one (``0930``, ``002946``: an even count of four or more
-digits) and a counter otherwise: ``20190226.1``, ``20190226.2`` and ``20190226.10`` are
-three versions in that order (as Flyway orders them), not one.
+``2019.02.26.002946`` read as the same instant, and all come after plain sequence numbers.
+What follows a date after a separator is a time when it looks like one (``0930``,
+``002946``: an even count of four or more digits) and a counter otherwise: ``20190226.1``,
+``20190226.2`` and ``20190226.10`` are three versions in that order (as Flyway orders
+them), not one.
 """
 
 from __future__ import annotations
