@@ -149,7 +149,14 @@ class SQLiteDialect(Dialect):
             }
             - {"foreign_keys"}
         )
-        return _PragmaKeeper(self, tuple(names)) if names else SessionKeeper()
+        if not names:
+            return SessionKeeper()
+        assigned = {
+            match["name"].lower(): match["value"]
+            for statement in statements
+            if (match := _PRAGMA_SET.match(statement.sql))
+        }
+        return _PragmaKeeper(self, tuple(names), assigned)
 
     def session_id(self) -> str:
         return f"{os.getpid()}"
@@ -330,18 +337,37 @@ class SQLiteDialect(Dialect):
 
 
 #: ``PRAGMA name = value`` (or ``PRAGMA schema.name = value``): a setting of the connection.
-_PRAGMA_SET = re.compile(r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*=", re.IGNORECASE)
+_PRAGMA_SET = re.compile(
+    r"^PRAGMA\s+(?:\w+\.)?(?P<name>\w+)\s*=\s*(?P<value>'[^']*'|\"[^\"]*\"|[^\s;]*)",
+    re.IGNORECASE,
+)
+#: Pragmas that can be set but not read back, and their value on a new connection (Django
+#: never sets them): what the script's connection goes back to.
+_WRITE_ONLY = {"case_sensitive_like": 0}
+_TRUE = {"1", "on", "yes", "true"}
 
 
 class _PragmaKeeper(SettingsKeeper):
     """Pragmas read before the script and assigned back after it (names come from the
-    script's own ``PRAGMA name = ...`` statements, checked as identifiers)."""
+    script's own ``PRAGMA name = ...`` statements, checked as identifiers). One that
+    cannot be read back is taken to be at its default before the script and at what the
+    script's last assignment gave it after."""
+
+    def __init__(self, dialect: Dialect, names: tuple[str, ...], assigned: dict[str, str]):
+        self._assigned = assigned
+        self._after_script = False
+        super().__init__(dialect, names)
 
     def _read(self) -> tuple[Any, ...]:
-        values = []
+        values: list[Any] = []
         for name in self._names:
+            if name in _WRITE_ONLY:
+                given = self._assigned.get(name, "").strip("'\"").lower()
+                values.append(int(given in _TRUE) if self._after_script else _WRITE_ONLY[name])
+                continue
             rows = self._dialect.rows(f"PRAGMA {name}")
             values.append(rows[0][0] if rows and len(rows[0]) == 1 else None)
+        self._after_script = True
         return tuple(values)
 
     def _write(self, values: tuple[Any, ...]) -> None:

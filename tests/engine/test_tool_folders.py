@@ -685,3 +685,30 @@ def test_a_scripts_session_setting_ends_with_its_migration(catalog_dir: Path, cl
     write(catalog_dir, "2_seen.down.sql", "DROP TABLE seen;\n")
     assert cli("apply", "--yes").code == 0
     assert dialect_for("default").scalar("SELECT v FROM seen") == str(before)
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "sqlite",
+    reason="SQLite's pragmas (PostgreSQL's SET: test_a_scripts_session_setting_ends_...)",
+)
+def test_a_pragma_that_cannot_be_read_back_ends_with_its_migration(catalog_dir: Path, cli) -> None:
+    """``PRAGMA case_sensitive_like`` cannot be read, only set: the script's own statements
+    see its value, the next migration the connection's default again."""
+    write(
+        catalog_dir,
+        "1_like.up.sql",
+        "PRAGMA case_sensitive_like = ON;\nCREATE TABLE mine (v INTEGER);\n"
+        "INSERT INTO mine SELECT 'a' LIKE 'A';\n",
+    )
+    write(catalog_dir, "1_like.down.sql", "DROP TABLE mine;\n")
+    write(
+        catalog_dir,
+        "2_next.up.sql",
+        "CREATE TABLE next (v INTEGER);\nINSERT INTO next SELECT 'a' LIKE 'A';\n",
+    )
+    write(catalog_dir, "2_next.down.sql", "DROP TABLE next;\n")
+    assert cli("apply", "--yes").code == 0
+    dialect = dialect_for("default")
+    assert dialect.scalar("SELECT v FROM mine") == 0
+    assert dialect.scalar("SELECT v FROM next") == 1
+    assert dialect.scalar("SELECT 'a' LIKE 'A'") == 1
