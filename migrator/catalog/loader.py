@@ -261,7 +261,8 @@ def load_catalog(sources: list[Source] | None = None) -> Catalog:
             _resolve_dependencies(specs, problems)
         catalog.migrations[database] = specs
         for spec in specs:
-            if not spec.reversible and not spec.unsupported:
+            # A callback is never taken back: nothing to warn about.
+            if not spec.reversible and not spec.unsupported and not spec.callback:
                 warnings.append(
                     CatalogProblem(str(spec.source), "irreversible: it has no down part")
                 )

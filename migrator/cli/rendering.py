@@ -36,7 +36,7 @@ def status(command: BaseCommand, report: dict[str, Any], verbosity: int) -> None
             if verbosity < 1 and m["state"] == "applied":
                 continue
             notes = []
-            if not m["reversible"]:
+            if not m["reversible"] and not m.get("callback"):
                 notes.append("irreversible")
             if m["baselined"]:
                 notes.append("baselined")

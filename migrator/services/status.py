@@ -175,7 +175,9 @@ def status(database: str | None = None) -> dict[str, Any]:
                 "callbacks": [s.version for s in states if s.state == "callback"],
                 "drifted": [s.version for s in states if s.state == "drifted"],
                 "missing": [s.version for s in states if s.state == "missing"],
-                "irreversible": [s.version for s in states if not s.reversible],
+                "irreversible": [
+                    s.version for s in states if not s.reversible and s.state != "callback"
+                ],
                 # Flat fields: a shallow copy is what asdict() would return, far cheaper.
                 "migrations": [dict(vars(s)) for s in states],
                 "deployments": [

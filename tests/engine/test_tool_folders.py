@@ -221,6 +221,8 @@ def test_a_flyway_project(catalog_dir: Path, cli, pg: bool) -> None:
     status = cli("status", "--json").json()["databases"][0]
     assert status["callbacks"] == ["afterMigrate__log", "afterVersioned", "beforeMigrate"]
     assert "afterMigrate__log" not in status["pending"]
+    assert "afterMigrate__log" not in status["irreversible"]
+    assert not any(w.startswith("afterMigrate__log.sql: irreversible") for w in _warnings())
 
     assert cli("apply", "--yes").code == 0
     order = [
