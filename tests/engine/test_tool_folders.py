@@ -696,19 +696,18 @@ def test_a_scripts_session_setting_ends_with_its_migration(catalog_dir: Path, cl
 def test_a_pragma_that_cannot_be_read_back_ends_with_its_migration(catalog_dir: Path, cli) -> None:
     """``PRAGMA case_sensitive_like`` cannot be read, only set: the script's own statements
     see its value, the next migration the connection's default again."""
-    write(
+    like = "INSERT INTO {} SELECT 'a' LIKE 'A';\n"
+    write_all(
         catalog_dir,
-        "1_like.up.sql",
-        "PRAGMA case_sensitive_like = ON;\nCREATE TABLE mine (v INTEGER);\n"
-        "INSERT INTO mine SELECT 'a' LIKE 'A';\n",
+        {
+            "1_like.up.sql": "PRAGMA case_sensitive_like = ON;\n"
+            + "CREATE TABLE mine (v INTEGER);\n"
+            + like.format("mine"),
+            "1_like.down.sql": "DROP TABLE mine;\n",
+            "2_next.up.sql": "CREATE TABLE next (v INTEGER);\n" + like.format("next"),
+            "2_next.down.sql": "DROP TABLE next;\n",
+        },
     )
-    write(catalog_dir, "1_like.down.sql", "DROP TABLE mine;\n")
-    write(
-        catalog_dir,
-        "2_next.up.sql",
-        "CREATE TABLE next (v INTEGER);\nINSERT INTO next SELECT 'a' LIKE 'A';\n",
-    )
-    write(catalog_dir, "2_next.down.sql", "DROP TABLE next;\n")
     assert cli("apply", "--yes").code == 0
     dialect = dialect_for("default")
     assert dialect.scalar("SELECT v FROM mine") == 0
