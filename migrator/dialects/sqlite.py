@@ -141,22 +141,16 @@ class SQLiteDialect(Dialect):
         statements: the next migration and migrator's own see the connection's again
         (those that can be read back). ``foreign_keys`` is the engine's to switch
         (``-- Foreign-keys: off``)."""
-        names = sorted(
-            {
-                match["name"].lower()
-                for statement in statements
-                if (match := _PRAGMA_SET.match(statement.sql)) and match["name"].isidentifier()
-            }
-            - {"foreign_keys"}
-        )
-        if not names:
-            return SessionKeeper()
+        # Name -> the value its last assignment gives it.
         assigned = {
             match["name"].lower(): match["value"]
             for statement in statements
-            if (match := _PRAGMA_SET.match(statement.sql))
+            if (match := _PRAGMA_SET.match(statement.sql)) and match["name"].isidentifier()
         }
-        return _PragmaKeeper(self, tuple(names), assigned)
+        assigned.pop("foreign_keys", None)
+        if not assigned:
+            return SessionKeeper()
+        return _PragmaKeeper(self, tuple(sorted(assigned)), assigned)
 
     def session_id(self) -> str:
         return f"{os.getpid()}"
@@ -371,7 +365,7 @@ class _PragmaKeeper(SettingsKeeper):
         return tuple(values)
 
     def _write(self, values: tuple[Any, ...]) -> None:
-        # A pragma that cannot be read (case_sensitive_like) has None: left as it is.
+        # A pragma that reads back as nothing has None: left as it is.
         for name, value in zip(self._names, values, strict=True):
             if isinstance(value, int):
                 self._dialect.execute(f"PRAGMA {name} = {int(value)}")

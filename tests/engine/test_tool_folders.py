@@ -583,20 +583,19 @@ def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli, request) ->
             cursor.execute("DROP SCHEMA IF EXISTS app CASCADE")
 
     request.addfinalizer(drop_schema)
-    write(
+    write_all(
         catalog_dir,
-        "1_app.up.sql",
-        "CREATE SCHEMA app;\nSET search_path TO app;\nCREATE TABLE t (id INTEGER);\n",
+        {
+            "1_app.up.sql": "CREATE SCHEMA app;\nSET search_path TO app;\n"
+            "CREATE TABLE t (id INTEGER);\n",
+            "1_app.down.sql": "DROP SCHEMA app CASCADE;\n",
+            "2_dump.up.sql": "SELECT pg_catalog.set_config('search_path', '', false);\n"
+            "CREATE TABLE public.u (id INTEGER);\n",
+            "2_dump.down.sql": "DROP TABLE public.u;\n",
+            "3_plain.up.sql": "CREATE TABLE v (id INTEGER);\n",
+            "3_plain.down.sql": "DROP TABLE v;\n",
+        },
     )
-    write(catalog_dir, "1_app.down.sql", "DROP SCHEMA app CASCADE;\n")
-    write(
-        catalog_dir,
-        "2_dump.up.sql",
-        "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.u (id INTEGER);\n",
-    )
-    write(catalog_dir, "2_dump.down.sql", "DROP TABLE public.u;\n")
-    write(catalog_dir, "3_plain.up.sql", "CREATE TABLE v (id INTEGER);\n")
-    write(catalog_dir, "3_plain.down.sql", "DROP TABLE v;\n")
     # Run statement by statement (autocommit, a checkpoint after each): the script's path
     # holds for its next statement, migrator's for the checkpoint.
     write(

@@ -136,14 +136,16 @@ class SqlKind(StepKind):
                 with ex.limits():
                     done = run_statements(ex.dialect, [statement], ex.where)
             except StatementError as exc:
-                keeper.ours()
                 if not (in_doubt or tolerant) or not ex.dialect.is_already_done(
                     exc.original, statement.sql
                 ):
                     raise
                 ex.note(kind="statement_already_done", sql=statement.sql, line=statement.line)
                 done = ScriptResult()
-            keeper.ours()  # before the checkpoint: its table is named unqualified
+            finally:
+                # Before the checkpoint, and the failure's record: their tables are named
+                # unqualified.
+                keeper.ours()
             faults.point("statement_committed")
             result.statements.extend(done.statements)
             ex.checkpoints.write(loop, done=done.rows, finished=True)
