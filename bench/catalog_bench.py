@@ -3,8 +3,9 @@ against executing the same SQL directly, Django's ``migrate`` of the same SQL as
 ``RunSQL`` migrations, and yoyo-migrations of the same files, same database, same run.
 
 Overhead per migration = (tool's time - direct time) / N. Targets: migrator under 2 ms per
-migration, and under Django's and yoyo's; ``status`` and ``plan`` with N applied migrations
-under 300 ms. On PostgreSQL (``DATABASE_URL``, fsync on as production runs) or SQLite
+migration, and under Django's and yoyo's, applying them and rolling all of them back
+(against dropping the tables directly, Django's ``migrate bench_app zero`` and yoyo's
+rollback); ``status`` and ``plan`` with N applied migrations under 300 ms. On PostgreSQL (``DATABASE_URL``, fsync on as production runs) or SQLite
 (without it), after one untimed run of each tool (``--warmup``). Usage:
 ``python bench/catalog_bench.py [--count 1000] [--repeat 3] [--warmup 1]``.
 """
@@ -20,6 +21,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 from _setup import ROOT, Sample, django_setup, report
 
@@ -104,6 +106,31 @@ def direct(count: int) -> float:
     return time.perf_counter() - started
 
 
+def direct_down(count: int) -> float:
+    """The down statements in one session, one transaction per migration, newest first."""
+    from django.db import connection, transaction
+
+    from migrator.dialects import split_statements
+
+    scripts = [split_statements(connection.vendor, DOWN.format(i=i)) for i in range(count, 0, -1)]
+    started = time.perf_counter()
+    for statements in scripts:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement.sql)
+    return time.perf_counter() - started
+
+
+def ours_back(count: int) -> float:
+    from migrator import services
+
+    started = time.perf_counter()
+    deployment = services.rollback("default", actor="bench", count=count, backend="inline")
+    elapsed = time.perf_counter() - started
+    assert deployment.status == "succeeded", deployment.error
+    return elapsed
+
+
 def ours() -> float:
     from migrator import services
 
@@ -114,23 +141,39 @@ def ours() -> float:
     return elapsed
 
 
-def yoyo(folder: Path) -> float:
+def _yoyo_backend() -> Any:
     from django.db import connection
-    from yoyo import get_backend, read_migrations
+    from yoyo import get_backend
 
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
-        url = f"sqlite:///{settings['NAME']}"
-    else:
-        url = (
-            f"postgresql+psycopg://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/"
-            f"{settings['NAME']}"
-        )
+        return get_backend(f"sqlite:///{settings['NAME']}")
+    return get_backend(
+        f"postgresql+psycopg://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/"
+        f"{settings['NAME']}"
+    )
+
+
+def yoyo(folder: Path) -> float:
+    from yoyo import read_migrations
+
     started = time.perf_counter()
-    backend = get_backend(url)
+    backend = _yoyo_backend()
     migrations = read_migrations(str(folder))
     with backend.lock():
         backend.apply_migrations(backend.to_apply(migrations))
+    return time.perf_counter() - started
+
+
+def yoyo_back(folder: Path) -> float:
+    """Rolling back every migration yoyo applied (its ``.rollback.sql`` files)."""
+    from yoyo import read_migrations
+
+    backend = _yoyo_backend()
+    started = time.perf_counter()
+    migrations = read_migrations(str(folder))
+    with backend.lock():
+        backend.rollback_migrations(backend.to_rollback(migrations))
     return time.perf_counter() - started
 
 
@@ -147,15 +190,16 @@ _DJANGO = textwrap.dedent(
     from django.core.management import call_command
     apps.set_installed_apps([*settings.INSTALLED_APPS, "bench_app"])
     started = time.perf_counter()
-    call_command("migrate", "bench_app", verbosity=0)
+    call_command("migrate", "bench_app", *{target!r}, verbosity=0)
     print(json.dumps({{"seconds": time.perf_counter() - started}}))
     """
 )
 
 
-def django_migrate(app: Path) -> float:
-    """``manage.py migrate bench_app`` in its own process (timed around the command)."""
-    code = _DJANGO.format(root=str(ROOT), apps=str(app.parent))
+def django_migrate(app: Path, *target: str) -> float:
+    """``manage.py migrate bench_app [target]`` in its own process (timed around the
+    command); ``zero`` unapplies every migration."""
+    code = _DJANGO.format(root=str(ROOT), apps=str(app.parent), target=target)
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=os.environ
     ).stdout
@@ -206,6 +250,19 @@ def main() -> int:
         for name, measure in tools:
             clean(n)
             runs[name].append(measure())
+    # Rolling everything back: each tool from its own fully applied state.
+    back: dict[str, list[float]] = {"direct": [], "migrator": [], "django": [], "yoyo": []}
+    appliers = (
+        ("direct", lambda: direct(n), lambda: direct_down(n)),
+        ("migrator", ours, lambda: ours_back(n)),
+        ("django", lambda: django_migrate(app), lambda: django_migrate(app, "zero")),
+        ("yoyo", lambda: yoyo(yoyo_folder), lambda: yoyo_back(yoyo_folder)),
+    )
+    for _ in range(args.repeat):
+        for name, forward, backward in appliers:
+            clean(n)
+            forward()
+            back[name].append(backward())
     clean(n)
     ours()
     status_seconds = timed(lambda: services.status("default"))
@@ -216,6 +273,10 @@ def main() -> int:
         name: Sample([(t - d) / n * 1000 for t, d in zip(runs[name], runs["direct"], strict=True)])
         for name in ("migrator", "django", "yoyo")
     }
+    back_overhead = {
+        name: Sample([(t - d) / n * 1000 for t, d in zip(back[name], back["direct"], strict=True)])
+        for name in ("migrator", "django", "yoyo")
+    }
     return report(
         f"{n:,} small SQL migrations on {connection.vendor} (overhead per migration)",
         [
@@ -223,6 +284,10 @@ def main() -> int:
             ("migrator apply: overhead", overhead["migrator"].text("ms")),
             ("Django migrate (RunSQL): overhead", overhead["django"].text("ms")),
             ("yoyo-migrations: overhead", overhead["yoyo"].text("ms")),
+            ("dropping them directly (total)", Sample(back["direct"]).text("s")),
+            ("migrator rollback: overhead", back_overhead["migrator"].text("ms")),
+            ("Django migrate zero: overhead", back_overhead["django"].text("ms")),
+            ("yoyo rollback: overhead", back_overhead["yoyo"].text("ms")),
             (f"status with {n:,} applied", f"{status_seconds * 1000:>14,.1f} ms"),
             (f"plan with {n:,} applied", f"{plan_seconds * 1000:>14,.1f} ms"),
         ],
@@ -230,6 +295,15 @@ def main() -> int:
             ("migrator < 2 ms per migration", overhead["migrator"].median < 2),
             ("migrator < Django migrate", overhead["migrator"].median < overhead["django"].median),
             ("migrator < yoyo-migrations", overhead["migrator"].median < overhead["yoyo"].median),
+            ("migrator rollback < 2 ms per migration", back_overhead["migrator"].median < 2),
+            (
+                "migrator rollback < Django migrate zero",
+                back_overhead["migrator"].median < back_overhead["django"].median,
+            ),
+            (
+                "migrator rollback < yoyo rollback",
+                back_overhead["migrator"].median < back_overhead["yoyo"].median,
+            ),
             ("status < 300 ms", status_seconds < 0.3),
             ("plan < 300 ms", plan_seconds < 0.3),
         ],

@@ -47,8 +47,9 @@ class BatchOps:
 
     # -- checkpoints and ledger (target-side) ---------------------------------------
 
-    #: The checkpoint table is known to exist (checked once per dialect instance, which
-    #: lives for one execution: a catalog query per step would cost more than the step).
+    #: The checkpoint table is known to exist (checked until found, once per dialect
+    #: instance, which a Target keeps for one plan or execution: a catalog query per step
+    #: would cost more than the step).
     _has_checkpoint_table = False
 
     def _checkpoint_table_exists(self) -> bool:

@@ -283,6 +283,18 @@ class SQLiteDialect(Dialect):
     def drop_backup(self, backup_id: int, copies: list[str]) -> None:
         self._backup_file(backup_id).unlink(missing_ok=True)
 
+    def table_exists(self, name: str) -> bool:
+        """What ``name in table_names()`` answers (Django lists the main database's
+        tables, not its views), for one name instead of a list of every table."""
+        return (
+            self.scalar(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s "
+                "AND name != 'sqlite_sequence'",
+                [name],
+            )
+            is not None
+        )
+
     def free_disk_bytes(self) -> int | None:
         name = str(self.connection.settings_dict.get("NAME") or "")
         if not name or name == ":memory:" or name.startswith("file:"):

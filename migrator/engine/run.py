@@ -34,18 +34,14 @@ class PlanStale(RunFailed):
     """The migration is no longer in the state the plan expected (someone else moved it)."""
 
 
-def steps_in_order(spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, int]]:
+def steps_in_order(rt: Runtime, spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, int]]:
     """``(position in this run, step, forward order)``; backward runs go in reverse and
     skip steps the applying run skipped."""
     numbered = list(enumerate(spec.steps, start=1))
     if run.direction == "forward":
         return [(order, step, order) for order, step in numbered]
     forward = applying_run(run.migration)
-    skipped: set[int] = set()
-    if forward is not None:
-        skipped = set(
-            forward.step_runs.filter(status=Status.SKIPPED).values_list("step_order", flat=True)
-        )
+    skipped = rt.skipped_steps(forward.pk) if forward is not None else set()
     backward = [(order, step) for order, step in reversed(numbered) if order not in skipped]
     return [(position, step, order) for position, (order, step) in enumerate(backward, start=1)]
 
@@ -100,7 +96,7 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
         _restore_backup_instead(rt, run, spec)
         return
     faults.point("run_started")
-    ordered = steps_in_order(spec, run)
+    ordered = steps_in_order(rt, spec, run)
     rt.rows_done = sum(sr.rows_affected for sr in known.values() if sr.status == Status.SUCCEEDED)
     with _foreign_keys(rt, run):
         for position, step, order in ordered:

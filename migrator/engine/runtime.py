@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db.models import prefetch_related_objects
 
-from ..models import Deployment, Run, Step
+from ..models import Deployment, Run, Step, StepRun
 from ..states import Status
 from .control import Flags
 from .journal import Journal
@@ -40,6 +41,8 @@ class Runtime:
     notes: list[str] = field(default_factory=list)
     #: ``(migration id, step order) -> step id`` of the deployment's migrations.
     _step_keys: dict[tuple[int, int], int] | None = None
+    #: ``forward run id -> step orders it skipped``, of the deployment's migrations.
+    _skipped: dict[int, set[int]] | None = None
 
     def step_id(self, migration_id: int, order: int) -> int | None:
         """The catalog row of a migration's step (what a step run refers to), from one
@@ -52,6 +55,19 @@ class Runtime:
                 ).values_list("migration_id", "order", "id")
             }
         return self._step_keys.get((migration_id, order))
+
+    def skipped_steps(self, forward_run_id: int) -> set[int]:
+        """The steps a forward run of one of the deployment's migrations skipped (what
+        rolling it back skips too), from one query for the whole deployment."""
+        if self._skipped is None:
+            self._skipped = defaultdict(set)
+            for run_id, order in StepRun.objects.filter(
+                status=Status.SKIPPED,
+                run__direction="forward",
+                run__migration__runs__deployment=self.deployment,
+            ).values_list("run_id", "step_order"):
+                self._skipped[run_id].add(order)
+        return self._skipped.get(forward_run_id, set())
 
     @property
     def deferred(self) -> bool:

@@ -22,6 +22,7 @@ class Target:
     def __init__(self, alias: str, work_alias: str | None = None):
         self.alias = alias
         self.work_alias = work_alias or alias
+        self._dialect: Dialect | None = None
 
     def working_on(self, work_alias: str) -> Target:
         return Target(self.alias, work_alias)
@@ -33,7 +34,13 @@ class Target:
 
     @property
     def dialect(self) -> Dialect:
-        return dialect_for(self.connection)
+        """The dialect of the work connection, kept while that connection is this
+        thread's: what it learns about the target (its checkpoint table exists) is then
+        asked once per plan or execution instead of once per step."""
+        connection = self.connection
+        if self._dialect is None or self._dialect.connection is not connection:
+            self._dialect = dialect_for(connection)
+        return self._dialect
 
     @cached_property
     def shares_state(self) -> bool:

@@ -383,6 +383,13 @@ def _plan_backward(
     else:
         chosen = applied[-(count or 1) :] if applied else []
     target = Target(result.database)
+    # One query for all of them, with the runs that applied them (what rollback restores).
+    migrations = {
+        migration.version: migration
+        for migration in Migration.objects.filter(
+            database=result.database, version__in=[state.version for state in chosen]
+        ).select_related("applied_run")
+    }
     for state in reversed(chosen):
         if state.state == "missing":
             raise OperationFailed(
@@ -390,7 +397,9 @@ def _plan_backward(
             )
         spec = catalog.get(result.database, state.version)
         assert spec is not None
-        migration = Migration.objects.get(database=result.database, version=spec.version)
+        migration = migrations.get(spec.version) or Migration.objects.get(
+            database=result.database, version=spec.version
+        )
         way = rollback_way(migration, spec, target)
         run = _planned(spec, "backward", str(spec.source))
         run.way_back = way.value

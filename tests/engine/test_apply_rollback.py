@@ -209,6 +209,12 @@ def test_retry_then_skip_policies(items: Path) -> None:
     assert steps == [("succeeded", 1), ("succeeded", 3), ("skipped", 1)]
     assert Event.objects.filter(action="step_retry").count() == 2
     assert Event.objects.filter(action="step_skipped").count() == 1
+    # Rolling it back takes back the steps that ran, not the one that was skipped.
+    back = services.rollback("default", actor="t", backend="inline")
+    assert back.status == "succeeded", back.error
+    undone = list(back.runs.get().step_runs.order_by("order").values_list("step_order", "status"))
+    assert undone == [(2, "succeeded"), (1, "succeeded")]
+    assert "flaky_attempts" not in connection.introspection.table_names()
 
 
 def test_python_step_batches_and_capture_roll_back_exactly(items: Path) -> None:

@@ -180,6 +180,38 @@ def test_checkpoints_round_trip_in_the_target(alias: str) -> None:
     assert not Checkpoints(target, 7, 2, "undo").step_finished
 
 
+@pytest.mark.parametrize("alias", ["default", "analytics"])
+def test_table_exists_answers_what_the_list_of_tables_answers(alias: str) -> None:
+    """One name looked up in the catalog, with the meaning of Django's list of tables:
+    tables of the search path, case as stored, never views, indexes or sequences."""
+    target = Target(alias)
+    quote = target.quote
+    target.execute(f"CREATE TABLE {quote('Mixed_Case')} (id INTEGER PRIMARY KEY)")
+    target.execute("CREATE TABLE plain_t (id INTEGER PRIMARY KEY, n INTEGER)")
+    target.execute("CREATE INDEX plain_t_n ON plain_t (n)")
+    target.execute("CREATE VIEW plain_v AS SELECT id FROM plain_t")
+    partitioned = target.connection.vendor == "postgresql"
+    if partitioned:  # Django lists the partitioned table, not its partitions
+        target.execute("CREATE TABLE parted (id INTEGER) PARTITION BY RANGE (id)")
+        target.execute("CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (9)")
+    try:
+        listed = set(target.dialect.table_names())
+        names = ["Mixed_Case", "mixed_case", "plain_t", "PLAIN_T", "plain_v", "plain_t_n"]
+        names += ["parted", "parted_1"]
+        names += ["no_such_table", "sqlite_sequence", "pg_class", "it's"]
+        for name in names:
+            assert target.table_exists(name) is (name in listed), name
+        assert target.table_exists("Mixed_Case") and target.table_exists("plain_t")
+        assert not target.table_exists("plain_v") and not target.table_exists("plain_t_n")
+        assert target.table_exists("parted") is partitioned
+    finally:
+        if partitioned:
+            target.execute("DROP TABLE parted")
+        target.execute("DROP VIEW plain_v")
+        target.execute("DROP TABLE plain_t")
+        target.execute(f"DROP TABLE {quote('Mixed_Case')}")
+
+
 SCRIPT = (
     "-- header; with a semicolon\n"
     "CREATE TABLE a (x INTEGER);\n"
