@@ -37,7 +37,11 @@ def step_ways(migration: Migration, spec: MigrationSpec, target: Target) -> list
     ways = []
     for order, step in enumerate(spec.steps, start=1):
         kind = kind_for(step.kind)
-        captured = forward is not None and bool(captured_tables(target, forward.pk, order))
+        captured = (
+            forward is not None
+            and kind.can_capture
+            and bool(captured_tables(target, forward.pk, order))
+        )
         ways.append(kind.way_back(step, captured))
     return ways
 
@@ -49,7 +53,8 @@ def captured_rows(migration: Migration, spec: MigrationSpec, target: Target) -> 
         return 0
     return sum(
         target.dialect.count_rows(name)
-        for order in range(1, len(spec.steps) + 1)
+        for order, step in enumerate(spec.steps, start=1)
+        if kind_for(step.kind).can_capture
         for name in captured_tables(target, forward.pk, order)
     )
 

@@ -53,6 +53,9 @@ class StepKind:
     name: ClassVar[str] = ""
     #: What steps of this kind change: "schema", "data" or "" (nothing).
     changes: ClassVar[str] = ""
+    #: Whether a step of this kind can capture values (what its way back may restore):
+    #: only then is a rollback's question "did it capture any?" asked of the target.
+    can_capture: ClassVar[bool] = False
 
     # -- what the catalog and the planner ask -------------------------------------------
 

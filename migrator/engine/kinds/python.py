@@ -122,6 +122,7 @@ def _call(ex: StepExecution, function: Any) -> None:
 class PythonKind(StepKind):
     name: ClassVar[str] = "python"
     changes: ClassVar[str] = "data"
+    can_capture: ClassVar[bool] = True
 
     def problems(self, step: StepSpec) -> list[str]:
         problems = []

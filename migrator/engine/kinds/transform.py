@@ -48,6 +48,7 @@ class TransformSpec:
 class TransformKind(StepKind):
     name: ClassVar[str] = "transform"
     changes: ClassVar[str] = "data"
+    can_capture: ClassVar[bool] = True
 
     def problems(self, step: StepSpec) -> list[str]:
         try:
