@@ -65,9 +65,8 @@ def sqlstate(error: BaseException) -> str:
     return ""
 
 
-#: A prepare threshold no query reaches by repetition alone.
-_NEVER_BY_ITSELF = 2**31 - 1
-
+#: Statements that deallocate the session's prepared statements.
+_DROPS_PREPARED = re.compile(r"^(?:DEALLOCATE|DISCARD ALL)\b")
 
 #: A statement that may change a session setting migrator's own queries depend on.
 _SESSION_SETTING = re.compile(r"search_path|\bROLE\b", re.I)
@@ -117,13 +116,9 @@ class PostgreSQLDialect(Dialect):
         from .postgresql_cursor import BookkeepingCursor
 
         self.connection.ensure_connection()
-        connection = self.connection.connection
-        prepare = migrator_settings.PREPARED_STATEMENTS
-        if prepare and connection.prepare_threshold is None:
-            # Django turns preparing off; this lets the cursor's explicit requests through
-            # while Django's own queries still never reach the threshold.
-            connection.prepare_threshold = _NEVER_BY_ITSELF
-        return BookkeepingCursor(connection, prepare=prepare)
+        return BookkeepingCursor(
+            self.connection.connection, prepare=migrator_settings.PREPARED_STATEMENTS
+        )
 
     def table_exists(self, name: str) -> bool:
         """What ``name in table_names()`` answers (a table the search path shows, as
@@ -237,8 +232,22 @@ class PostgreSQLDialect(Dialect):
         ``set_config('search_path', '', false)``, ``SET ROLE``, ``SET statement_timeout``):
         the next migration and migrator's own statements see the connection's own again.
         Reads nothing for a script that sets nothing."""
+        if any(_DROPS_PREPARED.match(normalized(s.sql)) for s in statements):
+            self._watch_prepared()
         names = _settings_changed(statements)
         return _SettingsKeeper(self, names) if names else SessionKeeper()
+
+    def _watch_prepared(self) -> None:
+        """Before a script that deallocates prepared statements: psycopg must see it (it
+        watches only while the connection has a prepare threshold), or migrator's next
+        flush would execute statements the server no longer has. The bookkeeping cursor
+        takes the threshold away again."""
+        from .postgresql_cursor import NEVER_BY_ITSELF
+
+        self.connection.ensure_connection()
+        connection = self.connection.connection
+        if migrator_settings.PREPARED_STATEMENTS and connection.prepare_threshold is None:
+            connection.prepare_threshold = NEVER_BY_ITSELF
 
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))

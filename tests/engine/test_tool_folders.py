@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from migrator import services
 from migrator.catalog import load_catalog
 from migrator.catalog.formats.base import has_statements
 from migrator.dialects import dialect_for, split_statements
@@ -712,3 +713,38 @@ def test_a_pragma_that_cannot_be_read_back_ends_with_its_migration(catalog_dir: 
     assert dialect.scalar("SELECT v FROM mine") == 0
     assert dialect.scalar("SELECT v FROM next") == 1
     assert dialect.scalar("SELECT 'a' LIKE 'A'") == 1
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql", reason="prepared statements: PostgreSQL's"
+)
+def test_migrator_statements_stay_prepared_across_ddl_and_a_script_that_drops_them(
+    catalog_dir: Path,
+) -> None:
+    """psycopg deallocates every prepared statement after an ALTER or DROP when it is
+    watching; migrator's bookkeeping statements are prepared once per connection and
+    survive the migrations' DDL (PostgreSQL re-plans them), and a script that deallocates
+    them itself is seen, so the next write prepares them again instead of failing."""
+    files = {
+        "1_t.up.sql": "CREATE TABLE prep_t (id INTEGER);\n",
+        "2_alter.up.sql": "ALTER TABLE prep_t ADD COLUMN n INTEGER;\n",
+        "3_drop.up.sql": "CREATE INDEX prep_n ON prep_t (n);\nDROP INDEX prep_n;\n",
+        # What the engine's connection has prepared, seen from the next migration.
+        "4_seen.up.sql": "CREATE TABLE prep_seen AS SELECT generic_plans + custom_plans AS runs "
+        "FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO \"migrator_steprun\"%';\n",
+        "5_deallocate.up.sql": "DEALLOCATE ALL;\nALTER TABLE prep_t DROP COLUMN n;\n",
+        "6_after.up.sql": "ALTER TABLE prep_t ADD COLUMN m INTEGER;\n",
+    }
+    for name, sql in files.items():
+        write(catalog_dir, name, sql)
+        write(catalog_dir, name.replace(".up.", ".down."), "SELECT 1;\n")
+    try:
+        deployment = services.apply("default", actor="t", backend="inline")
+        assert deployment.status == "succeeded", deployment.error
+        assert Migration.objects.filter(applied=True).count() == len(files)
+        # The statement writing each step run: prepared once, run for the first three.
+        seen = dialect_for("default").rows("SELECT runs FROM prep_seen")
+        assert seen == [(3,)], seen
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS prep_t, prep_seen")
