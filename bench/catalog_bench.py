@@ -91,34 +91,29 @@ def clean(count: int) -> None:
             cursor.execute("CHECKPOINT")
 
 
-def direct(count: int) -> float:
-    """The same statements in one session, one transaction per migration."""
+def _execute_directly(template: str, numbers: range) -> float:
+    """``template``'s statements for each number in one session, one transaction each."""
     from django.db import connection, transaction
 
     from migrator.dialects import split_statements
 
-    scripts = [split_statements(connection.vendor, UP.format(i=i)) for i in range(1, count + 1)]
+    scripts = [split_statements(connection.vendor, template.format(i=i)) for i in numbers]
     started = time.perf_counter()
     for statements in scripts:
         with transaction.atomic(), connection.cursor() as cursor:
             for statement in statements:
                 cursor.execute(statement.sql)
     return time.perf_counter() - started
+
+
+def direct(count: int) -> float:
+    """The same statements in one session, one transaction per migration."""
+    return _execute_directly(UP, range(1, count + 1))
 
 
 def direct_down(count: int) -> float:
     """The down statements in one session, one transaction per migration, newest first."""
-    from django.db import connection, transaction
-
-    from migrator.dialects import split_statements
-
-    scripts = [split_statements(connection.vendor, DOWN.format(i=i)) for i in range(count, 0, -1)]
-    started = time.perf_counter()
-    for statements in scripts:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement.sql)
-    return time.perf_counter() - started
+    return _execute_directly(DOWN, range(count, 0, -1))
 
 
 def ours_back(count: int) -> float:

@@ -65,8 +65,9 @@ def sqlstate(error: BaseException) -> str:
     return ""
 
 
-#: Statements that deallocate the session's prepared statements.
-_DROPS_PREPARED = re.compile(r"^(?:DEALLOCATE|DISCARD ALL)\b")
+#: Statements that deallocate the session's prepared statements (anywhere in one: a
+#: function body or a statement after a comment counts too, which only costs a re-prepare).
+_DROPS_PREPARED = re.compile(r"\b(?:DEALLOCATE|DISCARD\s+ALL)\b", re.IGNORECASE)
 
 #: A statement that may change a session setting migrator's own queries depend on.
 _SESSION_SETTING = re.compile(r"search_path|\bROLE\b", re.I)
@@ -232,7 +233,7 @@ class PostgreSQLDialect(Dialect):
         ``set_config('search_path', '', false)``, ``SET ROLE``, ``SET statement_timeout``):
         the next migration and migrator's own statements see the connection's own again.
         Reads nothing for a script that sets nothing."""
-        if any(_DROPS_PREPARED.match(normalized(s.sql)) for s in statements):
+        if any(_DROPS_PREPARED.search(s.sql) for s in statements):
             self._watch_prepared()
         names = _settings_changed(statements)
         return _SettingsKeeper(self, names) if names else SessionKeeper()
