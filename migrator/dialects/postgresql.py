@@ -243,12 +243,11 @@ class PostgreSQLDialect(Dialect):
         watches only while the connection has a prepare threshold), or migrator's next
         flush would execute statements the server no longer has. The bookkeeping cursor
         takes the threshold away again."""
-        from .postgresql_cursor import NEVER_BY_ITSELF
+        from .postgresql_cursor import watch
 
-        self.connection.ensure_connection()
-        connection = self.connection.connection
-        if migrator_settings.PREPARED_STATEMENTS and connection.prepare_threshold is None:
-            connection.prepare_threshold = NEVER_BY_ITSELF
+        if migrator_settings.PREPARED_STATEMENTS:
+            self.connection.ensure_connection()
+            watch(self.connection.connection)
 
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))

@@ -13,6 +13,15 @@ import psycopg
 NEVER_BY_ITSELF = 2**31 - 1
 
 
+def watch(connection: Any) -> bool:
+    """Give ``connection`` a prepare threshold if it has none (then psycopg prepares what
+    it is asked to, and watches every query for what deallocates); True if this set it."""
+    if connection.prepare_threshold is not None:
+        return False
+    connection.prepare_threshold = NEVER_BY_ITSELF
+    return True
+
+
 class BookkeepingCursor(psycopg.Cursor[Any]):
     """A server-side binding cursor preparing what it executes (or never, if told).
 
@@ -27,9 +36,7 @@ class BookkeepingCursor(psycopg.Cursor[Any]):
     def __init__(self, connection: Any, *, prepare: bool):
         super().__init__(connection)
         self._prepare = prepare
-        self._threshold_ours = prepare and connection.prepare_threshold is None
-        if self._threshold_ours:
-            connection.prepare_threshold = NEVER_BY_ITSELF
+        self._threshold_ours = prepare and watch(connection)
 
     def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
         options.setdefault("prepare", self._prepare)

@@ -383,12 +383,15 @@ def _plan_backward(
     else:
         chosen = applied[-(count or 1) :] if applied else []
     target = Target(result.database)
-    # One query for all of them, with the runs that applied them (what rollback restores).
+    # One query for all of them, with the runs that applied them (what rollback restores),
+    # matched by version key: a file renamed from V1__ to V1.0__ is still the row of 1.
+    wanted = {key_of(state.version) for state in chosen}
     migrations = {
-        migration.version: migration
-        for migration in Migration.objects.filter(
-            database=result.database, version__in=[state.version for state in chosen]
-        ).select_related("applied_run")
+        key: migration
+        for migration in Migration.objects.filter(database=result.database).select_related(
+            "applied_run"
+        )
+        if (key := key_of(migration.version)) in wanted
     }
     for state in reversed(chosen):
         if state.state == "missing":
@@ -397,9 +400,7 @@ def _plan_backward(
             )
         spec = catalog.get(result.database, state.version)
         assert spec is not None
-        migration = migrations.get(spec.version) or Migration.objects.get(
-            database=result.database, version=spec.version
-        )
+        migration = migrations[key_of(spec.version)]
         way = rollback_way(migration, spec, target)
         run = _planned(spec, "backward", str(spec.source))
         run.way_back = way.value

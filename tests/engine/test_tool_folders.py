@@ -748,3 +748,20 @@ def test_migrator_statements_stay_prepared_across_ddl_and_a_script_that_drops_th
     finally:
         with connections["default"].cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS prep_t, prep_seen")
+
+
+def test_a_flyway_file_renamed_to_the_same_version_still_rolls_back(catalog_dir: Path) -> None:
+    """``V2__`` renamed ``V2.0__`` is the same version (Flyway's comparison): its applied
+    row is found by version, before and after the next sync writes the new spelling."""
+    write(catalog_dir, "V1__one.sql", "CREATE TABLE renamed_one (id INTEGER);\n")
+    write(catalog_dir, "V2__two.sql", "CREATE TABLE renamed_two (id INTEGER);\n")
+    write(catalog_dir, "U2__two.sql", "DROP TABLE renamed_two;\n")
+    assert services.apply("default", actor="t", backend="inline").status == "succeeded"
+    for name in ("V2__two.sql", "U2__two.sql"):
+        (catalog_dir / name).rename(catalog_dir / name.replace("2__", "2.0__"))
+    plan = services.plan("default", direction="backward", count=1)
+    assert [run.version for run in plan.runs] == ["2.0"]
+    back = services.rollback("default", actor="t", count=1, backend="inline")
+    assert back.status == "succeeded", back.error
+    assert "renamed_two" not in connections["default"].introspection.table_names()
+    assert list(Migration.objects.filter(applied=True).values_list("version", flat=True)) == ["1"]
