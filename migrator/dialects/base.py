@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -168,12 +168,6 @@ class Dialect(BatchOps):
         """Like :meth:`reserve_keys`, for rows the current transaction inserts before it
         ends (where only that makes them safe to hand out)."""
         return self.reserve_keys(table, column, count)
-
-    def pipeline(self) -> Any:
-        """Statements sent inside go without waiting for each result (where the driver can);
-        reading a result waits for what was sent before it. For writes whose results are
-        not needed, as one round trip."""
-        return nullcontext()
 
     def table_names(self) -> list[str]:
         with self.connection.cursor() as cursor:

@@ -109,17 +109,14 @@ class PostgreSQLDialect(Dialect):
     # -- statements -----------------------------------------------------------------
 
     def bookkeeping_cursor(self) -> Any:
-        """psycopg's server-side binding cursor: Django's default cursor quotes every
-        value into the SQL text in Python, which costs more than the write itself. Its
-        statements are prepared (parsed and planned once per connection, not at every
-        flush) unless ``MIGRATOR["PREPARED_STATEMENTS"]`` is off, e.g. behind a pooler
-        that cannot keep them (the target lock needs a session anyway)."""
-        from .postgresql_cursor import BookkeepingCursor
+        """A writer below psycopg's cursor (see :mod:`.postgresql_cursor`): statements
+        queued and sent in one round trip, prepared once per connection unless
+        ``MIGRATOR["PREPARED_STATEMENTS"]`` is off, e.g. behind a pooler that cannot keep
+        them (the target lock needs a session anyway)."""
+        from .postgresql_cursor import Writer
 
         self.connection.ensure_connection()
-        return BookkeepingCursor(
-            self.connection.connection, prepare=migrator_settings.PREPARED_STATEMENTS
-        )
+        return Writer(self.connection.connection, prepare=migrator_settings.PREPARED_STATEMENTS)
 
     def table_exists(self, name: str) -> bool:
         """What ``name in table_names()`` answers (a table the search path shows, as
@@ -147,12 +144,6 @@ class PostgreSQLDialect(Dialect):
                 "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count]
             )
         ]
-
-    def pipeline(self) -> Any:
-        """psycopg's pipeline mode: a flush of the journal (seven writes) is one round
-        trip instead of seven."""
-        self.connection.ensure_connection()
-        return self.connection.connection.pipeline()
 
     @classmethod
     def split(cls, script: str) -> list[Statement]:
@@ -234,20 +225,16 @@ class PostgreSQLDialect(Dialect):
         the next migration and migrator's own statements see the connection's own again.
         Reads nothing for a script that sets nothing."""
         if any(_DROPS_PREPARED.search(s.sql) for s in statements):
-            self._watch_prepared()
+            self._forget_prepared()
         names = _settings_changed(statements)
         return _SettingsKeeper(self, names) if names else SessionKeeper()
 
-    def _watch_prepared(self) -> None:
-        """Before a script that deallocates prepared statements: psycopg must see it (it
-        watches only while the connection has a prepare threshold), or migrator's next
-        flush would execute statements the server no longer has. The bookkeeping cursor
-        takes the threshold away again."""
-        from .postgresql_cursor import watch
+    def _forget_prepared(self) -> None:
+        """Before a script that deallocates prepared statements: migrator's next flush
+        prepares its own again instead of executing statements the server no longer has."""
+        from .postgresql_cursor import forget_prepared
 
-        if migrator_settings.PREPARED_STATEMENTS:
-            self.connection.ensure_connection()
-            watch(self.connection.connection)
+        forget_prepared(self.connection.connection)
 
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))

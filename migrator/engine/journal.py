@@ -222,7 +222,7 @@ class Journal:
         with dialect.atomic(savepoint=False):
             for model, objs in by_model.items():
                 self._give_keys(dialect, model, objs)
-            with dialect.bookkeeping_cursor() as cursor, dialect.pipeline():
+            with dialect.bookkeeping_cursor() as cursor:
                 for objs in by_model.values():
                     rows.insert(cursor, alias, objs)
                 for obj, fields in self._dirty.values():

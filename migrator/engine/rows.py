@@ -15,7 +15,6 @@ import datetime
 import functools
 import operator
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
@@ -29,8 +28,8 @@ M = TypeVar("M", bound=models.Model)
 #: ``_insert_all``): well under the databases' limits on parameters.
 _CHUNK = 500 // 30
 
-#: Parameters of the largest query psycopg keeps parsed (``MAX_CACHED_STATEMENT_PARAMS``).
-_PSYCOPG_CACHED = 50
+#: Parameters from which PostgreSQL gets rows one statement each (see ``_insert_all``).
+_MULTI_ROW_PARAMS = 50
 
 #: Rows from which PostgreSQL gets them by COPY (a sync of new migrations, the runs of a
 #: big deployment): one stream instead of a statement per row.
@@ -233,11 +232,7 @@ def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: A
             keys = dialect.keys_for_transaction(table, column, len(unkeyed))
             for obj, key in zip(unkeyed, keys or [], strict=False):
                 obj.pk = key
-        with (
-            dialect.bookkeeping_cursor() as cursor,
-            # Many rows go by COPY (two streams), which a pipeline cannot carry.
-            dialect.pipeline() if len(objs) < _COPY_ROWS else nullcontext(),
-        ):
+        with dialect.bookkeeping_cursor() as cursor:
             mapping = _history_mapping(model, alias)
             if mapping is None or any(obj.pk is None for obj in objs):
                 insert(cursor, alias, objs)
@@ -411,15 +406,15 @@ def _insert_all(
     COPY of many rows, or one prepared statement executed per row in the pipeline."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
     postgresql = _vendor(alias) == "postgresql"
-    if postgresql and len(rows) >= _COPY_ROWS and not cursor.connection.pgconn.pipeline_status:
+    if postgresql and len(rows) >= _COPY_ROWS:
         with cursor.copy(_copy_sql(model, alias, with_pk=with_pk)) as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    if postgresql and len(rows) * len(fields.names) > _PSYCOPG_CACHED:
-        # One prepared statement and a Bind/Execute per row, in the caller's pipeline:
-        # psycopg re-parses a query of more parameters than it caches on every call, which
-        # cost more than the inserts themselves (a sync of a thousand migrations).
+    if postgresql and len(rows) * len(fields.names) > _MULTI_ROW_PARAMS:
+        # One prepared statement and a Bind/Execute per row, in the writer's pipeline:
+        # multi-row INSERTs of every size up to _COPY_ROWS would each be a statement
+        # prepared on the connection.
         cursor.executemany(sql, rows)
         return
     for start in range(0, len(rows), _CHUNK):
