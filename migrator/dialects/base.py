@@ -237,6 +237,10 @@ class Dialect(BatchOps):
         (see :class:`SessionKeeper`); nothing to keep by default."""
         return SessionKeeper()
 
+    def host_code_ran(self) -> None:
+        """A migration's own Python code used the connection: whatever migrator keeps on
+        the session (prepared statements) is checked before it is relied on again."""
+
     def session_id(self) -> str:
         """Identifies the database session, for telling who holds what."""
         return ""

@@ -236,6 +236,13 @@ class PostgreSQLDialect(Dialect):
 
         forget_prepared(self.connection.connection)
 
+    def host_code_ran(self) -> None:
+        """It may have deallocated migrator's prepared statements (``DISCARD ALL``):
+        the next flush asks the server which it still has."""
+        from .postgresql_cursor import doubt_prepared
+
+        doubt_prepared(self.connection.connection)
+
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))
 

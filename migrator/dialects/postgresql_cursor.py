@@ -38,12 +38,25 @@ class PreparedNames:
 
     def __init__(self) -> None:
         self.names: dict[bytes, bytes] = {}
+        #: Code migrator does not control used the connection since the last flush.
+        self.doubted = False
 
     def new_name(self) -> bytes:
         return f"migrator_{next(self._counter)}".encode()
 
     def forget(self) -> None:
         self.names.clear()
+
+    def check(self, connection: Any) -> None:
+        """Keep only the names the server still has (one query, after code migrator does
+        not control ran on the connection)."""
+        self.doubted = False
+        if not self.names:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM pg_catalog.pg_prepared_statements")
+            existing = {name.encode() for (name,) in cursor}
+        self.names = {query: name for query, name in self.names.items() if name in existing}
 
 
 #: Per psycopg connection (a new connection starts with none prepared).
@@ -62,6 +75,13 @@ def forget_prepared(connection: Any) -> None:
     ALL``): migrator's next flush prepares its statements again."""
     if connection is not None:
         prepared_names(connection).forget()
+
+
+def doubt_prepared(connection: Any) -> None:
+    """After a migration's own code used ``connection``: the next flush checks which of
+    migrator's statements the server still has (that code may have run ``DISCARD ALL``)."""
+    if connection is not None and connection in _PREPARED:
+        _PREPARED[connection].doubted = True
 
 
 @functools.lru_cache(maxsize=256)
@@ -152,6 +172,8 @@ class Writer:
             return
         queue, self._queue = self._queue, []
         connection, pgconn, prepared = self.connection, self._pgconn, self._prepared
+        if prepared is not None and prepared.doubted:
+            prepared.check(connection)
         #: Per command sent: the query it prepares, or None (a statement, the BEGIN).
         commands: list[bytes | None] = []
         with connection.lock:
@@ -194,7 +216,12 @@ class Writer:
                     prepared.names.pop(prepares, None)  # not prepared: its pipeline failed
         for result in results:
             if result.status == pq.ExecStatus.FATAL_ERROR:
-                raise errors.error_from_result(result, encoding=conn_encoding(connection))
+                error = errors.error_from_result(result, encoding=conn_encoding(connection))
+                if prepared is not None and isinstance(error, errors.InvalidSqlStatementName):
+                    # Deallocated behind migrator's back: this transaction is lost, but the
+                    # writes recording that (and all later ones) prepare them again.
+                    prepared.forget()
+                raise error
 
 
 def _begin(connection: Any) -> bytes:

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection, transaction
 
+from migrator import services
 from migrator.dialects import dialect_for
+from migrator.models import Migration
+
+from ..conftest import write
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases=["default", "analytics"]),
@@ -133,3 +138,29 @@ def test_a_connection_whose_owner_prepares_gets_unnamed_statements(table: None) 
         assert not any(s.startswith("INSERT INTO writer_t ") for s in ours_prepared())
     finally:
         raw.prepare_threshold = None
+
+
+def test_a_python_migration_that_deallocates_everything_does_not_break_the_next(
+    catalog_dir: Path,
+) -> None:
+    """A migration's own code may run ``DEALLOCATE ALL`` on the engine's connection:
+    the next write asks the server which of migrator's statements it still has."""
+    write(catalog_dir, "001_first.sql", "-- migrate:up\nCREATE TABLE dealloc_a (id INTEGER);\n")
+    write(
+        catalog_dir,
+        "002_python.py",
+        "from migrator import dsl\n\n"
+        "def forward(ctx):\n"
+        "    with ctx.connection.cursor() as cursor:\n"
+        "        cursor.execute('DEALLOCATE ALL')\n\n"
+        "class Migration(dsl.Migration):\n"
+        "    steps = [dsl.RunPython(forward)]\n",
+    )
+    write(catalog_dir, "003_after.sql", "-- migrate:up\nCREATE TABLE dealloc_b (id INTEGER);\n")
+    try:
+        deployment = services.apply("default", actor="t", backend="inline")
+        assert deployment.status == "succeeded", deployment.error
+        assert Migration.objects.filter(applied=True).count() == 3
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS dealloc_a, dealloc_b")

@@ -117,6 +117,7 @@ def _call(ex: StepExecution, function: Any) -> None:
         function(ctx)
     finally:
         ctx.close()
+        ex.dialect.host_code_ran()
 
 
 class PythonKind(StepKind):
