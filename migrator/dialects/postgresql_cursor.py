@@ -95,18 +95,21 @@ def numbered(sql: str) -> bytes:
 
 
 class Writer:
-    """Queues statements (``%s`` placeholders) and sends them in one pipeline when a
-    result is read, before a COPY, or when closed.
+    """Sends statements (``%s`` placeholders) in libpq's pipeline and reads their results
+    in one go when a result is read, before a COPY, or when closed.
 
-    Statements are prepared once per connection (PostgreSQL re-plans one whose tables
-    changed), unless ``prepare`` is off (a pooler that cannot keep them) or the host's
-    connection has a prepare threshold: psycopg then prepares statements of its own and
-    deallocates all of them, ours with them, after any ``ALTER``, ``DROP`` or rollback;
-    such a connection gets unnamed statements. With no threshold (Django's default)
-    psycopg prepares nothing and deallocates nothing.
+    Inside a transaction each statement goes to the server as soon as it is given, so the
+    server runs it while the client dumps the next (the overlap psycopg's own pipeline
+    has); in autocommit they wait for the end, where one implicit transaction takes them
+    all or none. Statements are prepared once per connection (PostgreSQL re-plans one
+    whose tables changed), unless ``prepare`` is off (a pooler that cannot keep them) or
+    the host's connection has a prepare threshold: psycopg then prepares statements of its
+    own and deallocates all of them, ours with them, after any ``ALTER``, ``DROP`` or
+    rollback; such a connection gets unnamed statements. With no threshold (Django's
+    default) psycopg prepares nothing and deallocates nothing.
 
-    Inside a transaction the writes are part of it; at its start the writer begins it
-    the way psycopg would (isolation level and all)."""
+    At a transaction's start the writer begins it the way psycopg would (isolation level
+    and all). Nothing else may use the connection while statements are in flight."""
 
     def __init__(self, connection: psycopg.Connection[Any], *, prepare: bool):
         self.connection = connection
@@ -116,6 +119,8 @@ class Writer:
         )
         self._transformer = Transformer(connection)
         self._queue: list[tuple[str, Sequence[Any] | None]] = []
+        #: Per command in flight: the query it prepares, or None (a statement, the BEGIN).
+        self._commands: list[bytes | None] = []
         self._results: list[Any] = []
         self._cursor: psycopg.Cursor[Any] | None = None
 
@@ -125,17 +130,29 @@ class Writer:
     def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         if kind is None:
             self.close()
-        else:  # the transaction is going to roll back: nothing queued may be sent
-            self._queue.clear()
+            return
+        # The transaction is going to roll back: nothing queued is sent, and what is in
+        # flight is read and dropped so that the connection leaves pipeline mode.
+        self._queue.clear()
+        try:
+            if self._commands:
+                self.send(raise_errors=False)
+        finally:
             self._close_cursor()
 
     # -- the cursor's interface, as rows.py uses it -----------------------------------
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
-        self._queue.append((sql, params))
+        if self.connection.autocommit:
+            self._queue.append((sql, params))
+            return
+        self._start()
+        self._send_one(sql, params)
+        self._pgconn.flush()  # to the server now (what does not fit goes at the end)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._queue.extend((sql, row) for row in rows)
+        for row in rows:
+            self.execute(sql, row)
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The first row of the last statement's result (sending what is queued)."""
@@ -147,7 +164,7 @@ class Writer:
         return self._transformer.load_row(0, tuple)
 
     def copy(self, sql: str) -> Any:
-        """psycopg's COPY (which a pipeline cannot carry), after what is queued."""
+        """psycopg's COPY (which a pipeline cannot carry), after what was sent."""
         self.send()
         if self._cursor is None:
             self._cursor = self.connection.cursor()
@@ -166,44 +183,58 @@ class Writer:
 
     # -- sending ----------------------------------------------------------------------
 
-    def send(self) -> None:
-        """Everything queued, in one round trip; raises the first statement's error."""
-        if not self._queue:
+    def _start(self) -> None:
+        """Into pipeline mode (and the transaction begun) before the first command."""
+        if self._pgconn.pipeline_status:
             return
-        queue, self._queue = self._queue, []
-        connection, pgconn, prepared = self.connection, self._pgconn, self._prepared
+        prepared = self._prepared
         if prepared is not None and prepared.doubted:
-            prepared.check(connection)
-        #: Per command sent: the query it prepares, or None (a statement, the BEGIN).
+            prepared.check(self.connection)
+        self._pgconn.enter_pipeline_mode()
+        connection = self.connection
+        if not connection.autocommit and (
+            self._pgconn.transaction_status == pq.TransactionStatus.IDLE
+        ):
+            self._pgconn.send_query_params(_begin(connection), None)
+            self._commands.append(None)
+
+    def _send_one(self, sql: str, params: Sequence[Any] | None) -> None:
+        pgconn, prepared = self._pgconn, self._prepared
+        query = numbered(sql)
+        values = (
+            self._transformer.dump_sequence(params, [PyFormat.TEXT] * len(params))
+            if params
+            else None
+        )
+        if prepared is None:
+            pgconn.send_query_params(query, values)
+        else:
+            name = prepared.names.get(query)
+            if name is None:
+                name = prepared.names[query] = prepared.new_name()
+                pgconn.send_prepare(name, query)
+                self._commands.append(query)
+            pgconn.send_query_prepared(name, values)
+        self._commands.append(None)
+
+    def send(self, *, raise_errors: bool = True) -> None:
+        """What is queued, then the results of everything in flight (one round trip);
+        raises the first statement's error."""
+        if not self._queue and not self._commands:
+            return
+        connection, pgconn, prepared = self.connection, self._pgconn, self._prepared
         commands: list[bytes | None] = []
         with connection.lock:
-            pgconn.enter_pipeline_mode()
             try:
-                if not connection.autocommit and (
-                    pgconn.transaction_status == pq.TransactionStatus.IDLE
-                ):
-                    pgconn.send_query_params(_begin(connection), None)
-                    commands.append(None)
+                self._start()
+                queue, self._queue = self._queue, []
                 for sql, params in queue:
-                    query = numbered(sql)
-                    values = (
-                        self._transformer.dump_sequence(params, [PyFormat.TEXT] * len(params))
-                        if params
-                        else None
-                    )
-                    if prepared is None:
-                        pgconn.send_query_params(query, values)
-                    else:
-                        name = prepared.names.get(query)
-                        if name is None:
-                            name = prepared.names[query] = prepared.new_name()
-                            pgconn.send_prepare(name, query)
-                            commands.append(query)
-                        pgconn.send_query_prepared(name, values)
-                    commands.append(None)
+                    self._send_one(sql, params)
+                commands, self._commands = self._commands, []
                 pgconn.pipeline_sync()
                 results: list[Any] = connection.wait(_exchange(pgconn))
             except BaseException:
+                self._commands = []
                 if prepared is not None:
                     prepared.forget()  # which of them the server has is unknown
                 raise
@@ -221,7 +252,9 @@ class Writer:
                     # Deallocated behind migrator's back: this transaction is lost, but the
                     # writes recording that (and all later ones) prepare them again.
                     prepared.forget()
-                raise error
+                if raise_errors:
+                    raise error
+                return
 
 
 def _begin(connection: Any) -> bytes:

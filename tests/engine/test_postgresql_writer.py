@@ -64,7 +64,6 @@ def test_writes_go_at_close_in_the_transaction_and_roll_back_with_it(table: None
         with dialect.bookkeeping_cursor() as writer:
             writer.execute(INSERT, [1, "one", jsonb({"a": [1, "é"]})])
             writer.executemany(INSERT, [[2, "50%", None], [3, "three", jsonb([1])]])
-            assert stored() == []  # queued: nothing sent before the writer closes
         assert stored() == [(1, "one", {"a": [1, "é"]}), (2, "50%", None), (3, "three", [1])]
     assert len(stored()) == 3  # committed with the transaction the writer began
     assert "INSERT INTO writer_t (id, label, data) VALUES ($1, $2, $3)" in ours_prepared()
@@ -73,11 +72,26 @@ def test_writes_go_at_close_in_the_transaction_and_roll_back_with_it(table: None
         with dialect.bookkeeping_cursor() as writer:
             writer.execute(INSERT, [4, "four", None])
         raise RuntimeError("the step failed")
-    assert [row[0] for row in stored()] == [1, 2, 3]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with dialect.bookkeeping_cursor() as writer:
+            writer.execute(INSERT, [5, "five", None])  # in flight when it fails
+            raise RuntimeError("a value could not be dumped")
+    assert [row[0] for row in stored()] == [1, 2, 3]  # the connection works on
     # Prepared statements outlive the transaction that rolled back: used again as they are.
     with transaction.atomic(), dialect.bookkeeping_cursor() as writer:
         writer.execute(INSERT, [4, "four", None])
     assert [row[0] for row in stored()] == [1, 2, 3, 4]
+
+
+def test_in_autocommit_the_writes_are_one_implicit_transaction(table: None) -> None:
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        with dialect_for("default").bookkeeping_cursor() as writer:
+            writer.execute(INSERT, [1, "one", None])
+            writer.execute(INSERT, [1, "again", None])
+    assert stored() == []
+    with dialect_for("default").bookkeeping_cursor() as writer:
+        writer.execute(INSERT, [1, "one", None])
+    assert stored() == [(1, "one", None)]
 
 
 def test_an_error_names_the_statement_and_nothing_half_prepared_is_kept(table: None) -> None:
