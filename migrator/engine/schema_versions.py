@@ -34,12 +34,20 @@ def release_ends(runs: Sequence[Run]) -> set[int]:
 
 
 def _previous(database: str, version: str) -> SchemaVersion | None:
-    candidates = [
-        sv
-        for sv in SchemaVersion.objects.filter(database=database).only("version", "schema")
-        if key_of(sv.version) < key_of(version)
+    """The schema version just below ``version``: versions are compared in Python (their
+    natural order is not the database's), and only the one found has its schema read
+    (each is the whole schema: megabytes for a big database, dozens of them)."""
+    below = [
+        (key_of(other), pk)
+        for pk, other in SchemaVersion.objects.filter(database=database).values_list(
+            "pk", "version"
+        )
+        if key_of(other) < key_of(version)
     ]
-    return max(candidates, key=lambda sv: key_of(sv.version), default=None)
+    if not below:
+        return None
+    _, pk = max(below, key=lambda pair: pair[0])
+    return SchemaVersion.objects.only("version", "schema").get(pk=pk)
 
 
 def _breaking(database: str, version: str, schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -317,3 +317,30 @@ def test_a_refresh_reads_everything_but_the_plan_which_is_written_once(items: Pa
     assert unloaded.plan == {"changed": True}  # loaded on access
     deployment.refresh_from_db(fields=["plan"])  # asked for by name: read
     assert deployment.plan == {"changed": True}
+
+
+def test_breaking_changes_of_a_version_are_against_the_version_before_it(
+    catalog_dir: Path,
+) -> None:
+    """Version 10's schema is compared with version 2's (natural order), not with 1's
+    (which sorts before 10 as text and never had the column)."""
+    # golang-migrate's files: versions are numbers, 10 after 2.
+    for name, sql in (
+        ("1_create", "CREATE TABLE bv (id INTEGER PRIMARY KEY)"),
+        ("2_note", "ALTER TABLE bv ADD COLUMN note TEXT"),
+        ("10_drop", "ALTER TABLE bv DROP COLUMN note"),
+    ):
+        write(catalog_dir, f"{name}.up.sql", f"{sql};\n")
+        write(catalog_dir, f"{name}.down.sql", "SELECT 1;\n")
+    try:
+        deployment = services.apply("default", actor="t", backend="inline")
+        assert deployment.status == "succeeded", deployment.error
+        versions = dict(SchemaVersion.objects.values_list("version", "breaking_changes"))
+        assert set(versions) == {"1", "2", "10"}
+        assert versions["1"] == [] and versions["2"] == []
+        dropped = [(c["table"], c["change"]) for c in versions["10"]]
+        assert dropped and all(table == "bv" for table, _ in dropped), versions["10"]
+        assert any("note" in c["detail"] for c in versions["10"]), versions["10"]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS bv")
