@@ -5,8 +5,8 @@ A flush of the journal is a handful of small INSERTs and UPDATEs per migration. 
 psycopg's cursor each costs about 70 µs of Python on the client (query conversion,
 preparation bookkeeping, result handling), more than the server spends on it, so the
 :class:`Writer` sends them below the cursor: values dumped by psycopg's own adapters,
-statements queued in libpq's pipeline and prepared once per connection under names of
-its own, one round trip per flush.
+statements sent in libpq's pipeline as they are given and prepared once per connection
+under names of its own, their results read in one go at the end of the flush.
 """
 
 from __future__ import annotations
