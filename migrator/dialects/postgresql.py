@@ -110,7 +110,8 @@ class PostgreSQLDialect(Dialect):
 
     def bookkeeping_cursor(self) -> Any:
         """A writer below psycopg's cursor (see :mod:`.postgresql_cursor`): statements
-        queued and sent in one round trip, prepared once per connection unless
+        sent as they are given, their results read in one go at the end, and prepared
+        once per connection unless
         ``MIGRATOR["PREPARED_STATEMENTS"]`` is off, e.g. behind a pooler that cannot keep
         them (the target lock needs a session anyway)."""
         from .postgresql_cursor import Writer

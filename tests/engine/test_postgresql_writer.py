@@ -110,6 +110,20 @@ def test_an_error_names_the_statement_and_nothing_half_prepared_is_kept(table: N
     assert stored() == [(1, "uno", None)]
 
 
+def test_a_copy_between_statements_comes_in_order(table: None) -> None:
+    """Many rows go by COPY, which a pipeline cannot carry: what was sent before is
+    finished first, and statements after it go on in a new pipeline."""
+    with transaction.atomic(), dialect_for("default").bookkeeping_cursor() as writer:
+        writer.execute(INSERT, [1, "before", None])
+        with writer.copy("COPY writer_t (id, label, data) FROM STDIN") as copy:
+            for key in range(2, 30):
+                copy.write_row([key, f"copied {key}", None])
+        writer.execute("UPDATE writer_t SET label = %s WHERE id = %s", ["after", 29])
+    got = stored()
+    assert [row[0] for row in got] == list(range(1, 30))
+    assert got[0][1] == "before" and got[-1][1] == "after"
+
+
 def test_a_result_is_read_after_what_was_queued(table: None) -> None:
     with transaction.atomic(), dialect_for("default").bookkeeping_cursor() as writer:
         writer.execute(INSERT, [7, "seven", None])
