@@ -237,9 +237,9 @@ class Writer:
                 self._commands = []
                 if prepared is not None:
                     prepared.forget()  # which of them the server has is unknown
+                _abandon(connection)
                 raise
-            finally:
-                _leave_pipeline(pgconn)
+            pgconn.exit_pipeline_mode()
         self._results = results
         if prepared is not None:
             for prepares, result in zip(commands, results, strict=False):
@@ -275,10 +275,15 @@ def _exchange(pgconn: Any) -> Generator[Any, Any, list[Any]]:
         results.extend(batch)
 
 
-def _leave_pipeline(pgconn: Any) -> None:
+def _abandon(connection: Any) -> None:
+    """Out of pipeline mode after a failure (interrupted while waiting, a value that
+    could not be dumped): with results still pending the session's state is unknown, so
+    the connection is closed rather than reused with answers that belong to other
+    statements. Django opens a new one; the transaction was lost with the old one."""
+    pgconn = connection.pgconn
+    if not pgconn.pipeline_status:
+        return
     try:
         pgconn.exit_pipeline_mode()
     except psycopg.OperationalError:
-        # Results still pending (interrupted while waiting): the connection is unusable;
-        # Django closes it on the error being raised.
-        pass
+        connection.close()

@@ -192,3 +192,25 @@ def test_a_python_migration_that_deallocates_everything_does_not_break_the_next(
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS dealloc_a, dealloc_b")
+
+
+def test_a_value_that_cannot_be_sent_fails_cleanly(table: None) -> None:
+    """Inside a transaction the statements in flight are read and dropped (the connection
+    stays usable); queued in autocommit, the half-sent pipeline's connection is closed
+    rather than reused with answers that belong to other statements."""
+    dialect = dialect_for("default")
+    with pytest.raises(psycopg.ProgrammingError, match="cannot adapt"):
+        with transaction.atomic(), dialect.bookkeeping_cursor() as writer:
+            writer.execute(INSERT, [1, "one", None])
+            writer.execute(INSERT, [2, object(), None])
+    assert stored() == []
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with pytest.raises(psycopg.ProgrammingError, match="cannot adapt"):
+        with dialect.bookkeeping_cursor() as writer:
+            writer.execute(INSERT, [1, "one", None])
+            writer.execute(INSERT, [2, object(), None])
+    assert raw.closed
+    connection.close()  # what Django does with a connection found unusable
+    assert stored() == []
