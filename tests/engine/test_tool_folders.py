@@ -765,3 +765,51 @@ def test_a_flyway_file_renamed_to_the_same_version_still_rolls_back(catalog_dir:
     assert back.status == "succeeded", back.error
     assert "renamed_two" not in connections["default"].introspection.table_names()
     assert list(Migration.objects.filter(applied=True).values_list("version", flat=True)) == ["1"]
+
+
+def test_a_python_migrations_runsql_with_its_own_transactions(catalog_dir: Path, cli) -> None:
+    """A RunSQL's ``BEGIN``/``COMMIT`` is read as an SQL file's: one wrapped transaction
+    runs in the step's (its COMMIT would otherwise commit the step before its record, and
+    SQLite refuses the BEGIN); several run outside it; ``transaction=True`` with a script
+    that commits on its own is refused naming the file."""
+    write(
+        catalog_dir,
+        "001_wrapped.py",
+        "from migrator import dsl\n\n"
+        "class Migration(dsl.Migration):\n"
+        "    steps = [\n"
+        "        dsl.RunSQL(\n"
+        "            'BEGIN;\\nCREATE TABLE rs_a (id INTEGER);\\nCOMMIT;\\n',\n"
+        "            backward='BEGIN;\\nDROP TABLE rs_a;\\nCOMMIT;\\n',\n"
+        "        ),\n"
+        "        dsl.RunSQL(\n"
+        "            'BEGIN;\\nCREATE TABLE rs_b (id INTEGER);\\nCOMMIT;\\n"
+        "BEGIN TRANSACTION;\\nINSERT INTO rs_b VALUES (1);\\nEND;\\n',\n"
+        "            backward='DROP TABLE rs_b;',\n"
+        "        ),\n"
+        "    ]\n",
+    )
+    wrapped, several = load_catalog().get("default", "001").steps
+    assert wrapped.transactional and "BEGIN" not in wrapped.forward.upper()
+    assert "BEGIN" not in wrapped.backward.upper()
+    assert not several.transactional and several.options["backward_transaction"] is True
+    try:
+        assert cli("apply", "--yes").code == 0
+        assert dialect_for("default").scalar("SELECT count(*) FROM rs_b") == 1
+        assert cli("rollback", "--steps", "1", "--yes").code == 0
+        assert {"rs_a", "rs_b"}.isdisjoint(dialect_for("default").table_names())
+    finally:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS rs_a")
+            cursor.execute("DROP TABLE IF EXISTS rs_b")
+
+    write(
+        catalog_dir,
+        "002_insists.py",
+        "from migrator import dsl\n\n"
+        "class Migration(dsl.Migration):\n"
+        "    steps = [dsl.RunSQL('SELECT 1;\\nCOMMIT;\\nSELECT 2;', transaction=True)]\n",
+    )
+    result = cli("status")
+    assert result.code == 2
+    assert "002_insists.py" in result.err and "drop transaction=True" in result.err

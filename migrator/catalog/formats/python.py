@@ -19,7 +19,7 @@ from ...engine.kinds import KINDS
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
 from ..versions import split_versioned_name
-from .base import Claim, MigrationFormat, ReadContext, one_per_role
+from .base import Claim, MigrationFormat, ReadContext, one_per_role, own_transactions
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -141,6 +141,38 @@ class PythonFormat(MigrationFormat):
         return [path]
 
 
+def _own_transactions(
+    forward: str,
+    backward: str,
+    options: dict[str, Any],
+    vendor: str,
+    path: Path,
+    line: int | None,
+    index: int,
+) -> tuple[str, str]:
+    """A RunSQL's own ``BEGIN``/``COMMIT``, as an SQL file's (:func:`.base.own_transactions`):
+    one wrapped transaction loses its wrapper and runs in the step's; other transaction
+    control runs outside it, which ``transaction=True`` contradicts (an error, not a
+    ``COMMIT`` half-way through the step, before its record)."""
+    declared = bool(options.get("transaction", True))
+    forward, forward_own = own_transactions(forward, vendor)
+    if forward_own is False:
+        if options.get("transaction") is True:
+            raise CatalogError.at(
+                path,
+                f"step {index} (RunSQL): its forward SQL commits or rolls back on its own, so "
+                "it cannot run in the step's transaction: drop transaction=True",
+                line,
+            )
+        options["transaction"] = False
+        options.setdefault("backward_transaction", declared)
+    if backward:
+        backward, backward_own = own_transactions(backward, vendor)
+        if backward_own is False:
+            options["backward_transaction"] = False
+    return forward, backward
+
+
 def _vendor_sql(value: Any, vendor: str, path: Path, line: int | None, what: str) -> str:
     """Pick the SQL for this database vendor from a string or a ``{vendor: sql}`` dict."""
     if isinstance(value, str):
@@ -184,11 +216,14 @@ def _step_spec(
     validation = _vendor_sql(step.validation, vendor, path, line, f"step {index} validation")
     options = dict(step.options)
     if isinstance(step, dsl.RunSQL):
+        up_sql = _vendor_sql(step.forward, vendor, path, line, f"step {index} forward")
+        down_sql = _vendor_sql(step.backward or "", vendor, path, line, f"step {index} backward")
+        up_sql, down_sql = _own_transactions(up_sql, down_sql, options, vendor, path, line, index)
         return StepSpec(
             name=name,
             kind="sql",
-            forward=_vendor_sql(step.forward, vendor, path, line, f"step {index} forward"),
-            backward=_vendor_sql(step.backward or "", vendor, path, line, f"step {index} backward"),
+            forward=up_sql,
+            backward=down_sql,
             validation=validation,
             options=options,
         )
