@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...dialects import DIALECTS, Statement, split_statements
 from ...dialects.base import first_code_offset
@@ -324,6 +324,38 @@ def _blank(text: str) -> str:
     return "\n" * text.count("\n")
 
 
+class Settled(NamedTuple):
+    """An up and a down part with their own transaction control handled, and the
+    transaction settings that follow (see :func:`settle_transactions`)."""
+
+    up: str
+    down: str | None
+    transactional: bool
+    #: None: the same as ``transactional``.
+    down_transactional: bool | None
+    #: The up part commits or rolls back on its own (so it runs outside the step's).
+    up_manages_own: bool
+
+
+def settle_transactions(
+    up: str, down: str | None, transactional: bool, down_transactional: bool | None, vendor: str
+) -> Settled:
+    """Each part's own ``BEGIN``/``COMMIT`` as :func:`own_transactions` says: a part
+    that manages its own runs outside the step's transaction, and an up part doing so
+    leaves the down part with its declared setting (``down_transactional``, else
+    ``transactional``)."""
+    declared = transactional if down_transactional is None else down_transactional
+    up, up_own = own_transactions(up, vendor)
+    if up_own is False:
+        transactional = False
+        down_transactional = declared
+    if down is not None:
+        down, down_own = own_transactions(down, vendor)
+        if down_own is False:
+            down_transactional = False
+    return Settled(up, down, transactional, down_transactional, up_own is False)
+
+
 def sql_migration(
     *,
     fmt: str,
@@ -348,15 +380,9 @@ def sql_migration(
     section), by default the same as the up part's. A part's own ``BEGIN``/``COMMIT`` is
     handled as :func:`own_transactions` says (by ``vendor``'s splitting rules).
     """
-    declared = transactional if down_transactional is None else down_transactional
-    up, up_own = own_transactions(up, vendor)
-    if up_own is False:
-        transactional = False
-        down_transactional = declared
-    if down is not None:
-        down, down_own = own_transactions(down, vendor)
-        if down_own is False:
-            down_transactional = False
+    settled = settle_transactions(up, down, transactional, down_transactional, vendor)
+    up, down = settled.up, settled.down
+    transactional, down_transactional = settled.transactional, settled.down_transactional
     if not empty_up_allowed and not has_statements(up):
         raise CatalogError.at(source, "the UP part is empty: write the forward SQL")
     options: dict[str, Any] = {"transaction": transactional}

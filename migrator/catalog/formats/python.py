@@ -19,7 +19,7 @@ from ...engine.kinds import KINDS
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
 from ..versions import split_versioned_name
-from .base import Claim, MigrationFormat, ReadContext, one_per_role, own_transactions
+from .base import Claim, MigrationFormat, ReadContext, one_per_role, settle_transactions
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -150,27 +150,29 @@ def _own_transactions(
     line: int | None,
     index: int,
 ) -> tuple[str, str]:
-    """A RunSQL's own ``BEGIN``/``COMMIT``, as an SQL file's (:func:`.base.own_transactions`):
+    """A RunSQL's own ``BEGIN``/``COMMIT``, as an SQL file's (:func:`.base.settle_transactions`):
     one wrapped transaction loses its wrapper and runs in the step's; other transaction
     control runs outside it, which ``transaction=True`` contradicts (an error, not a
     ``COMMIT`` half-way through the step, before its record)."""
-    declared = bool(options.get("transaction", True))
-    forward, forward_own = own_transactions(forward, vendor)
-    if forward_own is False:
-        if options.get("transaction") is True:
-            raise CatalogError.at(
-                path,
-                f"step {index} (RunSQL): its forward SQL commits or rolls back on its own, so "
-                "it cannot run in the step's transaction: drop transaction=True",
-                line,
-            )
+    settled = settle_transactions(
+        forward,
+        backward,
+        bool(options.get("transaction", True)),
+        options.get("backward_transaction"),
+        vendor,
+    )
+    if settled.up_manages_own and options.get("transaction") is True:
+        raise CatalogError.at(
+            path,
+            f"step {index} (RunSQL): its forward SQL commits or rolls back on its own, so "
+            "it cannot run in the step's transaction: drop transaction=True",
+            line,
+        )
+    if not settled.transactional:
         options["transaction"] = False
-        options.setdefault("backward_transaction", declared)
-    if backward:
-        backward, backward_own = own_transactions(backward, vendor)
-        if backward_own is False:
-            options["backward_transaction"] = False
-    return forward, backward
+    if settled.down_transactional not in (None, settled.transactional):
+        options["backward_transaction"] = settled.down_transactional
+    return settled.up, settled.down or ""
 
 
 def _vendor_sql(value: Any, vendor: str, path: Path, line: int | None, what: str) -> str:
