@@ -29,6 +29,55 @@ def test_split_copes_with_dollar_quotes_strings_and_comments() -> None:
     ]
 
 
+def test_a_copy_from_stdin_takes_the_lines_after_it_as_its_data() -> None:
+    """As psql (and Flyway) read a dump: the lines after ``COPY ... FROM STDIN;`` up to
+    ``\\.`` are data, whatever they hold; a COPY inside a function body, a string or a
+    comment is no such statement; lines go on counting after the data."""
+    script = (
+        "CREATE TABLE t (id int, label text);\n"
+        "/* COPY t FROM stdin;\n*/\n"
+        "COPY public.t (id, label) FROM stdin;\n"
+        "1\tone; two\n"
+        "2\tit's -- no comment\n"
+        "3\t\\N\n"
+        "\\.\n"
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\n"
+        "BEGIN\nCOPY t FROM stdin;\nEND $$;\n"
+        "SELECT 'x\nCOPY t FROM stdin;\n';\n"
+        "copy t (id, label) from STDIN with (delimiter ';', null 'x');  -- csv-ish\n"
+        "4;four\n"
+        "\\.\n"
+        "SELECT count(*) FROM t;\n"
+    )
+    assert [(s.line, s.sql, s.copy_data) for s in split(script, "postgresql")] == [
+        (1, "CREATE TABLE t (id int, label text)", None),
+        (4, "COPY public.t (id, label) FROM stdin", "1\tone; two\n2\tit's -- no comment\n3\t\\N\n"),
+        (
+            9,
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\nCOPY t FROM stdin;\nEND $$",
+            None,
+        ),
+        (13, "SELECT 'x\nCOPY t FROM stdin;\n'", None),
+        (16, "copy t (id, label) from STDIN with (delimiter ';', null 'x')", "4;four\n"),
+        (19, "SELECT count(*) FROM t", None),
+    ]
+    # Windows line ends; data without its "\\." line runs to the end (psql's rule: the
+    # server then says what it cannot read).
+    assert [
+        (s.line, s.copy_data)
+        for s in split("COPY t FROM stdin;\r\n1\r\n\\.\r\nSELECT 1;", "postgresql")
+    ] == [
+        (1, "1\r\n"),
+        (4, None),
+    ]
+    assert [s.copy_data for s in split("COPY t FROM stdin;\n1\n2\n", "postgresql")] == ["1\n2\n"]
+    # Elsewhere "stdin" is a word like any other.
+    assert [s.copy_data for s in split("SELECT 'stdin';\nCOPY t TO STDOUT;", "postgresql")] == [
+        None,
+        None,
+    ]
+
+
 def test_split_of_comments_only_is_empty() -> None:
     assert split("-- nothing\n/* at all */\n") == []
 

@@ -36,6 +36,9 @@ class Statement:
 
     sql: str
     line: int
+    #: The rows of a ``COPY ... FROM STDIN`` that followed it in the script (PostgreSQL,
+    #: as psql and Flyway read a dump), in COPY's own format; None for any other statement.
+    copy_data: str | None = None
 
 
 _LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
@@ -138,6 +141,17 @@ class Dialect(BatchOps):
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return int(cursor.rowcount)
+
+    def run_script_statement(self, cursor: Any, statement: Statement) -> None:
+        """Run one statement of a migration's script with ``cursor`` (a COPY with its
+        data where the database takes one: see :class:`Statement`)."""
+        if statement.copy_data is not None:
+            raise NotSupported(
+                f"line {statement.line}: COPY ... FROM STDIN with data in the script is "
+                f"PostgreSQL's; {self.display_name or self.vendor} cannot run it"
+            )
+        # No parameters: the SQL is the migration's own, '%' must reach the database.
+        cursor.execute(statement.sql)
 
     def scalar(self, sql: str, params: Any = None) -> Any:
         with self.connection.cursor() as cursor:

@@ -33,6 +33,54 @@ _AUTOCOMMIT = re.compile(
 )
 _NOT_CODE = re.compile(r"--[^\n]*|/\*.*?\*/|[\s;]", re.DOTALL)
 
+#: Text other than a ``;`` that may be in a COPY statement: a quoted delimiter, null
+#: string or column name may hold one.
+_COPY_TEXT = r"(?:[^;'\"]|'[^']*'|\"[^\"]*\")"
+#: A ``COPY ... FROM STDIN`` statement that ends its line (as pg_dump writes them): the
+#: lines after it are its data, up to a line ``\.`` (psql's rule, which Flyway follows).
+_COPY_FROM_STDIN = re.compile(
+    rf"^[ \t]*(?P<statement>COPY\b{_COPY_TEXT}*?\bFROM\s+STDIN\b{_COPY_TEXT}*;)"
+    r"[ \t]*(?:--[^\n]*)?\r?(?:\n|\Z)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_END_OF_COPY_DATA = re.compile(r"^\\\.[ \t]*\r?$\n?", re.MULTILINE)
+
+
+def _copy_blocks(script: str) -> Iterator[tuple[int, int, int, int, int]]:
+    """Each ``COPY ... FROM STDIN`` statement of ``script`` followed by its data: where
+    the statement starts and ends, where its data starts and ends, and where the script
+    goes on after the data's ``\\.`` line (psql's rule: without one, the data runs to the
+    end of the script, and COPY reports what it cannot read)."""
+    from pglast import parser as pg_parser
+
+    position = search_from = 0
+    while match := _COPY_FROM_STDIN.search(script, search_from):
+        start = match.start("statement")
+        if not _statement_starts_at(script[position:start], pg_parser):
+            search_from = match.end()  # in a string, a comment or another statement
+            continue
+        data_start = match.end()
+        end = _END_OF_COPY_DATA.search(script, data_start)
+        data_end, resume = (end.start(), end.end()) if end else (len(script), len(script))
+        yield start, match.end("statement"), data_start, data_end, resume
+        position = search_from = resume
+
+
+def _statement_starts_at(before: str, pg_parser: Any) -> bool:
+    """Whether a statement can start right after ``before``: no string, comment or
+    statement is left open in it."""
+    try:
+        slices = pg_parser.split(before, with_parser=False, only_slices=True)
+    except pg_parser.ParseError:
+        return False
+    if not slices:
+        return True
+    # The scanner's last statement ends before its ";": one must follow it.
+    return ";" in _COMMENTS.sub("", before[slices[-1].stop :])
+
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
 
 def _covers(script: str, slices: Any) -> bool:
     """Whether ``slices`` hold every statement of ``script`` (only comments, blanks and
@@ -150,7 +198,33 @@ class PostgreSQLDialect(Dialect):
     def split(cls, script: str) -> list[Statement]:
         """PostgreSQL's own parser splits (dollar quotes, BEGIN ATOMIC bodies, nested
         comments); a script it cannot parse is split by its scanner alone, so that the
-        server reports the syntax error of the statement at fault."""
+        server reports the syntax error of the statement at fault. A ``COPY ... FROM
+        STDIN`` takes the lines after it, up to ``\\.``, as its data (a pg_dump)."""
+        if "stdin" not in script.lower():
+            return cls._split_sql(script)
+        statements: list[Statement] = []
+        position = 0
+        for start, end, data_start, data_end, resume in _copy_blocks(script):
+            statements.extend(cls._split_sql(script[position:start], script, position))
+            line = script.count("\n", 0, start) + 1
+            statement = script[start:end].removesuffix(";").rstrip()
+            statements.append(Statement(statement, line, script[data_start:data_end]))
+            position = resume
+        statements.extend(cls._split_sql(script[position:], script, position))
+        return statements
+
+    @classmethod
+    def _split_sql(cls, text: str, script: str = "", offset: int = 0) -> list[Statement]:
+        """The statements of ``text``, found at ``offset`` of ``script`` (their lines are
+        the script's)."""
+        statements = cls._split_plain(text)
+        shift = script.count("\n", 0, offset)
+        if not shift:
+            return statements
+        return [Statement(s.sql, s.line + shift, s.copy_data) for s in statements]
+
+    @classmethod
+    def _split_plain(cls, script: str) -> list[Statement]:
         # Imported here: every management command of a host project loads the dialects
         # (through the admin), and the parser costs 20 ms to import.
         from pglast import parser as pg_parser
@@ -175,6 +249,14 @@ class PostgreSQLDialect(Dialect):
 
     def requires_autocommit(self, sql: str) -> bool:
         return bool(_AUTOCOMMIT.match(normalized(sql)))
+
+    def run_script_statement(self, cursor: Any, statement: Statement) -> None:
+        if statement.copy_data is None:
+            super().run_script_statement(cursor, statement)
+            return
+        # psycopg's COPY, below Django's cursor: its errors as Django's, like execute's.
+        with self.connection.wrap_database_errors, cursor.cursor.copy(statement.sql) as copy:
+            copy.write(statement.copy_data)
 
     def is_already_done(self, error: BaseException, sql: str) -> bool:
         state = sqlstate(error)

@@ -3,6 +3,7 @@ own message."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ class StatementError(StepFailed):
         self.original = original
         self.where = where
         first_line = statement.sql.strip().splitlines()[0] if statement.sql.strip() else ""
-        message = str(original).strip()
+        message = _script_line_of_copy_data(statement, str(original).strip())
         self.detail = {
             "statement": statement.sql,
             "line": statement.line,
@@ -48,6 +49,22 @@ class StatementError(StepFailed):
             f"{where}statement at line {statement.line} failed: "
             f"{type(original).__name__}: {message}\n    {first_line}"
         )
+
+
+#: Where PostgreSQL says which row of a COPY's data it could not take.
+_COPY_DATA_LINE = re.compile(r"(COPY [^\n]*?, line (\d+))")
+
+
+def _script_line_of_copy_data(statement: Statement, message: str) -> str:
+    """``message`` with the script's own line of the COPY data row it names (the row
+    after the statement's line, counted from 1)."""
+    if statement.copy_data is None:
+        return message
+    return _COPY_DATA_LINE.sub(
+        lambda m: f"{m.group(1)} (line {statement.line + int(m.group(2))} of the script)",
+        message,
+        count=1,
+    )
 
 
 def split(script: str, vendor: str = "") -> list[Statement]:
@@ -64,8 +81,7 @@ def run_statements(
         for statement in statements:
             started = time.perf_counter()
             try:
-                # No parameters: the SQL is the migration's own, '%' must reach the database.
-                cursor.execute(statement.sql)
+                dialect.run_script_statement(cursor, statement)
             except Exception as exc:  # noqa: BLE001 - re-raised with context
                 raise StatementError(statement, exc, where) from exc
             result.statements.append(

@@ -18,7 +18,7 @@ from migrator import services
 from migrator.catalog import load_catalog
 from migrator.catalog.formats.base import has_statements
 from migrator.dialects import dialect_for, split_statements
-from migrator.models import Migration
+from migrator.models import Migration, StepRun
 from migrator.states import Status
 
 from ..conftest import write
@@ -813,3 +813,82 @@ def test_a_python_migrations_runsql_with_its_own_transactions(catalog_dir: Path,
     result = cli("status")
     assert result.code == 2
     assert "002_insists.py" in result.err and "drop transaction=True" in result.err
+
+
+_DUMP = """--
+-- PostgreSQL database dump
+--
+SET statement_timeout = 0;
+SET client_encoding = 'UTF8';
+SELECT pg_catalog.set_config('search_path', '', false);
+
+CREATE TABLE public.countries (
+    code character(2) NOT NULL,
+    name text,
+    note text
+);
+
+--
+-- Data for Name: countries; Type: TABLE DATA; Schema: public; Owner: -
+--
+
+COPY public.countries (code, name, note) FROM stdin;
+fr\tFrance\t\\N
+de\tGermany\ttab\\there; and 'quotes' -- no comment
+\\.
+
+
+ALTER TABLE ONLY public.countries
+    ADD CONSTRAINT countries_pkey PRIMARY KEY (code);
+"""
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql", reason="COPY ... FROM STDIN: PostgreSQL's"
+)
+def test_a_flyway_dump_with_copy_from_stdin(catalog_dir: Path, cli) -> None:
+    """A pg_dump as a Flyway migration (Flyway runs its COPY ... FROM STDIN blocks, as psql
+    does): the rows arrive exactly, in the migration's transaction; a COPY whose data
+    the server refuses fails its migration naming the file and line, nothing of it kept."""
+    write_all(
+        catalog_dir,
+        {
+            "V1__dump.sql": _DUMP,
+            "U1__dump.sql": "DROP TABLE countries;\n",
+            "V2__more.sql": "COPY countries (code, name) FROM STDIN WITH (FORMAT csv);\n"
+            "it,\"Italy, the Republic\"\n\\.\nUPDATE countries SET note = 'csv' WHERE code = 'it';\n",
+            "U2__more.sql": "DELETE FROM countries WHERE code = 'it';\n",
+        },
+    )
+    assert cli("apply", "--yes").code == 0
+    rows = dialect_for("default").rows("SELECT code, name, note FROM countries ORDER BY code")
+    assert rows == [
+        ("de", "Germany", "tab\there; and 'quotes' -- no comment"),
+        ("fr", "France", None),
+        ("it", "Italy, the Republic", "csv"),
+    ]
+    # Rows each step changed: the COPYs' rows are counted (V1: its 2 rows and the
+    # set_config SELECT's 1; V2: 1 row copied, 1 updated).
+    affected = dict(
+        StepRun.objects.filter(run__direction="forward").values_list(
+            "run__migration__version", "rows_affected"
+        )
+    )
+    assert affected == {"1": 3, "2": 2}
+
+    write(
+        catalog_dir,
+        "V3__bad.sql",
+        "INSERT INTO countries VALUES ('es', 'Spain', NULL);\n"
+        "COPY countries (code, name) FROM stdin;\nnl\tNetherlands\textra column\n\\.\n",
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 1
+    assert "3 step 1 (bad): statement at line 2 failed: DataError: extra data" in result.err
+    assert "COPY countries, line 1 (line 3 of the script)" in result.err
+    assert dialect_for("default").scalar("SELECT count(*) FROM countries") == 3  # no 'es'
+    assert Migration.objects.get(version="3").applied is False
+
+    (catalog_dir / "V3__bad.sql").unlink()
+    assert cli("rollback", "--steps", "2", "--yes").code == 0
+    assert "countries" not in dialect_for("default").table_names()
