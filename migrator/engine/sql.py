@@ -56,12 +56,13 @@ _COPY_DATA_LINE = re.compile(r"(COPY [^\n]*?, line (\d+))")
 
 
 def _script_line_of_copy_data(statement: Statement, message: str) -> str:
-    """``message`` with the script's own line of the COPY data row it names (the row
-    after the statement's line, counted from 1)."""
+    """``message`` with the script's own line of the COPY data row it names (rows are
+    counted from 1 on the line after the statement's last)."""
     if statement.copy_data is None:
         return message
+    last_line = statement.line + statement.sql.count("\n")
     return _COPY_DATA_LINE.sub(
-        lambda m: f"{m.group(1)} (line {statement.line + int(m.group(2))} of the script)",
+        lambda m: f"{m.group(1)} (line {last_line + int(m.group(2))} of the script)",
         message,
         count=1,
     )

@@ -880,12 +880,13 @@ def test_a_flyway_dump_with_copy_from_stdin(catalog_dir: Path, cli) -> None:
         catalog_dir,
         "V3__bad.sql",
         "INSERT INTO countries VALUES ('es', 'Spain', NULL);\n"
-        "COPY countries (code, name) FROM stdin;\nnl\tNetherlands\textra column\n\\.\n",
+        "COPY countries (code, name)\n  FROM stdin;\nbe\tBelgium\nnl\tNetherlands\textra column\n"
+        "\\.\n",
     )
     result = cli("apply", "--yes")
     assert result.code == 1
     assert "3 step 1 (bad): statement at line 2 failed: DataError: extra data" in result.err
-    assert "COPY countries, line 1 (line 3 of the script)" in result.err
+    assert "COPY countries, line 2 (line 5 of the script)" in result.err
     assert dialect_for("default").scalar("SELECT count(*) FROM countries") == 3  # no 'es'
     assert Migration.objects.get(version="3").applied is False
 
