@@ -76,6 +76,7 @@ def _read_source(
         database=source.database,
         vendor=_vendor(source.database),
         placeholders=dict(source.placeholders) if source.placeholder_replacement else None,
+        mixed=source.mixed,
     )
     key = (
         source.path,
@@ -84,6 +85,7 @@ def _read_source(
         source.foreign_keys,
         source.placeholders,
         source.placeholder_replacement,
+        source.mixed,
         ctx.vendor,
     )
     reusing = bool(migrator_settings.CATALOG_REUSE)

@@ -6,7 +6,9 @@ A ``DIRS`` entry is a path, or a dict::
 
 ``format`` names the tool whose rules the folder follows (see :mod:`.flavors`); without it
 the folder's files tell. ``foreign_keys: False`` runs every migration of the folder with
-foreign keys off (SQLite's table-rebuild pattern needs it).
+foreign keys off (SQLite's table-rebuild pattern needs it). ``mixed: True`` is Flyway's
+``mixed``: a script mixing statements that cannot run in a transaction with others runs
+outside one instead of being refused.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from django.db import connections
 from ..conf import migrator_settings
 from .errors import CatalogProblem
 
-_KEYS = {"path", "database", "format", "foreign_keys", "placeholders", "placeholder_replacement"}
+_KEYS = {
+    "path",
+    "database",
+    "format",
+    "foreign_keys",
+    "placeholders",
+    "placeholder_replacement",
+    "mixed",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,9 @@ class Source:
     placeholders: tuple[tuple[str, str], ...] = ()
     #: False: Flyway scripts' ``${...}`` left as written (Flyway's placeholderReplacement).
     placeholder_replacement: bool = True
+    #: Flyway's ``mixed``: a script mixing non-transactional statements with others runs
+    #: outside a transaction (refused otherwise, as Flyway refuses it).
+    mixed: bool = False
 
 
 def _resolve(path: str | Path) -> Path:
@@ -64,7 +77,7 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
         origin = f"MIGRATOR['DIRS'][{index}]"
         database, fmt, foreign_keys = default_db, None, True
         placeholders: tuple[tuple[str, str], ...] = ()
-        replacement = True
+        replacement, mixed = True, False
         if isinstance(entry, dict):
             if "path" not in entry:
                 problems.append(CatalogProblem(origin, 'a dict entry needs a "path" key'))
@@ -105,6 +118,10 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
                     CatalogProblem(origin, '"placeholder_replacement" must be True or False')
                 )
                 continue
+            mixed = entry.get("mixed", False)
+            if not isinstance(mixed, bool):
+                problems.append(CatalogProblem(origin, '"mixed" must be True or False'))
+                continue
             raw_path = entry["path"]
         elif isinstance(entry, str | Path):
             raw_path = entry
@@ -127,7 +144,9 @@ def configured_sources() -> tuple[list[Source], list[CatalogProblem]]:
                 CatalogProblem(origin, f"folder {path} does not exist: create it or fix the path")
             )
             continue
-        found.append(Source(path, database, origin, fmt, foreign_keys, placeholders, replacement))
+        found.append(
+            Source(path, database, origin, fmt, foreign_keys, placeholders, replacement, mixed)
+        )
     if default_db not in connections.databases:
         problems.append(
             CatalogProblem(

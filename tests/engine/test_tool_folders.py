@@ -893,3 +893,38 @@ def test_a_flyway_dump_with_copy_from_stdin(catalog_dir: Path, cli) -> None:
     (catalog_dir / "V3__bad.sql").unlink()
     assert cli("rollback", "--steps", "2", "--yes").code == 0
     assert "countries" not in dialect_for("default").table_names()
+
+
+def test_flyway_mixed_scripts(catalog_dir: Path, cli, settings) -> None:
+    """A Flyway script mixing a statement that cannot run in a transaction with others is
+    refused, as Flyway refuses it, naming the file and the lines; with the folder's
+    ``mixed`` (Flyway's setting) it runs outside a transaction, statement by statement."""
+    write_all(
+        catalog_dir,
+        {
+            "V1__t.sql": "CREATE TABLE t (id INTEGER);\n",
+            "U1__t.sql": "DROP TABLE t;\n",
+            "V2__fill.sql": "INSERT INTO t VALUES (1);\n-- reclaim the space\nVACUUM;\n",
+            "U2__fill.sql": "DELETE FROM t;\n",
+        },
+    )
+    result = cli("sync")
+    assert result.code == 2, result
+    assert "V2__fill.sql" in result.err
+    assert "cannot run in a transaction (line 3) with ones that can (line 1)" in result.err
+    assert '"mixed": True' in result.err
+    assert not Migration.objects.exists()
+
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "DIRS": [{"path": str(catalog_dir), "format": "flyway", "mixed": True}],
+    }
+    assert cli("apply", "--yes").code == 0
+    assert dialect_for("default").scalar("SELECT COUNT(*) FROM t") == 1
+    assert Migration.objects.get(version="2").transactional is False
+    assert cli("rollback", "--steps", "2", "--yes").code == 0
+    assert "t" not in dialect_for("default").table_names()
+
+    settings.MIGRATOR = {**settings.MIGRATOR, "DIRS": [{"path": str(catalog_dir), "mixed": "yes"}]}
+    result = cli("sync")
+    assert result.code == 2 and '"mixed" must be True or False' in result.err, result

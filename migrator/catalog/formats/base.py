@@ -33,6 +33,8 @@ class ReadContext:
     touched: set[Path] = field(default_factory=set)
     #: Flyway placeholders given for the folder; None: ``${...}`` is left as written.
     placeholders: dict[str, str] | None = field(default_factory=dict)
+    #: Flyway's ``mixed`` for the folder (see :func:`detect_transaction`).
+    mixed: bool = False
 
     def warn(self, path: Path, message: str, line: int | None = None) -> None:
         self.warnings.append(CatalogProblem(str(path), message, line))
@@ -218,18 +220,24 @@ def non_transactional_lines(sql: str, vendor: str) -> tuple[list[int], list[int]
     return outside, inside
 
 
-def detect_transaction(path: Path, sql: str, vendor: str, tool: str) -> bool | None:
+def detect_transaction(
+    path: Path, sql: str, vendor: str, tool: str, *, mixed: bool = False
+) -> bool | None:
     """What a tool that detects non-transactional statements (Flyway) does with a script:
     False (run it outside a transaction), None (nothing to detect), or an error when the
-    script mixes both kinds, which the tool refuses too."""
+    script mixes both kinds, which the tool refuses too (unless ``mixed``: Flyway's
+    setting, with which such a script runs outside a transaction)."""
     outside, inside = non_transactional_lines(sql, vendor)
     if not outside:
         return None
-    if inside:
+    if inside and not mixed:
+        # Flyway's own way out, which migrator's DIRS entries take too.
+        allow = ', or give its folder "mixed": True (Flyway\'s mixed)' if tool == "Flyway" else ""
         raise CatalogError.at(
             path,
             f"mixes a statement that cannot run in a transaction (line {outside[0]}) with "
-            f"ones that can (line {inside[0]}); {tool} refuses such a script too: split it",
+            f"ones that can (line {inside[0]}); {tool} refuses such a script too: split it"
+            f"{allow}",
             outside[0],
         )
     return False

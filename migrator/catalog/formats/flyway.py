@@ -186,7 +186,7 @@ def _transaction(path: Path, sql: str, ctx: ReadContext) -> bool:
                     conf, f"executeInTransaction must be true or false, not {value!r}"
                 )
             return value.lower() == "true"
-    return detect_transaction(path, sql, ctx.vendor, "Flyway") is None
+    return detect_transaction(path, sql, ctx.vendor, "Flyway", mixed=ctx.mixed) is None
 
 
 _KNOWN_CONF = {"executeInTransaction", "encoding", "shouldExecute"}
