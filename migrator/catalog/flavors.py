@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .formats import (
+    AtlasFormat,
     FlywayFormat,
     FolderFormat,
     GoGooseFormat,
@@ -21,6 +22,7 @@ from .formats import (
     PythonFormat,
     SingleSqlFormat,
 )
+from .formats.atlas import SUM_FILE, is_checkpoint
 from .formats.base import ReadContext
 from .formats.sections import DBMATE, GOOSE, dialects_in
 from .formats.single_sql import DBMATE_FILE
@@ -69,6 +71,17 @@ class Flavor:
                     f"{''.join(entry.suffixes)} (e.g. 0001_create_users{entry.suffix})"
                 )
             return IGNORE, "not a migration: ignored (name a migration <version>_<name>...)"
+        if self.name == "atlas" and entry.suffix == ".sql" and not is_dir:
+            try:
+                checkpoint = is_checkpoint(entry.read_text(errors="replace"))
+            except OSError:
+                checkpoint = False
+            if checkpoint:
+                return IGNORE, (
+                    "an Atlas checkpoint: on an empty database Atlas runs the last one instead "
+                    "of the files before it; migrator runs those (the same schema, if the "
+                    "checkpoint is faithful to them)"
+                )
         if self.name == "goose" and entry.suffix == ".sql" and not is_dir:
             return (
                 ERROR,
@@ -77,7 +90,8 @@ class Flavor:
         what = "folder" if is_dir else "file"
         return (
             IGNORE,
-            f"not a {self.tool} migration: {self.tool} ignores this {what}, and so does migrator",
+            f"not {'an' if self.tool[0] in 'AEIOU' else 'a'} {self.tool} migration: {self.tool} "
+            f"ignores this {what}, and so does migrator",
         )
 
 
@@ -92,6 +106,7 @@ FLAVORS: dict[str, Flavor] = {
         Flavor("flyway", "Flyway", (FlywayFormat(),), recursive=True),
         Flavor("goose", "goose", (SingleSqlFormat(), GoGooseFormat())),
         Flavor("dbmate", "dbmate", (SingleSqlFormat(),)),
+        Flavor("atlas", "Atlas", (AtlasFormat(),)),
     )
 }
 
@@ -129,15 +144,27 @@ def _vote(path: Path, ctx: ReadContext) -> str | None:
             return "dbmate"
         if found == [GOOSE] and versioned:
             return "goose"
+        if versioned and not found:
+            return _PLAIN  # migrator's (an error there), or Atlas's with an atlas.sum
         return "migrator" if versioned else None
     return None
 
 
-def detect(declared: str | None, paths: list[Path], ctx: ReadContext) -> Flavor:
-    """The folder's flavor: declared, or the one tool all its migrations belong to."""
+#: The vote of a versioned ``.sql`` file without any tool's markers.
+_PLAIN = "plain"
+
+
+def detect(
+    declared: str | None, paths: list[Path], ctx: ReadContext, folder: Path | None = None
+) -> Flavor:
+    """The folder's flavor: declared, or the one tool all its migrations belong to (plain
+    SQL files next to an ``atlas.sum`` are Atlas's)."""
     if declared:
         return FLAVORS[declared]
     votes = {vote for path in paths if (vote := _vote(path, ctx)) is not None}
+    if votes == {_PLAIN} and folder is not None and (folder / SUM_FILE).is_file():
+        return FLAVORS["atlas"]
+    votes = {"migrator" if vote == _PLAIN else vote for vote in votes}
     if len(votes) == 1:
         return FLAVORS[votes.pop()]
     return FLAVORS["migrator"]

@@ -20,6 +20,7 @@ from ..conf import migrator_settings
 from . import reuse
 from .errors import CatalogError, CatalogProblem
 from .flavors import ERROR, detect
+from .formats import atlas
 from .formats.base import Claim, ReadContext
 from .limits import problems_of
 from .scan import entries
@@ -124,7 +125,7 @@ def _read_folder(
     """Read the folder: its migrations, the entries found, and whether they may be kept
     (no format that imports code)."""
     top = entries(source.path, problems, walked=walked)
-    flavor = detect(source.format, top, ctx)
+    flavor = detect(source.format, top, ctx, source.path)
     ctx.flavor = flavor.name
     paths = (
         entries(source.path, problems, descend=lambda _: True, walked=walked)
@@ -161,6 +162,8 @@ def _read_folder(
             problems.extend(found)
             continue
         specs.append(spec)
+    if flavor.name == "atlas":
+        problems.extend(atlas.sum_problems(source.path, ctx))
     warnings.extend(ctx.warnings)
     reusable = all(claims[0].format.reusable for claims in groups.values())
     return specs, paths, reusable

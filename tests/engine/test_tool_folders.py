@@ -928,3 +928,101 @@ def test_flyway_mixed_scripts(catalog_dir: Path, cli, settings) -> None:
     settings.MIGRATOR = {**settings.MIGRATOR, "DIRS": [{"path": str(catalog_dir), "mixed": "yes"}]}
     result = cli("sync")
     assert result.code == 2 and '"mixed" must be True or False' in result.err, result
+
+
+def _atlas_sum(folder: Path) -> None:
+    """Write ``atlas.sum`` as ``atlas migrate hash`` does (see test_atlas_sum_is_atlas_s)."""
+    from migrator.catalog.formats.atlas import SUM_FILE, _hashes, _total
+    from migrator.catalog.formats.base import ReadContext
+
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".sql" and p.is_file())
+    entries = _hashes(folder, names, ReadContext())
+    lines = "".join(f"{name} h1:{digest}\n" for name, digest in entries)
+    (folder / SUM_FILE).write_text(f"h1:{_total(entries)}\n{lines}")
+
+
+def test_atlas_sum_is_atlas_s(tmp_path: Path) -> None:
+    """The sum of three files, one with ``atlas:sum ignore``: the value Atlas's algorithm
+    gives (a running SHA-256 over names and contents; checked against atlas.sum files
+    written by Atlas itself)."""
+    write_all(
+        tmp_path,
+        {
+            "1_a.sql": "CREATE TABLE a (id INTEGER);\n",
+            "2_b.sql": "-- atlas:sum ignore\nSELECT 1;\n",
+            "3_c.sql": "DROP TABLE a;\n",
+        },
+    )
+    _atlas_sum(tmp_path)
+    assert (tmp_path / "atlas.sum").read_text() == (
+        "h1:oxFBeukbh4rW+Mw13U4SymAxP9gWtd4FyVM9NfQtgOE=\n"
+        "1_a.sql h1:xHW+xU2gYADhYpBJ5jtyJMNIZ+fk42w/S3fGQvRnQb0=\n"
+        "3_c.sql h1:wPksMCN0UAFOdIwvfQcQnUyLdf/aywbicyh1seu2SJU=\n"
+    )
+
+
+def test_an_atlas_project(catalog_dir: Path, cli, settings) -> None:
+    """An Atlas migration directory: plain SQL files ordered by version, forward only, with
+    their directives (txmode, delimiter, checkpoint); ``atlas.sum`` must match, as Atlas
+    refuses to run otherwise; what Atlas ignores is a warning."""
+    write_all(
+        catalog_dir,
+        {
+            "20240101000001_users.sql": "-- atlas:txmode none\n\nCREATE TABLE users (id INTEGER);\n",
+            "20240101000002_name.sql": "-- add a name\nALTER TABLE users ADD COLUMN name VARCHAR(40);\n",
+            # Statements end at a blank line, not at ';' (not inside a string either).
+            "20240101000003_notes.sql": "-- atlas:delimiter \\n\\n\n"
+            "CREATE TABLE notes (id INTEGER, body VARCHAR(40))\n\n"
+            "INSERT INTO notes VALUES (1, 'one;\n\ntwo')\n",
+            "20240101000004_checkpoint.sql": "-- atlas:checkpoint\n\n"
+            "CREATE TABLE users (id INTEGER, name VARCHAR(40));\n",
+            "README.md": "how to run atlas\n",
+            "notes.txt": "not a migration\n",
+            "old/20230101000000_first.sql": "SELECT 1;\n",
+        },
+    )
+    _atlas_sum(catalog_dir)
+    catalog = load_catalog()
+    assert catalog.flavors[str(catalog_dir)] == "atlas"
+    assert _versions(catalog_dir) == ["20240101000001", "20240101000002", "20240101000003"]
+    warned = _warnings()
+    assert any(w.startswith("20240101000004_checkpoint.sql: an Atlas checkpoint") for w in warned)
+    assert (
+        "notes.txt: not an Atlas migration: Atlas ignores this file, and so does migrator" in warned
+    )
+    assert any(w.startswith("old: not an Atlas migration") for w in warned)
+
+    assert cli("apply", "--yes").code == 0
+    dialect = dialect_for("default")
+    assert dialect.rows("SELECT id, body FROM notes") == [(1, "one;\n\ntwo")]
+    assert Migration.objects.get(version="20240101000001").transactional is False
+    assert Migration.objects.get(version="20240101000002").transactional is True
+
+    # A file changed after it was hashed: Atlas refuses the folder, and so does migrator.
+    write(catalog_dir, "20240101000002_name.sql", "ALTER TABLE users ADD COLUMN nick VARCHAR(9);\n")
+    result = cli("sync")
+    assert result.code == 2, result
+    assert "20240101000002_name.sql: checksum mismatch: atlas.sum does not match" in result.err
+    _atlas_sum(catalog_dir)
+    write(catalog_dir, "20240101000005_later.sql", "SELECT 1;\n")
+    result = cli("sync")
+    assert result.code == 2 and "20240101000005_later.sql: checksum mismatch" in result.err
+    _atlas_sum(catalog_dir)
+    summed = (catalog_dir / "atlas.sum").read_text()
+    (catalog_dir / "atlas.sum").write_text(summed.replace("h1:", "h1:x", 1))
+    result = cli("sync")
+    assert result.code == 2 and "its first line is not the sum of its other lines" in result.err
+    _atlas_sum(catalog_dir)
+    write(catalog_dir, "20240101000006_tx.sql", "-- atlas:txmode all\n\nSELECT 1;\n")
+    _atlas_sum(catalog_dir)
+    result = cli("sync")
+    assert result.code == 2 and "atlas:txmode 'all': Atlas takes none or file" in result.err
+
+    (catalog_dir / "20240101000006_tx.sql").unlink()
+    (catalog_dir / "atlas.sum").unlink()
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "DIRS": [{"path": str(catalog_dir), "format": "atlas"}],
+    }
+    result = cli("sync")
+    assert result.code == 2 and "no atlas.sum: Atlas refuses such a folder" in result.err

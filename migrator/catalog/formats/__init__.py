@@ -7,6 +7,7 @@ folder is its flavor's business (:mod:`migrator.catalog.flavors`).
 
 from __future__ import annotations
 
+from .atlas import AtlasFormat
 from .base import Claim, MigrationFormat, ReadContext
 from .flyway import FlywayFormat
 from .folder import FolderFormat
@@ -36,6 +37,7 @@ SCAFFOLDS: dict[str, MigrationFormat] = {
 
 __all__ = [
     "SCAFFOLDS",
+    "AtlasFormat",
     "Claim",
     "FlywayFormat",
     "FolderFormat",
