@@ -65,6 +65,13 @@ def test_missing_up_section(cli, good: Path) -> None:
     assert_rejected(cli, "2_b.sql", "no UP section")
 
 
+def test_sql_migrate_markers_are_named(cli, good: Path) -> None:
+    """A file of sql-migrate (a tool migrator does not read) says so, with the line of its
+    marker and goose's markers of the same shape."""
+    write(good, "2_b.sql", "-- people\n-- +migrate Up\nCREATE TABLE b (id INT);\n")
+    assert_rejected(cli, "2_b.sql:2", "no UP section", "'-- +migrate Up' is sql-migrate's")
+
+
 def test_empty_up_section(cli, good: Path) -> None:
     write(good, "2_b.sql", "-- === UP MIGRATION ===\n\n-- === DOWN MIGRATION ===\nSELECT 1;\n")
     assert_rejected(cli, "2_b.sql", "UP part is empty")

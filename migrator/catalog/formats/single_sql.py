@@ -33,6 +33,8 @@ _DIGITS_ONLY = {"dbmate", "goose"}
 #: dbmate's own pattern (``migrationFileRegexp``): the leading digits are the version,
 #: whatever follows them (``20151129054053_add_users.sql``, ``001-add-users.sql``).
 DBMATE_FILE = re.compile(r"^(?P<version>\d+)(?P<rest>.*)\.sql$")
+#: sql-migrate's marker (a tool migrator does not read), to say so when a file has it.
+_SQL_MIGRATE = re.compile(r"^-- \+migrate (?:Up|Down)\b", re.MULTILINE)
 _HINT = {
     sections.MARKERS: "'-- === UP MIGRATION ==='",
     sections.DBMATE: "'-- migrate:up'",
@@ -73,8 +75,18 @@ class SingleSqlFormat(MigrationFormat):
             )
         if not found:
             expected = " or ".join(_HINT[d] for d in allowed)
+            other = _SQL_MIGRATE.search(text)
             raise CatalogError.at(
-                claim.path, f"no UP section: start the forward SQL with {expected}"
+                claim.path,
+                f"no UP section: start the forward SQL with {expected}"
+                + (
+                    "; its '-- +migrate Up' is sql-migrate's, which migrator does not read "
+                    "(goose's markers are the same: '-- +goose Up', '-- +goose Down', "
+                    "'-- +goose StatementBegin', '-- +goose NO TRANSACTION')"
+                    if other
+                    else ""
+                ),
+                text.count("\n", 0, other.start()) + 1 if other else None,
             )
         dialect = found[0]
         parts = sections.PARSERS[dialect](claim.path, text)
