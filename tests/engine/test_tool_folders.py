@@ -1017,8 +1017,14 @@ def test_an_atlas_project(catalog_dir: Path, cli, settings) -> None:
     _atlas_sum(catalog_dir)
     result = cli("sync")
     assert result.code == 2 and "atlas:txmode 'all': Atlas takes none or file" in result.err
-
     (catalog_dir / "20240101000006_tx.sql").unlink()
+    # Atlas would run a file without a version first: refused, not passed over.
+    write(catalog_dir, "_seed.sql", "SELECT 1;\n")
+    _atlas_sum(catalog_dir)
+    result = cli("sync")
+    assert result.code == 2 and "_seed.sql: no version before the first '_'" in result.err
+
+    (catalog_dir / "_seed.sql").unlink()
     (catalog_dir / "atlas.sum").unlink()
     settings.MIGRATOR = {
         **settings.MIGRATOR,

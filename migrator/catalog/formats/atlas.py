@@ -36,7 +36,14 @@ class AtlasFormat(MigrationFormat):
         if entry.suffix != ".sql" or not entry.is_file():
             return None
         version, _, name = entry.stem.partition("_")
-        if not version or is_checkpoint(ctx.read(entry)[1]):
+        if not version:
+            # Atlas would run it (its version is ""); migrator cannot give it a place.
+            raise CatalogError.at(
+                entry,
+                "no version before the first '_' (Atlas's version): name it "
+                f"<version>{entry.name}, e.g. 20240101000000{entry.name}",
+            )
+        if is_checkpoint(ctx.read(entry)[1]):
             return None  # the flavor says why
         return Claim(self, version, name or version, "main", entry)
 
