@@ -178,3 +178,39 @@ def test_status_with_bad_catalog_exits_2_json(cli, good: Path) -> None:
     result = cli("status", "--json")
     assert result.code == 2
     assert "2_b.sql" in result.out  # the JSON payload lists the problems
+
+
+def test_a_tool_that_sorts_names_as_text_is_warned_about(cli, catalog_dir: Path) -> None:
+    """dbmate applies its files in name order, as text: where that differs from version
+    order (versions of different widths), the folder is read with a warning naming the
+    first pair that changes places; timestamps of one width give none."""
+    dbmate = "-- migrate:up\nCREATE TABLE {0} (id INT);\n-- migrate:down\nDROP TABLE {0};\n"
+    write(catalog_dir, "20240101000000_a.sql", dbmate.format("a"))
+    write(catalog_dir, "20240102000000_b.sql", dbmate.format("b"))
+    quiet = cli("status")
+    assert quiet.code == 0 and "sorts" not in quiet.out + quiet.err, quiet
+    write(catalog_dir, "100000022_c.sql", dbmate.format("c"))
+    write(catalog_dir, "10000000000000_d.sql", dbmate.format("d"))
+    result = cli("sync")
+    assert result.code == 0, result
+    assert "100000022_c.sql" in result.out, result.out
+    assert "dbmate applies 10000000000000_d.sql before this one" in result.out, result.out
+    assert "its file names, as text" in result.out and "2 migrations" in result.out, result.out
+    assert Migration.objects.count() == 4
+
+
+def test_diesel_versions_compared_as_text_are_warned_about(
+    cli, catalog_dir: Path, settings
+) -> None:
+    """diesel sorts versions as text once their dashes are out: 10 before 2."""
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "DIRS": [{"path": str(catalog_dir), "format": "diesel"}],
+    }
+    for version in ("1", "2", "10"):
+        write(catalog_dir, f"{version}_t{version}/up.sql", f"CREATE TABLE t{version} (id INT);\n")
+        write(catalog_dir, f"{version}_t{version}/down.sql", f"DROP TABLE t{version};\n")
+    result = cli("sync")
+    assert result.code == 0, result
+    assert "diesel applies 10_t10 before this one" in result.out, result.out
+    assert "dashes removed" in result.out, result.out

@@ -26,6 +26,7 @@ from .limits import problems_of
 from .scan import entries
 from .sources import Source, configured_sources
 from .spec import MigrationSpec
+from .tool_order import order_problems
 from .versions import key_of
 
 
@@ -165,6 +166,7 @@ def _read_folder(
     if flavor.name == "atlas":
         problems.extend(atlas.sum_problems(source.path, ctx))
     warnings.extend(ctx.warnings)
+    warnings.extend(order_problems(flavor.name, flavor.tool, specs))
     reusable = all(claims[0].format.reusable for claims in groups.values())
     return specs, paths, reusable
 
