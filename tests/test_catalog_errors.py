@@ -214,3 +214,16 @@ def test_diesel_versions_compared_as_text_are_warned_about(
     assert result.code == 0, result
     assert "diesel applies 10_t10 before this one" in result.out, result.out
     assert "dashes removed" in result.out, result.out
+
+
+def test_goose_versions_compared_as_numbers_are_warned_about(cli, catalog_dir: Path) -> None:
+    """goose compares versions as one number: a date of eight digits runs before a
+    timestamp of fourteen from the day before; migrator orders them by time."""
+    goose = "-- +goose Up\nCREATE TABLE {0} (id INT);\n-- +goose Down\nDROP TABLE {0};\n"
+    write(catalog_dir, "20190226002946_a.sql", goose.format("a"))
+    write(catalog_dir, "20190227_b.sql", goose.format("b"))
+    result = cli("sync")
+    assert result.code == 0, result
+    assert "20190226002946_a.sql" in result.out, result.out
+    assert "goose applies 20190227_b.sql before this one" in result.out, result.out
+    assert "versions as one number" in result.out, result.out
