@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # migrator's own writes on PostgreSQL use prepared statements (parsed once per
     # connection); off behind a pooler that cannot keep them.
     "PREPARED_STATEMENTS": True,
+    # Every step's commit waits for the disk on PostgreSQL. Off: a SQL step whose record
+    # commits with it does not wait (the deployment's end does, for everything before it).
+    "DURABLE_STEPS": False,
     # Files that the original tool ignores are errors instead of warnings.
     "STRICT": False,
     # A catalog folder whose files did not change since the last read (same inode, size,

@@ -168,6 +168,10 @@ class Dialect(BatchOps):
         """A transaction (or a savepoint inside one) on this connection."""
         return transaction.atomic(using=self.alias, savepoint=savepoint)
 
+    def commit_without_waiting(self, cursor: Any) -> None:
+        """Let the current transaction's commit return before its changes reach the disk
+        (where the database can; a later commit that waits writes them too)."""
+
     def bookkeeping_cursor(self) -> Any:
         """A cursor for migrator's own many small writes (``%s`` placeholders), cheaper
         than Django's where the driver allows; on the connection's current transaction."""

@@ -329,6 +329,10 @@ class PostgreSQLDialect(Dialect):
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))
 
+    def commit_without_waiting(self, cursor: Any) -> None:
+        # In the bookkeeping pipeline: no round trip of its own.
+        cursor.execute("SELECT pg_catalog.set_config('synchronous_commit', 'off', true)")
+
     def asynchronous_commit(self) -> None:
         """This transaction's commit need not wait for the WAL flush.
 

@@ -210,8 +210,9 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Write everything recorded, in one transaction (or the caller's, if one is open)."""
+    def flush(self, *, wait_for_disk: bool = True) -> None:
+        """Write everything recorded, in one transaction (or the caller's, if one is open);
+        without ``wait_for_disk``, that transaction's commit does not wait for the disk."""
         if not self.pending:
             return
         alias = router.db_for_write(Run)
@@ -223,6 +224,8 @@ class Journal:
             for model, objs in by_model.items():
                 self._give_keys(dialect, model, objs)
             with dialect.bookkeeping_cursor() as cursor:
+                if not wait_for_disk:
+                    dialect.commit_without_waiting(cursor)
                 for objs in by_model.values():
                     rows.insert(cursor, alias, objs)
                 for obj, fields in self._dirty.values():

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..conf import migrator_settings
 from ..models import Run, StepRun
 from ..states import Status
 from . import faults
@@ -185,7 +186,14 @@ def _attempt(
             act(ex)
             # The step run's success commits in this same transaction when the state is
             # in the target's database: then it is the ledger, and no row is needed.
-            _finish(rt, ex, step_run, finish_run, ledger=not rt.target.shares_state)
+            _finish(
+                rt,
+                ex,
+                step_run,
+                finish_run,
+                ledger=not rt.target.shares_state,
+                wait_for_disk=_waits_for_disk(ex),
+            )
     else:
         act(ex)
         with ex.target.atomic():
@@ -201,6 +209,7 @@ def _finish(
     finish_run: FinishRun | None,
     *,
     ledger: bool,
+    wait_for_disk: bool = True,
 ) -> None:
     """Inside the step's (last) transaction: check, write the ledger, record the result."""
     if rt.foreign_keys_off:
@@ -220,7 +229,22 @@ def _finish(
     )
     if finish_run is not None:
         finish_run(ex.progress.done)
-    rt.flush_in_transaction()
+    rt.flush_in_transaction(wait_for_disk=wait_for_disk)
+
+
+#: Kinds whose whole effect is SQL in the step's own transaction: if a server crash loses
+#: such a commit, it loses the step and its record together, and resuming runs it again.
+_SELF_CONTAINED = frozenset({"sql", "validate"})
+
+
+def _waits_for_disk(ex: StepExecution) -> bool:
+    """Whether the step's commit waits for the disk. A self-contained step's need not:
+    the deployment's last commit waits, and with it everything committed before it (the
+    write-ahead log is written in order), so what a finished deployment reports is on
+    disk; a server crash in between loses a suffix of steps with their records, as a crash
+    before their commits would. A step that may act outside the database (Python code)
+    waits, as every step does with ``DURABLE_STEPS``."""
+    return bool(migrator_settings.DURABLE_STEPS) or ex.step.kind not in _SELF_CONTAINED
 
 
 def record_committed(

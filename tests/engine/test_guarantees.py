@@ -365,3 +365,79 @@ def test_an_unknown_deployment_or_one_in_the_wrong_state_is_refused(items: Path)
     done = services.apply("default", actor="t", backend="inline")
     with pytest.raises(OperationFailed):
         services.cancel(done.pk, actor="t")
+
+
+COMMIT_LOG = """-- === UP MIGRATION ===
+CREATE TABLE commit_log (step VARCHAR(20), synchronous VARCHAR(20));
+CREATE TABLE pings (step VARCHAR(20));
+CREATE FUNCTION log_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO commit_log VALUES (NEW.step, current_setting('synchronous_commit'));
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER pings_at_commit AFTER INSERT ON pings
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION log_commit();
+-- === DOWN MIGRATION ===
+DROP TABLE pings;
+DROP TABLE commit_log;
+DROP FUNCTION log_commit();
+"""
+
+PING_FROM_PYTHON = """from migrator import dsl
+
+def ping(ctx):
+    with ctx.connection.cursor() as cursor:
+        cursor.execute("INSERT INTO pings VALUES ('python')")
+
+def unping(ctx):
+    with ctx.connection.cursor() as cursor:
+        cursor.execute("DELETE FROM pings WHERE step = 'python'")
+
+class Migration(dsl.Migration):
+    steps = [dsl.RunPython(ping, unping)]
+"""
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql",
+    reason="synchronous_commit is PostgreSQL's (SQLite's commits are as its journal says)",
+)
+@pytest.mark.parametrize("target", ["default", "analytics"])
+def test_which_step_commits_wait_for_the_disk(catalog_dir: Path, settings, target: str) -> None:
+    """A SQL step whose record commits in its own transaction (migrator's tables in the
+    target database) commits without waiting for the disk; a Python step (which may act
+    outside the database), a step whose record is written elsewhere, and every step with
+    DURABLE_STEPS wait. Seen from inside the commit: a deferred trigger logs the setting
+    the transaction commits with."""
+    settings.MIGRATOR = {
+        **settings.MIGRATOR,
+        "DIRS": [{"path": str(catalog_dir), "database": target}],
+        "DEFAULT_DATABASE": target,
+    }
+    write(catalog_dir, "001_log.sql", COMMIT_LOG)
+    write(
+        catalog_dir,
+        "002_sql.sql",
+        marker_sql("INSERT INTO pings VALUES ('sql');", "DELETE FROM pings;"),
+    )
+    write(catalog_dir, "003_python.py", PING_FROM_PYTHON)
+
+    def logged() -> list[tuple[str, str]]:
+        with connections[target].cursor() as cursor:
+            cursor.execute("SELECT step, synchronous FROM commit_log ORDER BY step")
+            return list(cursor.fetchall())
+
+    try:
+        assert services.apply(target, actor="t", backend="inline").status == "succeeded"
+        shared = "off" if target == "default" else "on"
+        assert logged() == [("python", "on"), ("sql", shared)]
+        assert services.rollback(target, actor="t", to="001", backend="inline").status == (
+            "succeeded"
+        )
+        settings.MIGRATOR = {**settings.MIGRATOR, "DURABLE_STEPS": True}
+        with connections[target].cursor() as cursor:
+            cursor.execute("DELETE FROM commit_log")
+        assert services.apply(target, actor="t", backend="inline").status == "succeeded"
+        assert logged() == [("python", "on"), ("sql", "on")]
+    finally:
+        services.rollback(target, actor="t", count=3, backend="inline")
