@@ -172,6 +172,11 @@ class Dialect(BatchOps):
         """Let the current transaction's commit return before its changes reach the disk
         (where the database can; a later commit that waits writes them too)."""
 
+    def commit_with(self, cursor: Any) -> bool:
+        """Commit the current transaction with the bookkeeping ``cursor``'s writes (one
+        round trip for both) where the driver allows; False: the caller commits it."""
+        return False
+
     def bookkeeping_cursor(self) -> Any:
         """A cursor for migrator's own many small writes (``%s`` placeholders), cheaper
         than Django's where the driver allows; on the connection's current transaction."""

@@ -333,6 +333,10 @@ class PostgreSQLDialect(Dialect):
         # In the bookkeeping pipeline: no round trip of its own.
         cursor.execute("SELECT pg_catalog.set_config('synchronous_commit', 'off', true)")
 
+    def commit_with(self, cursor: Any) -> bool:
+        cursor.commit()
+        return True
+
     def asynchronous_commit(self) -> None:
         """This transaction's commit need not wait for the WAL flush.
 

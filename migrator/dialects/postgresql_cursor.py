@@ -154,6 +154,15 @@ class Writer:
         for row in rows:
             self.execute(sql, row)
 
+    def commit(self) -> None:
+        """End the transaction after what was sent, in the same round trip (its result,
+        or the error that rolled it back, is read with theirs)."""
+        if self.connection.autocommit:
+            raise psycopg.ProgrammingError("no transaction to commit in autocommit")
+        self._start()
+        self._pgconn.send_query_params(b"COMMIT", None)
+        self._commands.append(None)
+
     def fetchone(self) -> tuple[Any, ...] | None:
         """The first row of the last statement's result (sending what is queued)."""
         self.send()

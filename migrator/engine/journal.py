@@ -210,9 +210,11 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------
 
-    def flush(self, *, wait_for_disk: bool = True) -> None:
+    def flush(self, *, wait_for_disk: bool = True, commit: bool = False) -> None:
         """Write everything recorded, in one transaction (or the caller's, if one is open);
-        without ``wait_for_disk``, that transaction's commit does not wait for the disk."""
+        without ``wait_for_disk``, that transaction's commit does not wait for the disk.
+        With ``commit``, the caller's transaction ends with these writes where the
+        database can take both in one round trip (nothing may use it after them)."""
         if not self.pending:
             return
         alias = router.db_for_write(Run)
@@ -237,6 +239,8 @@ class Journal:
                 for history in histories.values():
                     rows.insert(cursor, alias, history, keys=False)
                 rows.insert(cursor, alias, self._events, keys=False)
+                if commit:
+                    dialect.commit_with(cursor)
         if self.on_events is not None and self._events:
             self.on_events(list(self._events))
         self.discard()

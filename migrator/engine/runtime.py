@@ -75,11 +75,14 @@ class Runtime:
         that transaction is not on migrator's own database)."""
         return self.in_atomic and not self.target.shares_state
 
-    def flush_in_transaction(self, *, wait_for_disk: bool = True) -> None:
+    def flush_in_transaction(self, *, wait_for_disk: bool = True, commit: bool = False) -> None:
         """At the end of a step's transaction: write the state in it, when it is ours
-        (with ``wait_for_disk`` off, unless the whole deployment is one transaction)."""
+        (with ``wait_for_disk`` off, unless the whole deployment is one transaction; with
+        ``commit``, ending that transaction in the same round trip where it can)."""
         if self.target.shares_state:
-            self.journal.flush(wait_for_disk=wait_for_disk or self.in_atomic)
+            self.journal.flush(
+                wait_for_disk=wait_for_disk or self.in_atomic, commit=commit and not self.in_atomic
+            )
 
     def flush_outside(self) -> None:
         """After a commit (or before work that commits on its own): write the state."""

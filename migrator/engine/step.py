@@ -183,6 +183,8 @@ def _attempt(
     act = kind.forward if ex.direction == "forward" else kind.backward
     if kind.transactional_for(ex.step, ex.direction):
         with ex.target.atomic():
+            # Only this step's: then its record's writes may end it (nothing follows them).
+            own = len(ex.target.connection.atomic_blocks) == 1
             act(ex)
             # The step run's success commits in this same transaction when the state is
             # in the target's database: then it is the ledger, and no row is needed.
@@ -193,6 +195,8 @@ def _attempt(
                 finish_run,
                 ledger=not rt.target.shares_state,
                 wait_for_disk=_waits_for_disk(ex),
+                # Unless Django is to roll it back (an inner block failed and was caught).
+                commit=own and not ex.target.connection.needs_rollback,
             )
     else:
         act(ex)
@@ -210,6 +214,7 @@ def _finish(
     *,
     ledger: bool,
     wait_for_disk: bool = True,
+    commit: bool = False,
 ) -> None:
     """Inside the step's (last) transaction: check, write the ledger, record the result."""
     if rt.foreign_keys_off:
@@ -229,7 +234,7 @@ def _finish(
     )
     if finish_run is not None:
         finish_run(ex.progress.done)
-    rt.flush_in_transaction(wait_for_disk=wait_for_disk)
+    rt.flush_in_transaction(wait_for_disk=wait_for_disk, commit=commit)
 
 
 #: Kinds whose whole effect is SQL in the step's own transaction: if a server crash loses

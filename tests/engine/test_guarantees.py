@@ -441,3 +441,31 @@ def test_which_step_commits_wait_for_the_disk(catalog_dir: Path, settings, targe
         assert logged() == [("python", "on"), ("sql", "on")]
     finally:
         services.rollback(target, actor="t", count=3, backend="inline")
+
+
+def test_a_step_refused_at_its_commit_fails_with_nothing_applied(catalog_dir: Path) -> None:
+    """A deferred constraint is checked at the commit that also carries the step's record:
+    the step fails naming the violation, its work and record are both gone, and the
+    failure is recorded."""
+    write(
+        catalog_dir, "001_keep.sql", marker_sql("CREATE TABLE keep (id INT);", "DROP TABLE keep;")
+    )
+    write(
+        catalog_dir,
+        "002_deferred.sql",
+        marker_sql(
+            "CREATE TABLE parent (id INT PRIMARY KEY);\n"
+            "CREATE TABLE child (id INT, parent_id INT REFERENCES parent (id) "
+            "DEFERRABLE INITIALLY DEFERRED);\n"
+            "INSERT INTO child VALUES (1, 42);",
+            "DROP TABLE child;\nDROP TABLE parent;",
+        ),
+    )
+    deployment = services.apply("default", actor="t", backend="inline", auto_rollback=False)
+    assert deployment.status == Status.FAILED
+    assert "002 step 1" in deployment.error and "foreign key" in deployment.error.lower()
+    assert {"parent", "child"}.isdisjoint(_tables())
+    assert Migration.objects.get(version="001").applied
+    assert not Migration.objects.get(version="002").applied
+    run = deployment.runs.get(migration__version="002")
+    assert run.status == Status.FAILED and run.step_runs.get().status == Status.FAILED
