@@ -52,7 +52,9 @@ ORDER BY 1, 2, a.attnum
 
 _CONSTRAINTS = f"""
 SELECT n.nspname, cl.relname, con.conname, con.contype, con.convalidated, con.condeferrable,
-       pg_get_constraintdef(con.oid, true),
+       -- A primary key is kept as its columns: its definition is not needed (and
+       -- deparsing one per table is most of this query on a schema of many tables).
+       CASE WHEN con.contype = 'p' THEN NULL ELSE pg_get_constraintdef(con.oid, true) END,
        array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
        fn.nspname, fcl.relname,
