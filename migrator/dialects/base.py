@@ -142,9 +142,10 @@ class Dialect(BatchOps):
             cursor.execute(sql, params)
             return int(cursor.rowcount)
 
-    def run_script_statement(self, cursor: Any, statement: Statement) -> None:
+    def run_script_statement(self, cursor: Any, statement: Statement) -> int:
         """Run one statement of a migration's script with ``cursor`` (a COPY with its
-        data where the database takes one: see :class:`Statement`)."""
+        data where the database takes one: see :class:`Statement`); the rows it affected
+        (-1 where the database reports none, as a cursor's ``rowcount``)."""
         if statement.copy_data is not None:
             raise NotSupported(
                 f"line {statement.line}: COPY ... FROM STDIN with data in the script is "
@@ -152,6 +153,7 @@ class Dialect(BatchOps):
             )
         # No parameters: the SQL is the migration's own, '%' must reach the database.
         cursor.execute(statement.sql)
+        return int(cursor.rowcount)
 
     def scalar(self, sql: str, params: Any = None) -> Any:
         with self.connection.cursor() as cursor:

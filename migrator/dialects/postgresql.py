@@ -250,13 +250,21 @@ class PostgreSQLDialect(Dialect):
     def requires_autocommit(self, sql: str) -> bool:
         return bool(_AUTOCOMMIT.match(normalized(sql)))
 
-    def run_script_statement(self, cursor: Any, statement: Statement) -> None:
+    def run_script_statement(self, cursor: Any, statement: Statement) -> int:
         if statement.copy_data is None:
-            super().run_script_statement(cursor, statement)
-            return
+            if not self.connection.queries_logged:  # DEBUG's log sees every statement
+                from .postgresql_cursor import execute_beginning
+
+                # A migration's first statement takes its transaction's BEGIN along.
+                with self.connection.wrap_database_errors:
+                    rows = execute_beginning(self.connection.connection, statement.sql)
+                if rows is not None:
+                    return rows
+            return super().run_script_statement(cursor, statement)
         # psycopg's COPY, below Django's cursor: its errors as Django's, like execute's.
         with self.connection.wrap_database_errors, cursor.cursor.copy(statement.sql) as copy:
             copy.write(statement.copy_data)
+        return int(cursor.rowcount)
 
     def is_already_done(self, error: BaseException, sql: str) -> bool:
         state = sqlstate(error)

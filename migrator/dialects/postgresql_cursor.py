@@ -84,6 +84,40 @@ def doubt_prepared(connection: Any) -> None:
         _PREPARED[connection].doubted = True
 
 
+def execute_beginning(connection: psycopg.Connection[Any], sql: str) -> int | None:
+    """Execute ``sql`` as the first statement of ``connection``'s transaction, sent with the
+    ``BEGIN`` before it: psycopg sends the ``BEGIN`` alone and waits for it, a round trip
+    per transaction. The rows it affected (-1: none reported, as a cursor's
+    ``rowcount``), or None having done nothing where that cannot be: in autocommit, once
+    the transaction has begun, or for text with a ``;`` (libpq's pipeline takes one
+    statement per query, and only a ``;`` can separate two). Its error is psycopg's."""
+    pgconn = connection.pgconn
+    if (
+        connection.autocommit
+        or ";" in sql
+        or pgconn.transaction_status != pq.TransactionStatus.IDLE
+        or pgconn.pipeline_status
+    ):
+        return None
+    encoding = conn_encoding(connection)
+    with connection.lock:
+        try:
+            pgconn.enter_pipeline_mode()
+            pgconn.send_query_params(_begin(connection), None)
+            pgconn.send_query_params(sql.encode(encoding), None)
+            pgconn.pipeline_sync()
+            results: list[Any] = connection.wait(_exchange(pgconn))
+        except BaseException:
+            _abandon(connection)
+            raise
+        pgconn.exit_pipeline_mode()
+    for result in results:
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise errors.error_from_result(result, encoding=encoding)
+    rows = results[-1].command_tuples
+    return -1 if rows is None else int(rows)
+
+
 @functools.lru_cache(maxsize=256)
 def numbered(sql: str) -> bytes:
     """``sql`` with PostgreSQL's own ``$1, $2, ...`` placeholders for ``%s`` (``%%``: a

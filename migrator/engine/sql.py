@@ -82,13 +82,11 @@ def run_statements(
         for statement in statements:
             started = time.perf_counter()
             try:
-                dialect.run_script_statement(cursor, statement)
+                rows = dialect.run_script_statement(cursor, statement)
             except Exception as exc:  # noqa: BLE001 - re-raised with context
                 raise StatementError(statement, exc, where) from exc
             result.statements.append(
-                StatementResult(
-                    statement.sql, statement.line, cursor.rowcount, time.perf_counter() - started
-                )
+                StatementResult(statement.sql, statement.line, rows, time.perf_counter() - started)
             )
     return result
 

@@ -1,4 +1,4 @@
-"""PostgreSQL: migrator's own writes below psycopg's cursor (queued, pipelined, prepared
+"""PostgreSQL below psycopg's cursor: migrator's own writes (queued, pipelined, prepared
 once per connection under names of their own)."""
 
 from __future__ import annotations
@@ -214,3 +214,103 @@ def test_a_value_that_cannot_be_sent_fails_cleanly(table: None) -> None:
     assert raw.closed
     connection.close()  # what Django does with a connection found unusable
     assert stored() == []
+
+
+def _traced(call: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """``call()``'s result and the protocol messages of the default database's
+    connections meanwhile, the engine's among them (libpq's trace: direction F or B, and
+    the message with its text)."""
+    import os
+    import tempfile
+
+    from django.db.backends.signals import connection_created
+
+    descriptor, path = tempfile.mkstemp()
+    traced: list[Any] = []
+
+    def trace(connection: Any, **_: Any) -> None:
+        if connection.alias == "default":
+            traced.append(connection.connection.pgconn)
+            traced[-1].trace(descriptor)
+
+    connection.ensure_connection()
+    trace(connection)
+    connection_created.connect(trace)
+    try:
+        result = call()
+    finally:
+        connection_created.disconnect(trace)
+        for pgconn in traced:
+            if pgconn.status == psycopg.pq.ConnStatus.OK:
+                pgconn.untrace()
+        os.close(descriptor)
+    with open(path, encoding="utf-8") as lines:
+        fields = [line.rstrip("\n").split("\t") for line in lines]
+    os.unlink(path)
+    return result, [(f[1], f[3] + f[4]) for f in fields if len(f) > 4]
+
+
+def test_a_scripts_first_statement_goes_to_the_server_with_its_begin(catalog_dir: Path) -> None:
+    """psycopg sends a transaction's BEGIN alone and waits for it: a SQL step's first
+    statement takes it along instead (no answer from the server between the two), and its
+    rows are counted as before. A statement with a ``;`` in it (a function's body) is
+    executed as psycopg executes it; a first statement that fails still names its line
+    and leaves nothing applied."""
+    write(
+        catalog_dir,
+        "001_rows.sql",
+        "-- migrate:up\nCREATE TABLE begin_t (id INTEGER);\n"
+        "INSERT INTO begin_t VALUES (1), (2);\n"
+        "-- migrate:down\nDROP TABLE begin_t;\n",
+    )
+    write(
+        catalog_dir,
+        "002_update.sql",
+        "-- migrate:up\nUPDATE begin_t SET id = id + 10;\n"
+        "-- migrate:down\nUPDATE begin_t SET id = id - 10;\n",
+    )
+    write(
+        catalog_dir,
+        "003_function.sql",
+        "-- migrate:up\nCREATE FUNCTION begin_f() RETURNS int LANGUAGE plpgsql AS $$\n"
+        "BEGIN RETURN 1; END $$;\n"
+        "-- migrate:down\nDROP FUNCTION begin_f();\n",
+    )
+    try:
+        deployment, messages = _traced(
+            lambda: services.apply("default", actor="t", backend="inline")
+        )
+        assert deployment.status == "succeeded", deployment.error
+        runs = {run.migration.version: run for run in deployment.runs.select_related("migration")}
+        assert [sr.rows_affected for sr in runs["001"].step_runs.all()] == [2]
+        assert [sr.rows_affected for sr in runs["002"].step_runs.all()] == [2]
+
+        def sent_before_an_answer(statement: str) -> list[str]:
+            """What the client sent since the server last answered, up to ``statement``
+            (the statement itself: parsed unnamed, or a simple query)."""
+            starts = (f'Parse "" "{statement}', f'Query "{statement}')
+            at = next(i for i, (d, m) in enumerate(messages) if d == "F" and m.startswith(starts))
+            answered = max(i for i, (d, _m) in enumerate(messages[:at]) if d == "B")
+            return [m for d, m in messages[answered + 1 : at] if d == "F"]
+
+        for statement in ("CREATE TABLE begin_t", "UPDATE begin_t"):
+            assert any('"BEGIN"' in m for m in sent_before_an_answer(statement)), statement
+        # The function's body holds a ';': psycopg's own BEGIN, answered first.
+        assert not any('"BEGIN"' in m for m in sent_before_an_answer("CREATE FUNCTION begin_f"))
+        assert dialect_for("default").scalar("SELECT begin_f()") == 1
+
+        write(
+            catalog_dir,
+            "004_fails.sql",
+            "-- migrate:up\n\nINSERT INTO begin_missing VALUES (1);\n-- migrate:down\nSELECT 1;\n",
+        )
+        failed = services.apply("default", actor="t", backend="inline", auto_rollback=False)
+        assert failed.status == "failed"
+        assert "statement at line 3 failed" in failed.error
+        assert 'ProgrammingError: relation "begin_missing" does not exist' in failed.error
+        assert not Migration.objects.get(version="004").applied
+        assert dialect_for("default").scalar("SELECT count(*) FROM begin_t WHERE id > 10") == 2
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS begin_t")
+            cursor.execute("DROP FUNCTION IF EXISTS begin_f()")
