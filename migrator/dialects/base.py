@@ -10,7 +10,8 @@ of migrator asks the dialect and never branches on ``connection.vendor``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -39,6 +40,16 @@ class Statement:
     #: The rows of a ``COPY ... FROM STDIN`` that followed it in the script (PostgreSQL,
     #: as psql and Flyway read a dump), in COPY's own format; None for any other statement.
     copy_data: str | None = None
+
+
+class FailedAt(Exception):
+    """The statement at ``index`` of those given failed with ``error`` (the driver's, as
+    Django raises it)."""
+
+    def __init__(self, index: int, error: Exception):
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
 
 
 _LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
@@ -141,6 +152,22 @@ class Dialect(BatchOps):
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return int(cursor.rowcount)
+
+    def run_script_statements(
+        self, cursor: Any, statements: Sequence[Statement]
+    ) -> list[tuple[int, float]]:
+        """Run a script's ``statements`` in order with ``cursor``: each one's rows (-1
+        where none are reported) and seconds. :class:`FailedAt` says which failed (none
+        after it ran)."""
+        done = []
+        for index, statement in enumerate(statements):
+            started = time.perf_counter()
+            try:
+                rows = self.run_script_statement(cursor, statement)
+            except Exception as exc:  # noqa: BLE001 - re-raised with its place
+                raise FailedAt(index, exc) from exc
+            done.append((rows, time.perf_counter() - started))
+        return done
 
     def run_script_statement(self, cursor: Any, statement: Statement) -> int:
         """Run one statement of a migration's script with ``cursor`` (a COPY with its

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -13,7 +13,14 @@ from django.db import DatabaseError
 
 from ..conf import migrator_settings
 from . import postgresql_schema
-from .base import Dialect, SessionKeeper, SettingsKeeper, Statement, statement_at
+from .base import (
+    Dialect,
+    FailedAt,
+    SessionKeeper,
+    SettingsKeeper,
+    Statement,
+    statement_at,
+)
 
 #: Statements PostgreSQL refuses inside a transaction block (the list Flyway uses, plus
 #: REINDEX ... CONCURRENTLY and DETACH PARTITION ... CONCURRENTLY), on normalised text.
@@ -252,19 +259,64 @@ class PostgreSQLDialect(Dialect):
 
     def run_script_statement(self, cursor: Any, statement: Statement) -> int:
         if statement.copy_data is None:
-            if not self.connection.queries_logged:  # DEBUG's log sees every statement
-                from .postgresql_cursor import execute_beginning
-
-                # A migration's first statement takes its transaction's BEGIN along.
-                with self.connection.wrap_database_errors:
-                    rows = execute_beginning(self.connection.connection, statement.sql)
-                if rows is not None:
-                    return rows
             return super().run_script_statement(cursor, statement)
         # psycopg's COPY, below Django's cursor: its errors as Django's, like execute's.
         with self.connection.wrap_database_errors, cursor.cursor.copy(statement.sql) as copy:
             copy.write(statement.copy_data)
         return int(cursor.rowcount)
+
+    def run_script_statements(
+        self, cursor: Any, statements: Sequence[Statement]
+    ) -> list[tuple[int, float]]:
+        """Inside a transaction, each stretch of plain statements goes to the server in one
+        round trip (libpq's pipeline), the transaction's ``BEGIN`` with the first: a
+        script of small statements costs one round trip instead of one per statement
+        (and psycopg's own for the ``BEGIN``). A statement with a ``;`` in it (a body),
+        a COPY, and every statement while DEBUG logs queries, go one by one."""
+        from .postgresql_cursor import execute_pipelined, pipelinable
+
+        if self.connection.queries_logged:
+            return super().run_script_statements(cursor, statements)
+        done: list[tuple[int, float]] = []
+        position = 0
+        while position < len(statements):
+            end = position
+            while (
+                end < len(statements)
+                and statements[end].copy_data is None
+                and pipelinable(statements[end].sql)
+            ):
+                end += 1
+            outcome = (
+                execute_pipelined(
+                    self.connection.connection, [s.sql for s in statements[position:end]]
+                )
+                if end > position
+                else None
+            )
+            if outcome is None:  # one by one (a COPY, a body, autocommit)
+                end = max(end, position + 1)
+                try:
+                    done.extend(super().run_script_statements(cursor, statements[position:end]))
+                except FailedAt as failure:
+                    raise FailedAt(position + failure.index, failure.error) from failure.error
+            else:
+                timings, failed = outcome
+                done.extend(timings)
+                if failed is not None:
+                    index, error = failed
+                    raise FailedAt(position + index, self._as_django_error(error))
+            position = end
+        return done
+
+    def _as_django_error(self, error: Exception) -> Exception:
+        """psycopg's ``error`` as Django's cursor would have raised it."""
+        try:
+            with self.connection.wrap_database_errors:
+                raise error
+        except Exception as wrapped:  # noqa: BLE001 - the error to report
+            return wrapped
+        return error  # pragma: no cover - the block above always raises
 
     def is_already_done(self, error: BaseException, sql: str) -> bool:
         state = sqlstate(error)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import time
 import weakref
 from collections.abc import Generator, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from psycopg._encodings import conn_encoding
 from psycopg.adapt import PyFormat, Transformer
 
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+_FAILED = (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.PIPELINE_ABORTED, pq.ExecStatus.BAD_RESPONSE)
 _PLACEHOLDER = re.compile(r"%[s%]")
 
 
@@ -84,38 +86,86 @@ def doubt_prepared(connection: Any) -> None:
         _PREPARED[connection].doubted = True
 
 
-def execute_beginning(connection: psycopg.Connection[Any], sql: str) -> int | None:
-    """Execute ``sql`` as the first statement of ``connection``'s transaction, sent with the
-    ``BEGIN`` before it: psycopg sends the ``BEGIN`` alone and waits for it, a round trip
-    per transaction. The rows it affected (-1: none reported, as a cursor's
-    ``rowcount``), or None having done nothing where that cannot be: in autocommit, once
-    the transaction has begun, or for text with a ``;`` (libpq's pipeline takes one
-    statement per query, and only a ``;`` can separate two). Its error is psycopg's."""
+def pipelinable(sql: str) -> bool:
+    """Whether a statement of a script can go in libpq's pipeline: one statement per query
+    (only a ``;`` can separate two), and no COPY (which a pipeline cannot carry)."""
+    return ";" not in sql and not sql.lstrip()[:4].upper() == "COPY"
+
+
+def execute_pipelined(
+    connection: psycopg.Connection[Any], sqls: Sequence[str]
+) -> tuple[list[tuple[int, float]], tuple[int, Exception] | None] | None:
+    """Execute a script's statements (each :func:`pipelinable`) in ``connection``'s
+    transaction in one round trip, preceded by the transaction's ``BEGIN`` if it has not
+    begun (psycopg sends that alone and waits for it); a round trip per statement
+    otherwise. None, having done nothing, in autocommit (where a pipeline would make them
+    one implicit transaction) or once the transaction has failed.
+
+    Each statement's rows (-1: none reported, as a cursor's ``rowcount``) and seconds
+    (from the previous one's end to its own, as its results arrive), up to the first that
+    failed; then that one's index and psycopg's error (the server ran none after it). A
+    connection lost meanwhile is the error of the first statement not answered."""
     pgconn = connection.pgconn
+    status = pgconn.transaction_status
     if (
         connection.autocommit
-        or ";" in sql
-        or pgconn.transaction_status != pq.TransactionStatus.IDLE
         or pgconn.pipeline_status
+        or status not in (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
     ):
         return None
     encoding = conn_encoding(connection)
+    begins = status == pq.TransactionStatus.IDLE
+    answers: list[tuple[list[Any], float]] = []
+    lost: Exception | None = None
     with connection.lock:
         try:
             pgconn.enter_pipeline_mode()
-            pgconn.send_query_params(_begin(connection), None)
-            pgconn.send_query_params(sql.encode(encoding), None)
+            if begins:
+                pgconn.send_query_params(_begin(connection), None)
+            for sql in sqls:
+                pgconn.send_query_params(sql.encode(encoding), None)
+                # The server answers each as it ends (it would keep all for the Sync):
+                # every statement's own seconds.
+                pgconn.send_flush_request()
             pgconn.pipeline_sync()
-            results: list[Any] = connection.wait(_exchange(pgconn))
+            started = time.perf_counter()
+            connection.wait(_exchange_timed(pgconn, answers))
+        except Exception as exc:  # noqa: BLE001 - the connection's loss, told below
+            _abandon(connection)
+            lost = exc
         except BaseException:
             _abandon(connection)
             raise
-        pgconn.exit_pipeline_mode()
-    for result in results:
-        if result.status == pq.ExecStatus.FATAL_ERROR:
-            raise errors.error_from_result(result, encoding=encoding)
-    rows = results[-1].command_tuples
-    return -1 if rows is None else int(rows)
+        else:
+            pgconn.exit_pipeline_mode()
+    if begins and answers:
+        begun, _ = answers.pop(0)
+        if begun[0].status in _FAILED:  # nothing after it ran
+            return [], (0, errors.error_from_result(begun[0], encoding=encoding))
+    done: list[tuple[int, float]] = []
+    previous = started if lost is None else 0.0
+    for index, (results, arrived) in enumerate(answers):
+        if results[-1].status in _FAILED:  # the first to fail (those after it: aborted)
+            return done, (index, errors.error_from_result(results[-1], encoding=encoding))
+        rows = results[-1].command_tuples
+        done.append((-1 if rows is None else int(rows), arrived - previous))
+        previous = arrived
+    if lost is not None:
+        return done, (min(len(done), len(sqls) - 1), lost)
+    return done, None
+
+
+def _exchange_timed(
+    pgconn: Any, answers: list[tuple[list[Any], float]]
+) -> Generator[Any, Any, None]:
+    """Like :func:`_exchange`: each query's results into ``answers``, with when they
+    arrived (those that did, if the connection is lost)."""
+    yield from generators.send(pgconn)
+    while True:
+        batch = yield from generators.fetch_many(pgconn)
+        if batch and batch[0].status == pq.ExecStatus.PIPELINE_SYNC:
+            return
+        answers.append((batch, time.perf_counter()))
 
 
 @functools.lru_cache(maxsize=256)

@@ -4,12 +4,12 @@ own message."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..dialects import Dialect, Statement, split_statements
+from ..dialects.base import FailedAt
 from .errors import StepFailed
 
 
@@ -77,18 +77,20 @@ def run_statements(
     dialect: Dialect, statements: Iterable[Statement], where: str = ""
 ) -> ScriptResult:
     """Execute statements in order; :class:`StatementError` names the failing one."""
-    result = ScriptResult()
+    statements = tuple(statements)
     with dialect.connection.cursor() as cursor:
-        for statement in statements:
-            started = time.perf_counter()
-            try:
-                rows = dialect.run_script_statement(cursor, statement)
-            except Exception as exc:  # noqa: BLE001 - re-raised with context
-                raise StatementError(statement, exc, where) from exc
-            result.statements.append(
-                StatementResult(statement.sql, statement.line, rows, time.perf_counter() - started)
+        try:
+            done = dialect.run_script_statements(cursor, statements)
+        except FailedAt as failure:
+            raise StatementError(statements[failure.index], failure.error, where) from (
+                failure.error
             )
-    return result
+    return ScriptResult(
+        [
+            StatementResult(statement.sql, statement.line, rows, seconds)
+            for statement, (rows, seconds) in zip(statements, done, strict=True)
+        ]
+    )
 
 
 def check_validation(dialect: Dialect, query: str) -> tuple[bool, list[list[Any]]]:

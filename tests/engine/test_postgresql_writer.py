@@ -4,13 +4,15 @@ once per connection under names of their own)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from migrator import services
 from migrator.dialects import dialect_for
@@ -250,31 +252,31 @@ def _traced(call: Any) -> tuple[Any, list[tuple[str, str]]]:
     return result, [(f[1], f[3] + f[4]) for f in fields if len(f) > 4]
 
 
-def test_a_scripts_first_statement_goes_to_the_server_with_its_begin(catalog_dir: Path) -> None:
-    """psycopg sends a transaction's BEGIN alone and waits for it: a SQL step's first
-    statement takes it along instead (no answer from the server between the two), and its
-    rows are counted as before. A statement with a ``;`` in it (a function's body) is
-    executed as psycopg executes it; a first statement that fails still names its line
-    and leaves nothing applied."""
+def test_a_scripts_statements_go_to_the_server_together_with_its_begin(
+    catalog_dir: Path,
+) -> None:
+    """psycopg sends a transaction's BEGIN alone and waits for it, then each statement: a
+    SQL step's statements go together instead, the BEGIN with them (no answer from the
+    server in between), and their rows and seconds are counted each as before. A
+    statement with a ``;`` in it (a function's body) goes alone, as psycopg sends it; a
+    failing statement in the middle names its line, and nothing of the step is left."""
     write(
         catalog_dir,
         "001_rows.sql",
         "-- migrate:up\nCREATE TABLE begin_t (id INTEGER);\n"
         "INSERT INTO begin_t VALUES (1), (2);\n"
+        "SELECT pg_sleep(0.3);\n"
+        "UPDATE begin_t SET id = id + 10 WHERE id = 1;\n"
         "-- migrate:down\nDROP TABLE begin_t;\n",
     )
     write(
         catalog_dir,
-        "002_update.sql",
-        "-- migrate:up\nUPDATE begin_t SET id = id + 10;\n"
-        "-- migrate:down\nUPDATE begin_t SET id = id - 10;\n",
-    )
-    write(
-        catalog_dir,
-        "003_function.sql",
-        "-- migrate:up\nCREATE FUNCTION begin_f() RETURNS int LANGUAGE plpgsql AS $$\n"
+        "002_function.sql",
+        "-- migrate:up\nALTER TABLE begin_t ADD COLUMN note TEXT;\n"
+        "CREATE FUNCTION begin_f() RETURNS int LANGUAGE plpgsql AS $$\n"
         "BEGIN RETURN 1; END $$;\n"
-        "-- migrate:down\nDROP FUNCTION begin_f();\n",
+        "UPDATE begin_t SET note = 'f';\n"
+        "-- migrate:down\nDROP FUNCTION begin_f();\nALTER TABLE begin_t DROP COLUMN note;\n",
     )
     try:
         deployment, messages = _traced(
@@ -282,7 +284,7 @@ def test_a_scripts_first_statement_goes_to_the_server_with_its_begin(catalog_dir
         )
         assert deployment.status == "succeeded", deployment.error
         runs = {run.migration.version: run for run in deployment.runs.select_related("migration")}
-        assert [sr.rows_affected for sr in runs["001"].step_runs.all()] == [2]
+        assert [sr.rows_affected for sr in runs["001"].step_runs.all()] == [2 + 1 + 1]
         assert [sr.rows_affected for sr in runs["002"].step_runs.all()] == [2]
 
         def sent_before_an_answer(statement: str) -> list[str]:
@@ -293,24 +295,99 @@ def test_a_scripts_first_statement_goes_to_the_server_with_its_begin(catalog_dir
             answered = max(i for i, (d, _m) in enumerate(messages[:at]) if d == "B")
             return [m for d, m in messages[answered + 1 : at] if d == "F"]
 
-        for statement in ("CREATE TABLE begin_t", "UPDATE begin_t"):
-            assert any('"BEGIN"' in m for m in sent_before_an_answer(statement)), statement
-        # The function's body holds a ';': psycopg's own BEGIN, answered first.
-        assert not any('"BEGIN"' in m for m in sent_before_an_answer("CREATE FUNCTION begin_f"))
+        together = sent_before_an_answer("UPDATE begin_t SET id")
+        assert [m.split('"')[3] for m in together if m.startswith("Parse")] == [
+            "BEGIN",
+            "CREATE TABLE begin_t (id INTEGER)",
+            "INSERT INTO begin_t VALUES (1), (2)",
+            "SELECT pg_sleep(0.3)",
+        ]
+        assert any('"BEGIN"' in m for m in sent_before_an_answer("ALTER TABLE begin_t"))
+        # The function's body holds a ';': sent alone, after the ALTER's answer.
+        assert sent_before_an_answer("CREATE FUNCTION begin_f") == []
         assert dialect_for("default").scalar("SELECT begin_f()") == 1
+
+        # Rows and seconds of each statement, as a dry run reports them.
+        write(
+            catalog_dir,
+            "003_timed.sql",
+            "-- migrate:up\nINSERT INTO begin_t VALUES (3);\nSELECT pg_sleep(0.3);\n"
+            "UPDATE begin_t SET note = 'g';\n-- migrate:down\nDELETE FROM begin_t WHERE id = 3;\n",
+        )
+        dry = services.apply("default", actor="t", backend="inline", dry_run=True)
+        assert dry.status == "succeeded", dry.error
+        (step,) = dry.report["runs"][0]["steps"]
+        timed = [(s["sql"].split()[0], s["rows"], s["seconds"]) for s in step["statements"]]
+        assert [(verb, rows) for verb, rows, _ in timed] == [
+            ("INSERT", 1),
+            ("SELECT", 1),
+            ("UPDATE", 3),
+        ]
+        assert timed[1][2] >= 0.3 and timed[0][2] < 0.3 and timed[2][2] < 0.3, timed
 
         write(
             catalog_dir,
-            "004_fails.sql",
-            "-- migrate:up\n\nINSERT INTO begin_missing VALUES (1);\n-- migrate:down\nSELECT 1;\n",
+            "003_timed.sql",
+            "-- migrate:up\nINSERT INTO begin_t VALUES (100);\n\n"
+            "INSERT INTO begin_missing VALUES (1);\nINSERT INTO begin_t VALUES (101);\n"
+            "-- migrate:down\nSELECT 1;\n",
         )
         failed = services.apply("default", actor="t", backend="inline", auto_rollback=False)
         assert failed.status == "failed"
-        assert "statement at line 3 failed" in failed.error
+        assert "statement at line 4 failed" in failed.error
         assert 'ProgrammingError: relation "begin_missing" does not exist' in failed.error
-        assert not Migration.objects.get(version="004").applied
-        assert dialect_for("default").scalar("SELECT count(*) FROM begin_t WHERE id > 10") == 2
+        assert not Migration.objects.get(version="003").applied
+        assert dialect_for("default").rows("SELECT id FROM begin_t ORDER BY id") == [(2,), (11,)]
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS begin_t")
             cursor.execute("DROP FUNCTION IF EXISTS begin_f()")
+
+
+def test_a_connection_lost_in_the_middle_of_a_script_names_the_statement_running(
+    catalog_dir: Path,
+) -> None:
+    """The server ends the session while the second of three statements sent together
+    runs: the step fails naming that statement and the lost connection, and nothing of
+    it is applied."""
+
+    write(
+        catalog_dir,
+        "001_lost.sql",
+        "-- migrate:up\nCREATE TABLE lost_t (id INTEGER);\nSELECT pg_sleep(30);\n"
+        "INSERT INTO lost_t VALUES (1);\n-- migrate:down\nDROP TABLE lost_t;\n",
+    )
+    killed: list[bool] = []
+
+    def kill() -> None:
+        other = connections.create_connection("default")
+        try:
+            for _ in range(200):
+                with other.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'"
+                    )
+                    row = cursor.fetchone()
+                if row is not None:
+                    killed.append(bool(row[0]))
+                    return
+                time.sleep(0.05)
+        finally:
+            other.close()
+
+    killer = threading.Thread(target=kill)
+    killer.start()
+    try:
+        deployment = services.apply("default", actor="t", backend="inline", auto_rollback=False)
+        killer.join()
+        assert killed == [True]
+        deployment.refresh_from_db()
+        assert deployment.status == "failed", deployment.status
+        assert "statement at line 3 failed: OperationalError" in deployment.error
+        assert not Migration.objects.get(version="001").applied
+        assert not dialect_for("default").table_exists("lost_t")
+    finally:
+        killer.join()
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS lost_t")
