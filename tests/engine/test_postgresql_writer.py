@@ -1,9 +1,11 @@
 """PostgreSQL below psycopg's cursor: migrator's own writes (queued, pipelined, prepared
-once per connection under names of their own)."""
+once per connection under names of their own), and a script's statements sent together."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.db import connection, connections, transaction
+from django.db.backends.signals import connection_created
 
 from migrator import services
 from migrator.dialects import dialect_for
@@ -222,17 +225,12 @@ def _traced(call: Any) -> tuple[Any, list[tuple[str, str]]]:
     """``call()``'s result and the protocol messages of the default database's
     connections meanwhile, the engine's among them (libpq's trace: direction F or B, and
     the message with its text)."""
-    import os
-    import tempfile
-
-    from django.db.backends.signals import connection_created
-
     descriptor, path = tempfile.mkstemp()
     traced: list[Any] = []
 
-    def trace(connection: Any, **_: Any) -> None:
-        if connection.alias == "default":
-            traced.append(connection.connection.pgconn)
+    def trace(wrapper: Any, **_: Any) -> None:
+        if wrapper.alias == "default":
+            traced.append(wrapper.connection.pgconn)
             traced[-1].trace(descriptor)
 
     connection.ensure_connection()
