@@ -6,7 +6,9 @@ psycopg's cursor each costs about 70 µs of Python on the client (query conversi
 preparation bookkeeping, result handling), more than the server spends on it, so the
 :class:`Writer` sends them below the cursor: values dumped by psycopg's own adapters,
 statements sent in libpq's pipeline as they are given and prepared once per connection
-under names of its own, their results read in one go at the end of the flush.
+under names of its own, their results read in one go at the end of the flush. A
+migration script's statements go the same way (:func:`execute_pipelined`): together, in
+one round trip with their transaction's ``BEGIN``.
 """
 
 from __future__ import annotations
