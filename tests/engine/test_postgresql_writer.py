@@ -228,13 +228,14 @@ def _traced(call: Any) -> tuple[Any, list[tuple[str, str]]]:
     descriptor, path = tempfile.mkstemp()
     traced: list[Any] = []
 
-    def trace(wrapper: Any, **_: Any) -> None:
+    def trace(**signal: Any) -> None:
+        wrapper = signal["connection"]  # Django's, as connection_created names it
         if wrapper.alias == "default":
             traced.append(wrapper.connection.pgconn)
             traced[-1].trace(descriptor)
 
     connection.ensure_connection()
-    trace(connection)
+    trace(connection=connection)
     connection_created.connect(trace)
     try:
         result = call()
