@@ -116,6 +116,12 @@ def execute_pipelined(
     ):
         return None
     encoding = conn_encoding(connection)
+    queries = []
+    for index, sql in enumerate(sqls):
+        try:
+            queries.append(sql.encode(encoding))
+        except UnicodeEncodeError as exc:  # text the database's encoding cannot hold
+            return [], (index, exc)
     begins = status == pq.TransactionStatus.IDLE
     answers: list[tuple[list[Any], float]] = []
     lost: Exception | None = None
@@ -124,8 +130,8 @@ def execute_pipelined(
             pgconn.enter_pipeline_mode()
             if begins:
                 pgconn.send_query_params(_begin(connection), None)
-            for sql in sqls:
-                pgconn.send_query_params(sql.encode(encoding), None)
+            for query in queries:
+                pgconn.send_query_params(query, None)
                 # The server answers each as it ends (it would keep all for the Sync):
                 # every statement's own seconds.
                 pgconn.send_flush_request()

@@ -390,3 +390,28 @@ def test_a_connection_lost_in_the_middle_of_a_script_names_the_statement_running
         killer.join()
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS lost_t")
+
+
+def test_a_statement_the_connections_encoding_cannot_hold_is_named_before_any_runs() -> None:
+    """Text the client encoding cannot carry fails as the statement it is in, before the
+    statements are sent (nothing of the script runs)."""
+    from migrator.dialects.postgresql_cursor import execute_pipelined
+
+    other = connections.create_connection("default")
+    try:
+        other.ensure_connection()
+        raw = other.connection
+        raw.execute("SET client_encoding = 'LATIN1'")
+        raw.autocommit = False
+        outcome = execute_pipelined(raw, ["SELECT 'é'", "SELECT '€'", "SELECT 3"])
+        assert outcome is not None
+        done, failed = outcome
+        assert done == [] and failed is not None
+        assert failed[0] == 1 and isinstance(failed[1], UnicodeEncodeError)
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        outcome = execute_pipelined(raw, ["SELECT 'é'", "SELECT 2"])
+        assert outcome is not None and outcome[1] is None
+        assert [rows for rows, _seconds in outcome[0]] == [1, 1]
+        raw.rollback()
+    finally:
+        other.close()
