@@ -91,7 +91,7 @@ def doubt_prepared(connection: Any) -> None:
 def pipelinable(sql: str) -> bool:
     """Whether a statement of a script can go in libpq's pipeline: one statement per query
     (only a ``;`` can separate two), and no COPY (which a pipeline cannot carry)."""
-    return ";" not in sql and not sql.lstrip()[:4].upper() == "COPY"
+    return ";" not in sql and sql.lstrip()[:4].upper() != "COPY"
 
 
 def execute_pipelined(
@@ -120,7 +120,7 @@ def execute_pipelined(
     for index, sql in enumerate(sqls):
         try:
             queries.append(sql.encode(encoding))
-        except UnicodeEncodeError as exc:  # text the database's encoding cannot hold
+        except UnicodeEncodeError as exc:  # text the connection's encoding cannot carry
             return [], (index, exc)
     begins = status == pq.TransactionStatus.IDLE
     answers: list[tuple[list[Any], float]] = []
