@@ -10,7 +10,7 @@ from django.db import connection
 
 from migrator.catalog import checksum as checksums
 from migrator.catalog import load_catalog
-from migrator.catalog.formats.base import own_transactions
+from migrator.catalog.formats.base import UnendedTransaction, own_transactions
 from migrator.catalog.versions import key_of
 from migrator.engine.kinds import WayBack
 
@@ -254,3 +254,32 @@ def test_a_scripts_own_transaction_control(
     text, own = own_transactions(script, vendor)
     assert own is transactional
     assert text == (script if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("script", "line"),
+    [
+        ("CREATE TABLE a (id INT);\nSTART TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n", 2),
+        ("BEGIN;\nSELECT 1;\nCOMMIT;\n\nBEGIN;\nSELECT 2;\n", 5),
+        # A second BEGIN inside changes nothing: the first is the one left open.
+        ("BEGIN;\nSELECT 1;\nBEGIN;\nSELECT 2;\n", 1),
+        # COMMIT AND CHAIN begins the next transaction at once.
+        ("BEGIN;\nSELECT 1;\nCOMMIT AND CHAIN;\nSELECT 2;\n", 1),
+    ],
+)
+def test_a_transaction_a_script_never_ends(script: str, line: int) -> None:
+    with pytest.raises(UnendedTransaction) as raised:
+        own_transactions(script, connection.vendor)
+    assert raised.value.line == line
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "BEGIN;\nSELECT 1;\nCOMMIT AND CHAIN;\nSELECT 2;\nCOMMIT;\n",
+        "BEGIN;\nSELECT 1;\nROLLBACK;\nBEGIN;\nSELECT 2;\nPREPARE TRANSACTION 'x';\n",
+        "BEGIN;\nSELECT 1;\nSAVEPOINT s;\nROLLBACK TO s;\nEND;\nBEGIN;\nABORT;\n",
+    ],
+)
+def test_transactions_a_script_ends(script: str) -> None:
+    assert own_transactions(script, connection.vendor) == (script, False)

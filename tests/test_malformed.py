@@ -105,6 +105,38 @@ def test_markers_of_two_tools_in_one_file(cli, folder: Path) -> None:
     rejected(cli, "2_both.sql", "mixes the markers of dbmate and goose")
 
 
+@pytest.mark.parametrize(
+    ("files", "named", "line"),
+    [
+        ({"V2__tail.sql": "CREATE TABLE t (id INT);\nSTART TRANSACTION;\n"}, "V2__tail.sql", 2),
+        (
+            {"2_x.up.sql": "SELECT 1;\n", "2_x.down.sql": "BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\n"},
+            "2_x.down.sql",
+            4,
+        ),
+        ({"2_x/up.sql": "\n\nBEGIN;\nSELECT 1;\n"}, "2_x/up.sql", 3),
+        (
+            {
+                "2_py.py": "from migrator import dsl\n\n\nclass Migration(dsl.Migration):\n"
+                "    steps = [dsl.RunSQL('SELECT 1;\\nBEGIN;', backward='SELECT 2')]\n"
+            },
+            "2_py.py",
+            None,
+        ),
+    ],
+)
+def test_a_transaction_a_script_never_ends(
+    cli, folder: Path, files: dict[str, str], named: str, line: int | None
+) -> None:
+    """Run outside the step's transaction (a script of its own transactions), the script
+    would leave it open: refused before anything runs, naming the file and the BEGIN."""
+    for name, text in files.items():
+        write(folder, name, text)
+    err = rejected(cli, named, "never ends")
+    if line is not None:
+        assert f"{named}:{line}:" in err, err
+
+
 def test_a_symlink_loop(cli, folder: Path) -> None:
     os.symlink(folder / "3_loop.sql", folder / "3_loop.sql")
     rejected(cli, "3_loop.sql", "symbolic link loop")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlparse
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from sqlparse.engine import FilterStack
 
@@ -276,6 +276,21 @@ class Dialect(BatchOps):
     def is_already_done(self, error: BaseException, sql: str) -> bool:
         """Whether ``error`` says an in-doubt statement had already taken effect."""
         return False
+
+    def in_script_transaction(self) -> bool:
+        """Whether the session is inside a transaction that Django did not begin: one a
+        script run in autocommit began with its own ``BEGIN`` (and has not ended)."""
+        return False
+
+    def roll_back_script_transaction(self) -> None:
+        """Roll back the transaction a script began and did not end (or that failed), so
+        the session is usable again; a connection already lost has lost it too."""
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+        except DatabaseError:
+            if self.in_script_transaction():
+                raise
 
     # -- per-step limits ------------------------------------------------------------
 

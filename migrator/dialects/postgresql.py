@@ -389,6 +389,18 @@ class PostgreSQLDialect(Dialect):
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))
 
+    def in_script_transaction(self) -> bool:
+        # libpq's own status (no round trip): in a block, or in one that failed.
+        from psycopg import pq
+
+        raw = self.connection.connection
+        return (
+            raw is not None
+            and not self.connection.in_atomic_block
+            and raw.info.transaction_status
+            in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+        )
+
     def commit_without_waiting(self, cursor: Any) -> None:
         # In the bookkeeping pipeline: no round trip of its own.
         cursor.execute("SELECT pg_catalog.set_config('synchronous_commit', 'off', true)")

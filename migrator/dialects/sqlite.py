@@ -117,6 +117,10 @@ class SQLiteDialect(Dialect):
         message = str(error)
         if text.startswith(("CREATE", "ALTER")) and _ALREADY.search(message):
             return True
+        if text.startswith(("COMMIT", "END", "ROLLBACK")) and "no transaction is active" in message:
+            # The script's own COMMIT ended its transaction before the worker stopped (its
+            # statements' checkpoints committed with it); PostgreSQL only warns.
+            return True
         return text.startswith("DROP") and bool(_GONE.search(message))
 
     # -- limits -----------------------------------------------------------------------
@@ -154,6 +158,10 @@ class SQLiteDialect(Dialect):
 
     def session_id(self) -> str:
         return f"{os.getpid()}"
+
+    def in_script_transaction(self) -> bool:
+        raw = self.connection.connection
+        return raw is not None and not self.connection.in_atomic_block and raw.in_transaction
 
     def bookkeeping_cursor(self) -> Any:
         return _BookkeepingCursor(self._raw().cursor())

@@ -50,6 +50,11 @@ class StatementError(StepFailed):
             f"{type(original).__name__}: {message}\n    {first_line}"
         )
 
+    def add_note_to_message(self, note: str) -> None:
+        """What else happened because of the failure, told with it (and in the detail)."""
+        self.detail["note"] = note
+        self.args = (f"{self.args[0]}\n    ({note})",)
+
 
 #: Where PostgreSQL says which row of a COPY's data it could not take.
 _COPY_DATA_LINE = re.compile(r"(COPY [^\n]*?, line (\d+))")

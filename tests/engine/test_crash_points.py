@@ -271,3 +271,41 @@ def test_a_script_resumed_on_a_new_connection_sets_its_session_again(
     with connections["default"].cursor() as cursor:
         cursor.execute(f"SELECT x FROM {table} ORDER BY x")
         assert [row[0] for row in cursor.fetchall()] == [1]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "statement_committed:2",  # inside the script's first transaction
+        "statement_committed:4",  # its COMMIT done, that statement's checkpoint not yet
+    ],
+)
+def test_a_script_of_its_own_transactions_killed_inside_or_after_one(
+    catalog_dir: Path, fault: str, request: Any
+) -> None:
+    """A script of its own transactions runs its statements' checkpoints in them: killed
+    inside one, the resumed step runs it again from its BEGIN (the server rolled it back
+    with those checkpoints); killed right after its COMMIT, it goes on after it (a COMMIT
+    in doubt that finds no transaction had done its work)."""
+
+    def drop() -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS pairs")
+            cursor.execute("DROP TABLE IF EXISTS singles")
+
+    request.addfinalizer(drop)
+    write(
+        catalog_dir,
+        "001_two.sql",
+        "-- === UP MIGRATION ===\nBEGIN;\nCREATE TABLE pairs (x INTEGER);\n"
+        "INSERT INTO pairs VALUES (1), (2);\nCOMMIT;\nBEGIN;\n"
+        "CREATE TABLE singles (x INTEGER);\nINSERT INTO singles VALUES (1);\nCOMMIT;\n",
+    )
+    deployment = _crash({"folder": catalog_dir, "target": "default"}, fault, "apply")
+    finished = _recover_and_resume(deployment)
+    assert finished.status == Status.SUCCEEDED, finished.error
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT x FROM pairs ORDER BY x")
+        assert [row[0] for row in cursor.fetchall()] == [1, 2]
+        cursor.execute("SELECT x FROM singles")
+        assert [row[0] for row in cursor.fetchall()] == [1]

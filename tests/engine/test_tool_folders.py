@@ -571,6 +571,50 @@ def test_scripts_with_their_own_transactions(catalog_dir: Path, cli) -> None:
     assert {"users", "tags"}.isdisjoint(dialect_for("default").table_names())
 
 
+def test_a_scripts_own_transaction_that_fails_or_is_left_open(catalog_dir: Path, cli) -> None:
+    """A script of its own transactions runs outside the step's: one that fails inside
+    them, or that leaves one open (a BEGIN the reader cannot see as one), has that
+    transaction rolled back, the step failed saying so, and the session usable again."""
+    dialect = dialect_for("default")
+    write_all(
+        catalog_dir,
+        {
+            "1_two.up.sql": "BEGIN;\nCREATE TABLE first_half (id INTEGER);\nCOMMIT;\n"
+            "BEGIN;\nCREATE TABLE second_half (id INTEGER);\nINSERT INTO nowhere VALUES (1);\n"
+            "COMMIT;\n",
+            "1_two.down.sql": "DROP TABLE IF EXISTS second_half;\nDROP TABLE IF EXISTS first_half;\n",
+        },
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 1, result
+    assert "statement at line 6 failed" in result.err, result.err
+    assert "the transaction the script began at line 4 was rolled back" in result.err
+    assert not dialect.in_script_transaction()
+    step_run = StepRun.objects.get(run__migration__version="1", run__direction="forward")
+    assert "the transaction the script began at line 4 was rolled back" in step_run.error
+    # Rolled back automatically by its down SQL: nothing of either transaction is left.
+    assert {"first_half", "second_half"}.isdisjoint(dialect.table_names())
+
+    write(catalog_dir, "1_two.up.sql", "CREATE TABLE first_half (id INTEGER);\n")  # mended
+    write(
+        catalog_dir,
+        "2_open.sql",
+        "-- Transaction: no\n-- === UP MIGRATION ===\nCREATE TABLE kept (id INTEGER);\n"
+        "BEGIN /* not read as one */ TRANSACTION;\nCREATE TABLE lost (id INTEGER);\n"
+        "-- === DOWN MIGRATION ===\nDROP TABLE IF EXISTS lost;\nDROP TABLE kept;\n",
+    )
+    result = cli("apply", "--yes", "--no-auto-rollback")
+    assert result.code == 1, result
+    assert "the transaction the script begins at line 4 is never ended" in result.err
+    assert not dialect.in_script_transaction()
+    tables = dialect.table_names()
+    assert "kept" in tables and "lost" not in tables  # committed before the BEGIN; not after
+    assert Migration.objects.get(version="1").applied  # the migration before it stays
+    assert not Migration.objects.get(version="2").applied
+    assert cli("rollback", "--steps", "1", "--yes").code == 0  # the session takes more
+    assert "first_half" not in dialect.table_names()
+
+
 @pytest.mark.skipif(
     connections["default"].vendor != "postgresql", reason="search_path and roles: PostgreSQL's"
 )

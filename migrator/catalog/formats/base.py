@@ -4,6 +4,7 @@ text safely, header comments, and one SQL step with its transaction settled."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -259,6 +260,41 @@ _CONTROL = re.compile(
 )
 
 
+#: Ends the session's transaction (a ``COMMIT AND CHAIN`` begins the next at once; the
+#: ``... PREPARED`` forms act on a prepared transaction, not the session's).
+_ENDS = re.compile(
+    r"^(?:COMMIT|END|ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?(?:\s+AND\s+NO\s+CHAIN)?$"
+    r"|^PREPARE\s+TRANSACTION\b",
+    re.IGNORECASE,
+)
+
+
+class UnendedTransaction(Exception):
+    """A script begins a transaction it never ends (``line``: that ``BEGIN``'s); ``part``:
+    ``"up"`` or ``"down"``."""
+
+    def __init__(self, line: int, part: str = "up"):
+        self.line = line
+        self.part = part
+        whose = "its down part begins" if part == "down" else "begins"
+        super().__init__(
+            f"{whose} a transaction at line {line} that it never ends (no COMMIT or "
+            "ROLLBACK after it): end it with COMMIT, or drop that BEGIN"
+        )
+
+
+def _left_open(statements: Sequence[Statement]) -> int | None:
+    """The line of a ``BEGIN`` no later statement ends, if the script leaves one open (run
+    outside the step's transaction, it would still be open when the script is done)."""
+    begun: int | None = None
+    for statement in statements:
+        if _BEGIN.match(statement.sql):
+            begun = begun or statement.line  # a second BEGIN changes nothing (PostgreSQL)
+        elif _ENDS.match(statement.sql):
+            begun = None
+    return begun
+
+
 def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
     """A script's own transaction control, as the step's transaction sees it.
 
@@ -269,7 +305,8 @@ def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
     line numbers kept, and runs in the step's transaction, which is the same transaction;
     one with any other transaction control (several transactions, a ``ROLLBACK``, a
     ``BEGIN ISOLATION LEVEL ...``) manages its own and runs outside the step's:
-    ``(script, False)``. ``(script, None)`` when it has none.
+    ``(script, False)``. ``(script, None)`` when it has none. :class:`UnendedTransaction`
+    when it begins a transaction it never ends.
     """
     if not re.search(r"\b(?:BEGIN|START|COMMIT|END|ROLLBACK|ABORT|PREPARE)\b", sql, re.I):
         return sql, None  # cheap: most scripts never mention one
@@ -280,6 +317,9 @@ def own_transactions(sql: str, vendor: str) -> tuple[str, bool | None]:
     others = [i for i, s in enumerate(statements) if _CONTROL.match(s.sql)]
     if not begins and not others:
         return sql, None
+    unended = _left_open(statements)
+    if unended is not None:
+        raise UnendedTransaction(unended)
     last = len(statements) - 1
     begin = _BEGIN.match(statements[0].sql)
     wrapped = (
@@ -358,7 +398,10 @@ def settle_transactions(
         transactional = False
         down_transactional = declared
     if down is not None:
-        down, down_own = own_transactions(down, vendor)
+        try:
+            down, down_own = own_transactions(down, vendor)
+        except UnendedTransaction as exc:
+            raise UnendedTransaction(exc.line, "down") from None
         if down_own is False:
             down_transactional = False
     return Settled(up, down, transactional, down_transactional, up_own is False)
@@ -379,6 +422,8 @@ def sql_migration(
     empty_up_allowed: bool = False,
     empty_down_is_noop: bool = False,
     vendor: str = "",
+    up_source: Path | None = None,
+    down_source: Path | None = None,
 ) -> MigrationSpec:
     """A migration of one SQL step, as every SQL-file format produces.
 
@@ -387,8 +432,14 @@ def sql_migration(
     ``down_transactional``: the down part's own transaction setting (dbmate sets it per
     section), by default the same as the up part's. A part's own ``BEGIN``/``COMMIT`` is
     handled as :func:`own_transactions` says (by ``vendor``'s splitting rules).
+    ``up_source``, ``down_source``: each part's own file, where it has one (errors in a
+    part name it).
     """
-    settled = settle_transactions(up, down, transactional, down_transactional, vendor)
+    try:
+        settled = settle_transactions(up, down, transactional, down_transactional, vendor)
+    except UnendedTransaction as exc:
+        own = down_source if exc.part == "down" else up_source
+        raise CatalogError.at(own or source, str(exc), exc.line) from None
     up, down = settled.up, settled.down
     transactional, down_transactional = settled.transactional, settled.down_transactional
     if not empty_up_allowed and not has_statements(up):

@@ -135,6 +135,7 @@ class FlywayFormat(MigrationFormat):
             empty_up_allowed=ctx.flavor == "flyway",
             empty_down_is_noop=True,
             vendor=ctx.vendor,
+            down_source=by_role["undo"].path if "undo" in by_role else None,
         )
         spec.callback = _event_of(main.path.name)
         spec.repeatable = repeatable or bool(spec.callback)

@@ -82,6 +82,8 @@ class FolderFormat(MigrationFormat):
             empty_up_allowed=diesel,
             empty_down_is_noop=diesel,
             vendor=ctx.vendor,
+            up_source=up_path,
+            down_source=down_path,
         )
         apply_headers(spec, parse_headers(up_text.split("\n")), up_path)
         return spec

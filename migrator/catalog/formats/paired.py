@@ -93,6 +93,7 @@ class PairedFormat(MigrationFormat):
             empty_up_allowed=golang,
             empty_down_is_noop=golang,
             vendor=ctx.vendor,
+            down_source=down_claim.path if down_claim else None,
         )
         apply_headers(spec, parse_headers(up_text.split("\n")), up.path)
         return spec

@@ -19,7 +19,14 @@ from ...engine.kinds import KINDS
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
 from ..versions import split_versioned_name
-from .base import Claim, MigrationFormat, ReadContext, one_per_role, settle_transactions
+from .base import (
+    Claim,
+    MigrationFormat,
+    ReadContext,
+    UnendedTransaction,
+    one_per_role,
+    settle_transactions,
+)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
@@ -154,13 +161,23 @@ def _own_transactions(
     one wrapped transaction loses its wrapper and runs in the step's; other transaction
     control runs outside it, which ``transaction=True`` contradicts (an error, not a
     ``COMMIT`` half-way through the step, before its record)."""
-    settled = settle_transactions(
-        forward,
-        backward,
-        bool(options.get("transaction", True)),
-        options.get("backward_transaction"),
-        vendor,
-    )
+    try:
+        settled = settle_transactions(
+            forward,
+            backward,
+            bool(options.get("transaction", True)),
+            options.get("backward_transaction"),
+            vendor,
+        )
+    except UnendedTransaction as exc:
+        which = "forward" if exc.part == "up" else "backward"
+        raise CatalogError.at(
+            path,
+            f"step {index} (RunSQL): its {which} SQL begins a transaction at its line "
+            f"{exc.line} that it never ends (no COMMIT or ROLLBACK after it): end it with "
+            "COMMIT, or drop that BEGIN",
+            line,
+        ) from None
     if settled.up_manages_own and options.get("transaction") is True:
         raise CatalogError.at(
             path,

@@ -116,37 +116,86 @@ class SqlKind(StepKind):
         tolerant: bool,
         keeper: SessionKeeper,
     ) -> ScriptResult:
-        """Autocommit, statement by statement, each checkpointed before and after."""
+        """Autocommit, statement by statement, each checkpointed before and after.
+
+        A script that manages its own transactions (``BEGIN; ...; COMMIT;`` more than
+        once) runs its statements, and their checkpoints, inside them: what one commits
+        is done, and a transaction that fails or is never ended is rolled back, its
+        statements with it, before the step fails saying so."""
         result = ScriptResult()
-        for index, statement in enumerate(statements):
-            loop = f"stmt:{index}"
-            checkpoint = ex.checkpoints.get(loop)
-            if checkpoint.finished:
-                if ex.dialect.sets_session(statement.sql):
-                    # Resumed on a new connection: what the script set for its later
-                    # statements (search_path, lock_timeout) is set again.
-                    keeper.theirs()
-                    run_statements(ex.dialect, [statement], ex.where)
-                    keeper.ours()
-                continue
-            in_doubt = checkpoint.exists
-            ex.checkpoints.write(loop, finished=False)
-            keeper.theirs()
-            try:
-                with ex.limits():
-                    done = run_statements(ex.dialect, [statement], ex.where)
-            except StatementError as exc:
-                if not (in_doubt or tolerant) or not ex.dialect.is_already_done(
-                    exc.original, statement.sql
-                ):
-                    raise
-                ex.note(kind="statement_already_done", sql=statement.sql, line=statement.line)
-                done = ScriptResult()
-            finally:
-                # Before the checkpoint, and the failure's record: their tables are named
-                # unqualified.
-                keeper.ours()
-            faults.point("statement_committed")
-            result.statements.extend(done.statements)
-            ex.checkpoints.write(loop, done=done.rows, finished=True)
+        #: Line of the statement that began the script's transaction still open.
+        begun_at: int | None = None
+        try:
+            for index, statement in enumerate(statements):
+                begun_at = self._checkpointed(
+                    ex, f"stmt:{index}", statement, tolerant, keeper, result, begun_at
+                )
+        except BaseException:
+            # Whatever stopped the script, a transaction of its own ends here, undone: the
+            # failure's record is written next, on this session.
+            if ex.dialect.in_script_transaction():
+                ex.dialect.roll_back_script_transaction()
+            raise
+        if ex.dialect.in_script_transaction():
+            ex.dialect.roll_back_script_transaction()
+            raise StepFailed(
+                f"{ex.where}the transaction the script begins at line {begun_at} is never "
+                "ended (no COMMIT after it): it was rolled back, with the statements after "
+                "it; end it with COMMIT"
+            )
         return result
+
+    @staticmethod
+    def _checkpointed(
+        ex: StepExecution,
+        loop: str,
+        statement: Statement,
+        tolerant: bool,
+        keeper: SessionKeeper,
+        result: ScriptResult,
+        begun_at: int | None,
+    ) -> int | None:
+        """One statement in autocommit between its checkpoints (skipped if it finished
+        before); the line of the script's own transaction open after it, if one is."""
+        checkpoint = ex.checkpoints.get(loop)
+        if checkpoint.finished:
+            if ex.dialect.sets_session(statement.sql):
+                # Resumed on a new connection: what the script set for its later
+                # statements (search_path, lock_timeout) is set again.
+                keeper.theirs()
+                run_statements(ex.dialect, [statement], ex.where)
+                keeper.ours()
+            return begun_at
+        in_doubt = checkpoint.exists
+        ex.checkpoints.write(loop, finished=False)
+        keeper.theirs()
+        try:
+            with ex.limits():
+                done = run_statements(ex.dialect, [statement], ex.where)
+        except StatementError as exc:
+            if ex.dialect.in_script_transaction():
+                # Inside a transaction of the script's, nothing more runs: undone before
+                # migrator's own statements below need the session.
+                ex.dialect.roll_back_script_transaction()
+                exc.add_note_to_message(
+                    f"the transaction the script began at line {begun_at or '?'} was "
+                    "rolled back, with its statements before this one"
+                )
+                raise
+            if not (in_doubt or tolerant) or not ex.dialect.is_already_done(
+                exc.original, statement.sql
+            ):
+                raise
+            ex.note(kind="statement_already_done", sql=statement.sql, line=statement.line)
+            done = ScriptResult()
+        finally:
+            # Before the checkpoint, and the failure's record: their tables are named
+            # unqualified.
+            keeper.ours()
+        faults.point("statement_committed")
+        result.statements.extend(done.statements)
+        # In the script's transaction, if one is open: it commits with the statement.
+        ex.checkpoints.write(loop, done=done.rows, finished=True)
+        if not ex.dialect.in_script_transaction():
+            return None
+        return begun_at or statement.line
