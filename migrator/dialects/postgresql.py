@@ -129,13 +129,28 @@ _SESSION_SETTING = re.compile(r"search_path|\bROLE\b", re.I)
 #: Settings a script changes for the session: ``SET [SESSION] name ...``, ``RESET name``,
 #: ``set_config('name', ...)`` (``SET LOCAL`` ends with the transaction by itself).
 _SET = re.compile(
-    r"^SET\s+(?:SESSION\s+)?(?!LOCAL\b|TRANSACTION\b|CONSTRAINTS\b|SESSION\s+AUTHORIZATION\b)"
+    r"^SET\s+(?:SESSION\s+)?"
+    r"(?!LOCAL\b|TRANSACTION\b|CONSTRAINTS\b|SESSION\s+AUTHORIZATION\b|CHARACTERISTICS\b)"
     r"(?P<name>TIME\s+ZONE|[A-Za-z_][\w.]*)",
     re.IGNORECASE,
 )
 _RESET = re.compile(r"^RESET\s+(?P<name>[A-Za-z_][\w.]*)", re.IGNORECASE)
 _SET_CONFIG = re.compile(r"\bset_config\s*\(\s*'(?P<name>[^']+)'", re.IGNORECASE)
 _ALIASES = {"time zone": "timezone", "schema": "search_path", "names": "client_encoding"}
+#: ``SET SESSION CHARACTERISTICS AS TRANSACTION ...``: the defaults of later transactions
+#: (``READ ONLY`` would make migrator's own writes after the script fail).
+_CHARACTERISTICS = re.compile(r"^SET\s+SESSION\s+CHARACTERISTICS\b", re.IGNORECASE)
+_TRANSACTION_DEFAULTS = (
+    "default_transaction_deferrable",
+    "default_transaction_isolation",
+    "default_transaction_read_only",
+)
+#: ``SET SESSION AUTHORIZATION`` (a pg_dump made with ``--use-set-session-authorization``):
+#: migrator's own writes after it would run as that user. Put back first (it resets the
+#: role too).
+_AUTHORIZATION = re.compile(
+    r"^(?:SET\s+(?:SESSION\s+)?|RESET\s+)SESSION\s+AUTHORIZATION\b", re.IGNORECASE
+)
 
 
 def _settings_changed(statements: tuple[Statement, ...]) -> tuple[str, ...]:
@@ -152,8 +167,12 @@ def _settings_changed(statements: tuple[Statement, ...]) -> tuple[str, ...]:
                 name = " ".join(match["name"].lower().split())
                 names.add(_ALIASES.get(name, name))
         names.update(m["name"].lower() for m in _SET_CONFIG.finditer(sql))
+        if _CHARACTERISTICS.match(sql):
+            names.update(_TRANSACTION_DEFAULTS)
+        if _AUTHORIZATION.match(sql):
+            names.add("session_authorization")
     names.discard("all")
-    return tuple(sorted(names))
+    return tuple(sorted(names, key=lambda name: (name != "session_authorization", name)))
 
 
 class PostgreSQLDialect(Dialect):

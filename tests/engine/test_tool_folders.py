@@ -678,6 +678,54 @@ def test_a_script_that_moves_the_search_path(catalog_dir: Path, cli, request) ->
     assert dialect_for("default").scalar("SELECT to_regnamespace('app')") is None
 
 
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql", reason="session authorization: PostgreSQL's"
+)
+def test_a_script_that_changes_who_writes_and_how(catalog_dir: Path, cli, request) -> None:
+    """A dump made with ``--use-set-session-authorization`` creates its objects as their
+    owner; a script may make later transactions read-only. Migrator's own writes after
+    such a script still run as the connection's user, in transactions that can write, and
+    the next migration starts from the connection's own session."""
+    role = "migrator_test_owner"
+
+    def drop_role() -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("RESET SESSION AUTHORIZATION")
+            cursor.execute(
+                f"DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
+                f"THEN DROP OWNED BY {role}; DROP ROLE {role}; END IF; END $$"
+            )
+
+    drop_role()
+    with connections["default"].cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role}")
+        cursor.execute(f"GRANT CREATE, USAGE ON SCHEMA public TO {role}")
+    request.addfinalizer(drop_role)
+    write_all(
+        catalog_dir,
+        {
+            "1_owned.up.sql": f"SET SESSION AUTHORIZATION {role};\nCREATE TABLE owned (id INT);\n",
+            "1_owned.down.sql": "DROP TABLE owned;\n",
+            "2_read_only.up.sql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;\n",
+            "2_read_only.down.sql": "SELECT 1;\n",
+            "3_plain.up.sql": "CREATE TABLE plain (id INT);\n",
+            "3_plain.down.sql": "DROP TABLE plain;\n",
+        },
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 0, result
+    owners = dict(
+        dialect_for("default").rows(
+            "SELECT tablename, tableowner FROM pg_tables WHERE tablename IN ('owned', 'plain')"
+        )
+    )
+    user = dialect_for("default").scalar("SELECT session_user")
+    assert owners == {"owned": role, "plain": user}
+    assert Migration.objects.filter(applied=True).count() == 3
+    assert cli("rollback", "--steps", "3", "--yes").code == 0
+    assert not Migration.objects.filter(applied=True).exists()
+
+
 def test_flyway_placeholders(catalog_dir: Path, cli, settings) -> None:
     """``${...}`` is replaced as Flyway replaces it: built-ins and the folder's own; one
     without a value is refused naming its line; replacement can be turned off."""
