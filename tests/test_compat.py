@@ -125,6 +125,8 @@ def test_matrix_and_diff_of_recorded_versions(
     )
     from migrator.models import SchemaVersion
 
+    nothing_yet = cli("compat")  # before any deployment: said, not an empty output
+    assert nothing_yet.code == 0 and "no two schema versions to compare yet" in nothing_yet.out
     for goal in ("001", "002", "003"):
         deployment = services.apply("default", actor="t", to=goal, backend="inline")
         assert deployment.status == "succeeded"

@@ -117,6 +117,12 @@ def cmd_compat(command: BaseCommand, options: Options) -> None:
         rendering.write_json(command, data)
     elif options["csv"]:
         command.stdout.write(compat.matrix_csv(data), ending="")
+    elif not data["pairs"]:
+        # Schema versions are recorded by deployments (and baselines): two are needed.
+        command.stdout.write(
+            f"{data['database']}: no two schema versions to "
+            "compare yet: each deployment records one when it finishes"
+        )
     else:
         for pair in data["pairs"]:
             command.stdout.write(
