@@ -217,6 +217,19 @@ TOKENS = [
     "${MIGRATOR_FUZZ_UNSET:?required}",
     "${MIGRATOR_FUZZ_UNSET:-${HOME",
     "${HOME: -3:x}",
+    # What a script may do to the session and its transactions.
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
+    "SET TRANSACTION READ ONLY;",
+    "COMMIT AND CHAIN;",
+    "SAVEPOINT s;",
+    "ROLLBACK TO SAVEPOINT s;",
+    "RELEASE SAVEPOINT s;",
+    "END;",
+    "ABORT;",
+    "DISCARD ALL;",
+    "PREPARE TRANSACTION 'fuzz';",
+    "PRAGMA query_only = ON;",
+    "SET statement_timeout = 1;",
 ]
 mutation = st.one_of(
     st.tuples(st.just("insert"), st.sampled_from(TOKENS), st.integers(0, 400)),
