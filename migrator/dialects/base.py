@@ -277,6 +277,12 @@ class Dialect(BatchOps):
         """Whether ``error`` says an in-doubt statement had already taken effect."""
         return False
 
+    def transaction_marker(self) -> Any:
+        """What identifies the transaction the session is in (beginning it if Django has
+        yet to send its ``BEGIN``), None outside one: the same before and after code that
+        ran in it, unless that code ended it. None where the database cannot tell."""
+        return None
+
     def in_script_transaction(self) -> bool:
         """Whether the session is inside a transaction that Django did not begin: one a
         script run in autocommit began with its own ``BEGIN`` (and has not ended)."""

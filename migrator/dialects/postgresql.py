@@ -408,6 +408,14 @@ class PostgreSQLDialect(Dialect):
     def session_id(self) -> str:
         return str(self.scalar("SELECT pg_backend_pid()"))
 
+    def transaction_marker(self) -> Any:
+        # The transaction's start time: a COMMIT or ROLLBACK and whatever ran after it
+        # (psycopg begins a new transaction by itself) show another one.
+        if not self.connection.in_atomic_block:
+            return None
+        started = self.scalar("SELECT pg_catalog.transaction_timestamp()")
+        return self.connection.connection.info.backend_pid, started
+
     def in_script_transaction(self) -> bool:
         # libpq's own status (no round trip): in a block, or in one that failed.
         from psycopg import pq

@@ -159,6 +159,12 @@ class SQLiteDialect(Dialect):
     def session_id(self) -> str:
         return f"{os.getpid()}"
 
+    def transaction_marker(self) -> Any:
+        # Django's BEGIN is sent when its atomic block starts; code that ended it leaves the
+        # session outside any (its later statements commit one by one).
+        raw = self.connection.connection
+        return True if raw is not None and raw.in_transaction else None
+
     def in_script_transaction(self) -> bool:
         raw = self.connection.connection
         return raw is not None and not self.connection.in_atomic_block and raw.in_transaction

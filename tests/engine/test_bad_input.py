@@ -133,3 +133,37 @@ def test_a_transform_on_a_missing_table_or_column_is_refused_at_plan_time(items:
     )
     (items / "002_bad.py").rename(items / "002_later.sql")
     assert cli("plan").code == 0
+
+
+@pytest.mark.parametrize("ending", ["COMMIT", "ROLLBACK"])
+def test_python_code_that_ends_the_steps_transaction_fails_the_step(
+    items: Path, cli, ending: str
+) -> None:
+    """A python step runs in one transaction with its record: code that commits or rolls
+    it back itself would have the step recorded as done with its work elsewhere (or
+    gone). The step fails instead, saying why, and its record says so."""
+    write(
+        items,
+        "002_ends.py",
+        "from migrator import dsl\n\n\ndef go(ctx):\n"
+        "    with ctx.connection.cursor() as cursor:\n"
+        "        cursor.execute('UPDATE items SET qty = qty + 1')\n"
+        f"        cursor.execute('{ending}')\n"
+        "        cursor.execute('UPDATE items SET qty = qty + 1')\n\n\n"
+        "class Migration(dsl.Migration):\n    steps = [dsl.RunPython(go)]\n",
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 1, result
+    assert "its code ended the step's transaction itself" in result.err, result.err
+    assert not Migration.objects.get(version="002").applied
+    failed = Deployment.objects.latest("pk")
+    assert "transaction=False" in failed.error
+    # With transaction=False the code manages its own transactions.
+    text = (items / "002_ends.py").read_text()
+    text = text.replace("RunPython(go)", "RunPython(go, transaction=False)")
+    text = text.replace(
+        "cursor.execute('UPDATE", "cursor.execute('BEGIN')\n        cursor.execute('UPDATE", 1
+    )
+    (items / "002_ends.py").write_text(text)
+    result = cli("apply", "--yes")
+    assert result.code == 0, result

@@ -113,11 +113,19 @@ class StepContext:
 
 def _call(ex: StepExecution, function: Any) -> None:
     ctx = StepContext(ex)
+    # In the step's transaction, the code must not end it: its record commits with it.
+    marker = ex.dialect.transaction_marker() if ex.dialect.connection.in_atomic_block else None
     try:
         function(ctx)
     finally:
         ctx.close()
         ex.dialect.host_code_ran()
+    if marker is not None and ex.dialect.transaction_marker() != marker:
+        raise StepFailed(
+            f"{ex.where}its code ended the step's transaction itself (a COMMIT or ROLLBACK of "
+            "its own), so what it did before that is not the step's to record or undo: give "
+            "the step transaction=False to manage transactions in code"
+        )
 
 
 class PythonKind(StepKind):
