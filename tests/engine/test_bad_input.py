@@ -167,3 +167,34 @@ def test_python_code_that_ends_the_steps_transaction_fails_the_step(
     (items / "002_ends.py").write_text(text)
     result = cli("apply", "--yes")
     assert result.code == 0, result
+
+
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [
+        ("", "its code began a transaction it did not end"),
+        ("        raise ValueError('stopped half-way')\n", "ValueError: stopped half-way"),
+    ],
+)
+def test_python_code_that_leaves_its_own_transaction_open(
+    items: Path, cli, tail: str, said: str
+) -> None:
+    """With transaction=False the code manages its transactions: one it leaves open (or
+    is inside when it raises) is rolled back, and the step fails with its record written,
+    not with a traceback."""
+    before = checksum("items")
+    write(
+        items,
+        "002_open.py",
+        "from migrator import dsl\n\n\ndef go(ctx):\n"
+        "    with ctx.connection.cursor() as cursor:\n"
+        "        cursor.execute('BEGIN')\n"
+        "        cursor.execute('UPDATE items SET qty = qty + 1')\n"
+        f"{tail}\n\n"
+        "class Migration(dsl.Migration):\n    steps = [dsl.RunPython(go, transaction=False)]\n",
+    )
+    result = cli("apply", "--yes", "--no-auto-rollback")
+    assert result.code == 1, result
+    assert said in result.err and "Traceback" not in result.err, result.err
+    assert checksum("items") == before  # the open transaction's update was undone
+    assert said in Deployment.objects.latest("pk").error
