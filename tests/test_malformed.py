@@ -77,6 +77,16 @@ PY = "from migrator import dsl\n\n{body}\n"
             "class Migration(dsl.Migration):\n    foreign_keys = 'no'\n    steps = [dsl.RunSQL('SELECT 1')]",
             "foreign_keys must be",
         ),
+        # A validation runs in the step's transaction: a second statement could end it.
+        (
+            "class Migration(dsl.Migration):\n    steps = [dsl.RunSQL('SELECT 1', "
+            "validation='SELECT 1 WHERE false; ROLLBACK')]",
+            "step 1 validation is 2 statements",
+        ),
+        (
+            "class Migration(dsl.Migration):\n    steps = [dsl.Validate('SELECT 1; COMMIT')]",
+            "step 1 query is 2 statements",
+        ),
     ],
 )
 def test_bad_python_migrations(cli, folder: Path, body: str, fragment: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from ... import dsl
+from ...dialects import split_statements
 from ...engine.kinds import KINDS
 from ..errors import CatalogError
 from ..spec import MigrationSpec, StepSpec
@@ -209,6 +210,21 @@ def _vendor_sql(value: Any, vendor: str, path: Path, line: int | None, what: str
     raise CatalogError.at(path, f"{what} must be SQL text or a dict of SQL per vendor", line)
 
 
+def _one_query(sql: str, vendor: str, path: Path, line: int | None, what: str) -> str:
+    """A validation query: one statement. It runs in the step's transaction, where a
+    second one (``...; ROLLBACK``) could end it before the step's record."""
+    if sql.strip():
+        count = len(split_statements(vendor, sql))
+        if count > 1:
+            raise CatalogError.at(
+                path,
+                f"{what} is {count} statements: a validation is one query (it runs inside "
+                "the step's transaction)",
+                line,
+            )
+    return sql
+
+
 def _callable_path(value: Any, module: ModuleType, path: Path, line: int | None, what: str) -> str:
     if value is None:
         return ""
@@ -232,7 +248,10 @@ def _step_spec(
     if not isinstance(step.options, dict):
         raise CatalogError.at(path, f"step {index}: options must be keyword arguments", line)
     name = step.name or f"{step.kind} {index}"
-    validation = _vendor_sql(step.validation, vendor, path, line, f"step {index} validation")
+    what = f"step {index} validation"
+    validation = _one_query(
+        _vendor_sql(step.validation, vendor, path, line, what), vendor, path, line, what
+    )
     options = dict(step.options)
     if isinstance(step, dsl.RunSQL):
         up_sql = _vendor_sql(step.forward, vendor, path, line, f"step {index} forward")
@@ -285,7 +304,13 @@ def _step_spec(
         return StepSpec(
             name=name,
             kind="validate",
-            forward=_vendor_sql(step.query, vendor, path, line, f"step {index} query"),
+            forward=_one_query(
+                _vendor_sql(step.query, vendor, path, line, f"step {index} query"),
+                vendor,
+                path,
+                line,
+                f"step {index} query",
+            ),
             options=options,
         )
     return _plugin_step(step, name, validation, options, index, path, line, vendor)
