@@ -87,6 +87,16 @@ PY = "from migrator import dsl\n\n{body}\n"
             "class Migration(dsl.Migration):\n    steps = [dsl.Validate('SELECT 1; COMMIT')]",
             "step 1 query is 2 statements",
         ),
+        (
+            "class Migration(dsl.Migration):\n    steps = [dsl.Transform(table='good', "
+            "set={'id': 'id'}, key='pk', where='true; ROLLBACK')]",
+            "where is an expression, not statements",
+        ),
+        (
+            "class Migration(dsl.Migration):\n    steps = [dsl.Transform(table='good', "
+            "set={'id': \"id + 1; ROLLBACK; SELECT 1\"}, key='pk')]",
+            "set['id'] is an expression, not statements",
+        ),
     ],
 )
 def test_bad_python_migrations(cli, folder: Path, body: str, fragment: str) -> None:

@@ -225,6 +225,16 @@ def _one_query(sql: str, vendor: str, path: Path, line: int | None, what: str) -
     return sql
 
 
+def _expression(sql: str, vendor: str, path: Path, line: int | None, what: str) -> str:
+    """A transform's expression or condition: part of one statement (a ``;`` outside its
+    strings and comments would end the batch's UPDATE and run what follows as more)."""
+    if sql.strip() and len(split_statements(vendor, f"SELECT {sql}")) > 1:
+        raise CatalogError.at(
+            path, f"{what} is an expression, not statements: remove the ';'", line
+        )
+    return sql
+
+
 def _callable_path(value: Any, module: ModuleType, path: Path, line: int | None, what: str) -> str:
     if value is None:
         return ""
@@ -385,7 +395,10 @@ def _transform_spec(
             raise CatalogError.at(
                 path, f"{where}: the key column {column!r} cannot be changed", line
             )
-        columns[column] = _vendor_sql(expression, vendor, path, line, f"{where} set[{column!r}]")
+        what = f"{where} set[{column!r}]"
+        columns[column] = _expression(
+            _vendor_sql(expression, vendor, path, line, what), vendor, path, line, what
+        )
     batch_size = step.batch_size
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise CatalogError.at(path, f"{where}: batch_size must be a positive integer", line)
@@ -393,6 +406,12 @@ def _transform_spec(
         "table": step.table,
         "key": step.key,
         "set": columns,
-        "where": _vendor_sql(step.where or "", vendor, path, line, f"{where} where"),
+        "where": _expression(
+            _vendor_sql(step.where or "", vendor, path, line, f"{where} where"),
+            vendor,
+            path,
+            line,
+            f"{where} where",
+        ),
         "batch_size": batch_size,
     }
