@@ -16,4 +16,5 @@ status=0
 env -u DATABASE_URL "$PY" bench/console_bench.py || status=1
 env -u DATABASE_URL "$PY" bench/compat_bench.py || status=1
 env -u DATABASE_URL "$PY" bench/squawk_bench.py || status=1
+env -u DATABASE_URL "$PY" bench/script_size_bench.py || status=1
 exit $status

@@ -16,6 +16,7 @@ from . import postgresql_schema
 from .base import (
     Dialect,
     FailedAt,
+    LineIndex,
     SessionKeeper,
     SettingsKeeper,
     Statement,
@@ -227,26 +228,28 @@ class PostgreSQLDialect(Dialect):
         server reports the syntax error of the statement at fault. A ``COPY ... FROM
         STDIN`` takes the lines after it, up to ``\\.``, as its data (a pg_dump)."""
         if "stdin" not in script.lower():
-            return cls._split_sql(script)
+            return cls._split_plain(script)
         statements: list[Statement] = []
+        lines = LineIndex(script)
         position = 0
         for start, end, data_start, data_end, resume in _copy_blocks(script):
-            statements.extend(cls._split_sql(script[position:start], script, position))
-            line = script.count("\n", 0, start) + 1
+            statements.extend(cls._split_sql(script[position:start], lines.line_at(position)))
             statement = script[start:end].removesuffix(";").rstrip()
-            statements.append(Statement(statement, line, script[data_start:data_end]))
+            statements.append(
+                Statement(statement, lines.line_at(start), script[data_start:data_end])
+            )
             position = resume
-        statements.extend(cls._split_sql(script[position:], script, position))
+        statements.extend(cls._split_sql(script[position:], lines.line_at(position)))
         return statements
 
     @classmethod
-    def _split_sql(cls, text: str, script: str = "", offset: int = 0) -> list[Statement]:
-        """The statements of ``text``, found at ``offset`` of ``script`` (their lines are
-        the script's)."""
+    def _split_sql(cls, text: str, first_line: int) -> list[Statement]:
+        """The statements of ``text``, which starts on the script's ``first_line`` (their
+        lines are the script's)."""
         statements = cls._split_plain(text)
-        shift = script.count("\n", 0, offset)
-        if not shift:
+        if first_line == 1:
             return statements
+        shift = first_line - 1
         return [Statement(s.sql, s.line + shift, s.copy_data) for s in statements]
 
     @classmethod
@@ -267,8 +270,9 @@ class PostgreSQLDialect(Dialect):
             if not _covers(script, slices):
                 return super().split(script)
         statements = []
+        lines = LineIndex(script)
         for piece in slices:
-            statement = statement_at(script, piece.start, piece.stop)
+            statement = statement_at(script, piece.start, piece.stop, lines)
             if statement is not None:
                 statements.append(statement)
         return statements

@@ -18,7 +18,15 @@ from django.conf import settings
 from django.db import transaction
 
 from ..conf import migrator_settings
-from .base import Dialect, NotSupported, SessionKeeper, SettingsKeeper, Statement, statement_at
+from .base import (
+    Dialect,
+    LineIndex,
+    NotSupported,
+    SessionKeeper,
+    SettingsKeeper,
+    Statement,
+    statement_at,
+)
 
 ATTACHED = "migrator_backup"
 _AUTOCOMMIT = re.compile(r"^\s*(VACUUM\b|PRAGMA\s+(foreign_keys|journal_mode)\b)", re.IGNORECASE)
@@ -95,16 +103,17 @@ class SQLiteDialect(Dialect):
         """SQLite's tokenizer decides where each statement ends (``sqlite3.complete_statement``),
         so triggers' ``BEGIN ... END`` bodies, strings and comments never split."""
         statements: list[Statement] = []
+        lines = LineIndex(script)
         start = 0
         position = script.find(";")
         while position >= 0:
             if sqlite3.complete_statement(script[start : position + 1]):
-                statement = statement_at(script, start, position + 1)
+                statement = statement_at(script, start, position + 1, lines)
                 if statement is not None:
                     statements.append(statement)
                 start = position + 1
             position = script.find(";", position + 1)
-        tail = statement_at(script, start, len(script))
+        tail = statement_at(script, start, len(script), lines)
         if tail is not None:
             statements.append(tail)
         return statements

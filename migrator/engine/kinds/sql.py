@@ -9,6 +9,7 @@ backward SQL, tolerating what the forward part never got to create.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...dialects import Statement, split_statements
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from ...dialects import Dialect
     from ...dialects.base import SessionKeeper
     from ..execution import StepExecution
+
+
+@lru_cache(maxsize=256)
+def _tables_of(vendor: str, script: str) -> frozenset[str]:
+    """The tables a script names, once per script (planning and backups both ask)."""
+    return frozenset(tables_named(split_statements(vendor, script)))
 
 
 def has_noop_down(step: StepSpec) -> bool:
@@ -54,7 +61,7 @@ class SqlKind(StepKind):
         return {"sql": step.backward, "noop": has_noop_down(step) and not step.backward.strip()}
 
     def touched_tables(self, step: StepSpec, dialect: Dialect) -> set[str] | None:
-        return tables_named(split_statements(dialect.vendor, step.forward))
+        return set(_tables_of(dialect.vendor, step.forward))
 
     def only_changes_rows(self, step: StepSpec, dialect: Dialect) -> bool:
         return changes_rows_only(split_statements(dialect.vendor, step.forward))
