@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -277,6 +279,23 @@ mutation = st.one_of(
 )
 
 
+def write_mutated(folder: Path, target: str, changes: list) -> None:
+    """The catalog written afresh in ``folder`` (whatever an earlier example left), then
+    ``changes`` made to its file ``target``."""
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            for child in entry.iterdir():
+                child.unlink()
+            entry.rmdir()
+        else:
+            entry.unlink()
+    for name, text in CATALOG.items():
+        write(folder, name, text)
+    path = folder / target
+    for change in changes:
+        path = _mutate(folder, path.relative_to(folder).as_posix(), change)
+
+
 def _mutate(folder: Path, target: str, change: tuple) -> Path:
     path = folder / target
     data = path.read_bytes()
@@ -299,27 +318,31 @@ def _mutate(folder: Path, target: str, change: tuple) -> Path:
     return path
 
 
-@settings(
-    max_examples=int(os.environ.get("MIGRATOR_FUZZ_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(target=st.sampled_from(sorted(CATALOG)), changes=st.lists(mutation, min_size=1, max_size=3))
+def mutated_catalogs(examples: int) -> Callable[[Callable[..., None]], Any]:
+    """A property test over mutations of the catalog: ``target`` (a file of it) and
+    ``changes`` (one to three mutations); ``MIGRATOR_FUZZ_EXAMPLES`` examples, or
+    ``examples``."""
+
+    def decorate(test: Callable[..., None]) -> Any:
+        return settings(
+            max_examples=int(os.environ.get("MIGRATOR_FUZZ_EXAMPLES", str(examples))),
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )(
+            given(
+                target=st.sampled_from(sorted(CATALOG)),
+                changes=st.lists(mutation, min_size=1, max_size=3),
+            )(test)
+        )
+
+    return decorate
+
+
+@mutated_catalogs(150)
 def test_random_mutations_exit_0_or_2_naming_the_file(
     cli, catalog_dir: Path, target: str, changes: list
 ) -> None:
-    for entry in catalog_dir.iterdir():
-        if entry.is_dir():
-            for child in entry.iterdir():
-                child.unlink()
-            entry.rmdir()
-        else:
-            entry.unlink()
-    for name, text in CATALOG.items():
-        write(catalog_dir, name, text)
-    path = catalog_dir / target
-    for change in changes:
-        path = _mutate(catalog_dir, path.relative_to(catalog_dir).as_posix(), change)
+    write_mutated(catalog_dir, target, changes)
     Step.objects.all().delete()
     Migration.objects.all().delete()
     Event.objects.all().delete()

@@ -4,19 +4,15 @@ the session is never left inside a transaction (a long-lived worker goes on usin
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from django.db import connections
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from migrator.dialects import dialect_for
 from migrator.models import Deployment, Event, Migration, Run, Step
 
-from .conftest import write
-from .test_malformed import CATALOG, _mutate, mutation
+from .test_malformed import mutated_catalogs, write_mutated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,16 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 _TABLES = ("users", "posts", "f", "g")
 
 
-def _fresh(folder: Path) -> None:
-    for entry in folder.iterdir():
-        if entry.is_dir():
-            for child in entry.iterdir():
-                child.unlink()
-            entry.rmdir()
-        else:
-            entry.unlink()
-    for name, text in CATALOG.items():
-        write(folder, name, text)
+def _fresh_database() -> None:
     Run.objects.all().delete()
     Deployment.objects.all().delete()
     Step.objects.all().delete()
@@ -44,19 +31,12 @@ def _fresh(folder: Path) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-@settings(
-    max_examples=int(os.environ.get("MIGRATOR_FUZZ_EXAMPLES", "60")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(target=st.sampled_from(sorted(CATALOG)), changes=st.lists(mutation, min_size=1, max_size=3))
+@mutated_catalogs(60)
 def test_mutated_catalogs_applied_and_rolled_back_without_a_traceback(
     cli, catalog_dir: Path, target: str, changes: list
 ) -> None:
-    _fresh(catalog_dir)
-    path = catalog_dir / target
-    for change in changes:
-        path = _mutate(catalog_dir, path.relative_to(catalog_dir).as_posix(), change)
+    write_mutated(catalog_dir, target, changes)
+    _fresh_database()
     dialect = dialect_for("default")
     result = cli("sync")
     assert result.code in (0, 2), result
