@@ -82,10 +82,25 @@ def words(value: Any) -> str:
     return str(value or "").replace("_", " ")
 
 
+#: Lines of one script shown on a page: a dump turned migration (hundreds of thousands of
+#: lines) would make the page as big as the dump.
+SQL_LINES_SHOWN = 300
+
+
 @register.filter
 def sql(value: Any) -> str:
     """SQL for display: without the blank lines that keep a section's line numbers equal
-    to the file's (a section that starts on line 12 is stored after 11 newlines)."""
+    to the file's (a section that starts on line 12 is stored after 11 newlines); a long
+    script shows its beginning and its end, and says how many lines are left out."""
     if not value:
         return ""
-    return "\n".join(line.rstrip() for line in str(value).strip("\n").splitlines())
+    lines = [line.rstrip() for line in str(value).strip("\n").splitlines()]
+    if len(lines) > SQL_LINES_SHOWN:
+        head, tail = SQL_LINES_SHOWN - 20, 20
+        hidden = len(lines) - head - tail
+        lines = [
+            *lines[:head],
+            f"-- … {hidden:,} more lines, in the migration's file",
+            *lines[-tail:],
+        ]
+    return "\n".join(lines)

@@ -121,6 +121,35 @@ def test_dry_run_report_is_rendered_and_labelled(client, make_user, catalog) -> 
     assert raw["Content-Type"] == "application/json" and b'"schema_diff"' in raw.content
 
 
+def test_a_big_scripts_pages_show_its_ends_and_say_what_they_leave_out(
+    client, make_user, catalog_dir: Path, settings: Any
+) -> None:
+    """A dump turned migration (here 1,000 statements): the plan and the dry-run report
+    show the beginning and the end of the script, and say how much they leave out."""
+    settings.MIGRATOR = {**settings.MIGRATOR, "BACKEND": "inline"}
+    rows = "\n".join(f"INSERT INTO dumped VALUES ({i});" for i in range(1000))
+    write(
+        catalog_dir,
+        "001_dump.sql",
+        marker_sql(f"CREATE TABLE dumped (id INTEGER);\n{rows}", "DROP TABLE dumped;"),
+    )
+    client.force_login(make_user("root", superuser=True))
+    plan = _text(client.get(reverse("admin:migrator_console_apply", args=["default"])))
+    assert "INSERT INTO dumped VALUES (0);" in plan and "INSERT INTO dumped VALUES (999);" in plan
+    assert "INSERT INTO dumped VALUES (500);" not in plan
+    assert "-- … 701 more lines, in the migration" in plan  # 280 + 20 of 1,001 shown
+    url = reverse("admin:migrator_console_dry_run", args=["default"])
+    response = client.post(url, {"token": _token(_text(client.get(url)))})
+    deployment = Deployment.objects.get()
+    assert deployment.status == Status.SUCCEEDED
+    report = _text(client.get(response["Location"]))
+    assert "INSERT INTO dumped VALUES (198)" in report  # each statement with its rows
+    assert "INSERT INTO dumped VALUES (199)" not in report
+    assert "and 801 more statements" in report  # 200 of 1,001 shown
+    raw = client.get(reverse("admin:migrator_console_report", args=[deployment.pk]))
+    assert b"INSERT INTO dumped VALUES (500)" in raw.content
+
+
 def test_roll_back_a_release_restores_the_data_exactly(client, make_user, catalog) -> None:
     client.force_login(make_user("root", superuser=True))
     apply_url = reverse("admin:migrator_console_apply", args=["default"])
