@@ -308,15 +308,19 @@ class Dialect(BatchOps):
         script run in autocommit began with its own ``BEGIN`` (and has not ended)."""
         return False
 
-    def roll_back_script_transaction(self) -> None:
-        """Roll back the transaction a script began and did not end (or that failed), so
-        the session is usable again; a connection already lost has lost it too."""
+    def roll_back_script_transaction(self) -> bool:
+        """Roll back the transaction a script began and did not end (or that failed), if
+        there is one, so the session is usable again; whether there was (a connection
+        already lost has lost it too)."""
+        if not self.in_script_transaction():
+            return False
         try:
             with self.connection.cursor() as cursor:
                 cursor.execute("ROLLBACK")
         except DatabaseError:
             if self.in_script_transaction():
                 raise
+        return True
 
     # -- per-step limits ------------------------------------------------------------
 

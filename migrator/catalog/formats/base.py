@@ -276,10 +276,14 @@ class UnendedTransaction(Exception):
     def __init__(self, line: int, part: str = "up"):
         self.line = line
         self.part = part
-        whose = "its down part begins" if part == "down" else "begins"
-        super().__init__(
-            f"{whose} a transaction at line {line} that it never ends (no COMMIT or "
-            "ROLLBACK after it): end it with COMMIT, or drop that BEGIN"
+        super().__init__(self.told("its down part" if part == "down" else ""))
+
+    def told(self, subject: str, where: str = "line") -> str:
+        """What is wrong and what to do, said of ``subject`` (the script by default)."""
+        return (
+            f"{subject + ' ' if subject else ''}begins a transaction at {where} {self.line} "
+            "that it never ends (no COMMIT or ROLLBACK after it): end it with COMMIT, or "
+            "drop that BEGIN"
         )
 
 

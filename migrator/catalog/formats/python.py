@@ -173,11 +173,7 @@ def _own_transactions(
     except UnendedTransaction as exc:
         which = "forward" if exc.part == "up" else "backward"
         raise CatalogError.at(
-            path,
-            f"step {index} (RunSQL): its {which} SQL begins a transaction at its line "
-            f"{exc.line} that it never ends (no COMMIT or ROLLBACK after it): end it with "
-            "COMMIT, or drop that BEGIN",
-            line,
+            path, exc.told(f"step {index} (RunSQL): its {which} SQL", "its line"), line
         ) from None
     if settled.up_manages_own and options.get("transaction") is True:
         raise CatalogError.at(

@@ -120,14 +120,12 @@ def _call(ex: StepExecution, function: Any) -> None:
     except BaseException:
         # Outside the step's transaction, one the code began ends here, undone: the
         # failure's record is written next, on this session.
-        if ex.dialect.in_script_transaction():
-            ex.dialect.roll_back_script_transaction()
+        ex.dialect.roll_back_script_transaction()
         raise
     finally:
         ctx.close()
         ex.dialect.host_code_ran()
-    if ex.dialect.in_script_transaction():
-        ex.dialect.roll_back_script_transaction()
+    if ex.dialect.roll_back_script_transaction():
         raise StepFailed(
             f"{ex.where}its code began a transaction it did not end (no COMMIT): it was "
             "rolled back, with what the code did in it; end it with COMMIT"

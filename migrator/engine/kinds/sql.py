@@ -140,11 +140,9 @@ class SqlKind(StepKind):
         except BaseException:
             # Whatever stopped the script, a transaction of its own ends here, undone: the
             # failure's record is written next, on this session.
-            if ex.dialect.in_script_transaction():
-                ex.dialect.roll_back_script_transaction()
-            raise
-        if ex.dialect.in_script_transaction():
             ex.dialect.roll_back_script_transaction()
+            raise
+        if ex.dialect.roll_back_script_transaction():
             raise StepFailed(
                 f"{ex.where}the transaction the script begins at line {begun_at} is never "
                 "ended (no COMMIT after it): it was rolled back, with the statements after "
@@ -180,10 +178,9 @@ class SqlKind(StepKind):
             with ex.limits():
                 done = run_statements(ex.dialect, [statement], ex.where)
         except StatementError as exc:
-            if ex.dialect.in_script_transaction():
-                # Inside a transaction of the script's, nothing more runs: undone before
-                # migrator's own statements below need the session.
-                ex.dialect.roll_back_script_transaction()
+            # Inside a transaction of the script's, nothing more runs: undone before
+            # migrator's own statements below need the session.
+            if ex.dialect.roll_back_script_transaction():
                 exc.add_note_to_message(
                     f"the transaction the script began at line {begun_at or '?'} was "
                     "rolled back, with its statements before this one"
