@@ -99,12 +99,30 @@ _SESSION_SETTING = re.compile(
 )
 
 
+class SentScript:
+    """A script's statements sent by :meth:`Dialect.send_script`, their results not yet
+    read. Until :meth:`end` nothing but migrator's bookkeeping writer may use the
+    connection (what it sends follows them, in their transaction)."""
+
+    def outcome(self) -> list[tuple[int, float]]:
+        """What :meth:`Dialect.run_script_statements` returns, waiting for it; raises
+        :class:`FailedAt` for the statement that failed. Read once."""
+        raise NotImplementedError
+
+    def end(self) -> None:
+        """The results read (if they were not) and the connection usable again."""
+        raise NotImplementedError
+
+
 class SessionKeeper:
     """Keeps migrator's own session settings apart from those a migration's script
     changes, as Flyway restores a connection after each migration: :meth:`ours` after the
     script (before migrator's own writes, which name its tables unqualified), :meth:`theirs`
     before the script's next statement where it runs statement by statement. Nothing to
     keep by default (see the PostgreSQL dialect's)."""
+
+    #: Whether it keeps anything (a script that sets nothing needs no keeping).
+    keeps: ClassVar[bool] = False
 
     def ours(self) -> None:
         """Back to migrator's settings, remembering the script's."""
@@ -117,6 +135,8 @@ class SettingsKeeper(SessionKeeper):
     """A keeper of named settings: read before the script (migrator's), read again after
     it (the script's, when they differ) and written back in turn. A dialect says how one
     reads and writes them."""
+
+    keeps: ClassVar[bool] = True
 
     def __init__(self, dialect: Dialect, names: tuple[str, ...]):
         self._dialect = dialect
@@ -188,6 +208,12 @@ class Dialect(BatchOps):
                 raise FailedAt(index, exc) from exc
             done.append((rows, time.perf_counter() - started))
         return done
+
+    def send_script(self, statements: Sequence[Statement]) -> SentScript | None:
+        """Send a script's statements in the current transaction without waiting for them,
+        where the driver can: the client does other work while the server runs them.
+        None (nothing sent) by default; then :meth:`run_script_statements` runs them."""
+        return None
 
     def run_script_statement(self, cursor: Any, statement: Statement) -> int:
         """Run one statement of a migration's script with ``cursor`` (a COPY with its

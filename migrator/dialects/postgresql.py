@@ -17,6 +17,7 @@ from .base import (
     Dialect,
     FailedAt,
     LineIndex,
+    SentScript,
     SessionKeeper,
     SettingsKeeper,
     Statement,
@@ -332,6 +333,26 @@ class PostgreSQLDialect(Dialect):
             position = end
         return done
 
+    def send_script(self, statements: Sequence[Statement]) -> SentScript | None:
+        """A script of plain statements (no COPY, no ``;`` inside one) in the pipeline of
+        the transaction migrator's own writes follow it in: its statements, those writes
+        and the COMMIT go in one round trip, built while the server runs the script.
+        Not while DEBUG logs queries, or after host code ran (the writer then checks its
+        prepared statements first, with a query of its own)."""
+        from .postgresql_cursor import pipelinable, prepared_names, send_pipelined
+
+        raw = self.connection.connection
+        if (
+            raw is None
+            or self.connection.queries_logged
+            or not self.connection.in_atomic_block
+            or prepared_names(raw).doubted
+            or not all(s.copy_data is None and pipelinable(s.sql) for s in statements)
+        ):
+            return None
+        flight = send_pipelined(raw, [s.sql for s in statements])
+        return None if flight is None else _SentScript(self, flight)
+
     def _as_django_error(self, error: Exception) -> Exception:
         """psycopg's ``error`` as Django's cursor would have raised it."""
         try:
@@ -575,3 +596,21 @@ class _SettingsKeeper(SettingsKeeper):
             return
         calls = ", ".join("set_config(%s, %s, false)" for _ in pairs)
         self._dialect.execute(f"SELECT {calls}", [value for pair in pairs for value in pair])
+
+
+class _SentScript(SentScript):
+    """A script in libpq's pipeline (see :func:`.postgresql_cursor.send_pipelined`)."""
+
+    def __init__(self, dialect: PostgreSQLDialect, flight: Any):
+        self._dialect = dialect
+        self._flight = flight
+
+    def outcome(self) -> list[tuple[int, float]]:
+        done, failed = self._flight.outcome()
+        if failed is not None:
+            index, error = failed
+            raise FailedAt(index, self._dialect._as_django_error(error))
+        return done
+
+    def end(self) -> None:
+        self._flight.end()

@@ -107,6 +107,25 @@ def execute_pipelined(
     (from the previous one's end to its own, as its results arrive), up to the first that
     failed; then that one's index and psycopg's error (the server ran none after it). A
     connection lost meanwhile is the error of the first statement not answered."""
+    flight = send_pipelined(connection, sqls)
+    if flight is None:
+        return None
+    try:
+        return flight.outcome()
+    finally:
+        flight.end()
+
+
+#: Per psycopg connection: the script whose results are still to be read, if any.
+_IN_FLIGHT: weakref.WeakKeyDictionary[Any, InFlight] = weakref.WeakKeyDictionary()
+
+
+def send_pipelined(connection: psycopg.Connection[Any], sqls: Sequence[str]) -> InFlight | None:
+    """Send a script's statements as :func:`execute_pipelined` does, without waiting for
+    them: the server runs them while the client does other work. Their results are read
+    by :meth:`InFlight.outcome`; until :meth:`InFlight.end` only the :class:`Writer` may
+    use the connection (its statements follow them in the same pipeline and
+    transaction). None, having sent nothing, where :func:`execute_pipelined` is."""
     pgconn = connection.pgconn
     status = pgconn.transaction_status
     if (
@@ -121,58 +140,125 @@ def execute_pipelined(
         try:
             queries.append(sql.encode(encoding))
         except UnicodeEncodeError as exc:  # text the connection's encoding cannot carry
-            return [], (index, exc)
+            return InFlight(connection, 0, begins=False, failed=([], (index, exc)))
     begins = status == pq.TransactionStatus.IDLE
-    answers: list[tuple[list[Any], float]] = []
-    lost: Exception | None = None
     with connection.lock:
         try:
             pgconn.enter_pipeline_mode()
             if begins:
                 pgconn.send_query_params(_begin(connection), None)
+                pgconn.send_flush_request()
             for query in queries:
                 pgconn.send_query_params(query, None)
-                # The server answers each as it ends (it would keep all for the Sync):
-                # every statement's own seconds.
+                # The server answers each as it ends (it would keep all for a Sync):
+                # every statement's own seconds, and results readable before a Sync.
                 pgconn.send_flush_request()
-            pgconn.pipeline_sync()
-            started = time.perf_counter()
-            connection.wait(_exchange_timed(pgconn, answers))
-        except Exception as exc:  # noqa: BLE001 - the connection's loss, told below
-            _abandon(connection)
-            lost = exc
+            pgconn.flush()
         except BaseException:
             _abandon(connection)
             raise
-        else:
-            pgconn.exit_pipeline_mode()
-    if begins and answers:
-        begun, _ = answers.pop(0)
-        if begun[0].status in _FAILED:  # nothing after it ran
-            return [], (0, errors.error_from_result(begun[0], encoding=encoding))
-    done: list[tuple[int, float]] = []
-    previous = started if lost is None else 0.0
-    for index, (results, arrived) in enumerate(answers):
-        if results[-1].status in _FAILED:  # the first to fail (those after it: aborted)
-            return done, (index, errors.error_from_result(results[-1], encoding=encoding))
-        rows = results[-1].command_tuples
-        done.append((-1 if rows is None else int(rows), arrived - previous))
-        previous = arrived
-    if lost is not None:
-        return done, (min(len(done), len(sqls) - 1), lost)
-    return done, None
+    flight = _IN_FLIGHT[connection] = InFlight(connection, len(queries), begins=begins)
+    return flight
 
 
-def _exchange_timed(
-    pgconn: Any, answers: list[tuple[list[Any], float]]
-) -> Generator[Any, Any, None]:
-    """Like :func:`_exchange`: each query's results into ``answers``, with when they
-    arrived (those that did, if the connection is lost)."""
-    yield from generators.send(pgconn)
-    while True:
-        batch = yield from generators.fetch_many(pgconn)
-        if batch and batch[0].status == pq.ExecStatus.PIPELINE_SYNC:
+class InFlight:
+    """A script's statements sent in their transaction's pipeline, results not yet read."""
+
+    def __init__(
+        self,
+        connection: psycopg.Connection[Any],
+        count: int,
+        *,
+        begins: bool,
+        failed: tuple[list[tuple[int, float]], tuple[int, Exception] | None] | None = None,
+    ):
+        self._connection = connection
+        self._count = count
+        self._begins = begins
+        self._sent = time.perf_counter()
+        self._outcome = failed
+
+    def outcome(self) -> tuple[list[tuple[int, float]], tuple[int, Exception] | None]:
+        """What :func:`execute_pipelined` returns, read once (the results of every one of
+        the script's statements, so that what follows them in the pipeline is read by
+        whoever sent it)."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._read()
+            finally:
+                if _IN_FLIGHT.get(self._connection) is self:
+                    del _IN_FLIGHT[self._connection]
+        return self._outcome
+
+    def _read(self) -> tuple[list[tuple[int, float]], tuple[int, Exception] | None]:
+        connection = self._connection
+        pgconn = connection.pgconn
+        encoding = conn_encoding(connection)
+        answers: list[tuple[list[Any], float]] = []
+        expected = self._count + (1 if self._begins else 0)
+        lost: Exception | None = None
+        with connection.lock:
+            try:
+                connection.wait(_fetch_timed(pgconn, answers, expected))
+            except Exception as exc:  # noqa: BLE001 - the connection's loss, told below
+                _abandon(connection)
+                lost = exc
+            except BaseException:
+                _abandon(connection)
+                raise
+        if self._begins and answers:
+            begun, _ = answers.pop(0)
+            if begun[0].status in _FAILED:  # nothing after it ran
+                return [], (0, errors.error_from_result(begun[0], encoding=encoding))
+        done: list[tuple[int, float]] = []
+        previous = self._sent
+        for index, (results, arrived) in enumerate(answers):
+            if results[-1].status in _FAILED:  # the first to fail (those after it: aborted)
+                return done, (index, errors.error_from_result(results[-1], encoding=encoding))
+            rows = results[-1].command_tuples
+            done.append((-1 if rows is None else int(rows), arrived - previous))
+            previous = arrived
+        if lost is not None:
+            return done, (min(len(done), self._count - 1), lost)
+        return done, None
+
+    def end(self) -> None:
+        """Its results read (if they were not) and the pipeline left, with whatever was
+        sent after them read and dropped: the connection is psycopg's again, or closed if
+        it was lost (the outcome says so, or the next use of the connection)."""
+        self.outcome()
+        connection = self._connection
+        if connection.closed or not connection.pgconn.pipeline_status:
             return
+        pgconn = connection.pgconn
+        with connection.lock:
+            try:
+                pgconn.pipeline_sync()
+                connection.wait(_exchange(pgconn))
+            except Exception:  # noqa: BLE001 - lost: the outcome already tells what failed
+                _abandon(connection)
+                return
+            except BaseException:
+                _abandon(connection)
+                raise
+            pgconn.exit_pipeline_mode()
+
+
+def settle_in_flight(connection: Any) -> None:
+    """Read a script's results still in flight on ``connection`` (before reading what was
+    sent after them)."""
+    flight = _IN_FLIGHT.get(connection)
+    if flight is not None:
+        flight.outcome()
+
+
+def _fetch_timed(
+    pgconn: Any, answers: list[tuple[list[Any], float]], count: int
+) -> Generator[Any, Any, None]:
+    """The results of the next ``count`` commands into ``answers``, with when they
+    arrived (those that did, if the connection is lost)."""
+    while len(answers) < count:
+        batch = yield from generators.fetch_many(pgconn)
         answers.append((batch, time.perf_counter()))
 
 
@@ -227,8 +313,10 @@ class Writer:
         # flight is read and dropped so that the connection leaves pipeline mode.
         self._queue.clear()
         try:
-            if self._commands:
+            if self._commands and not self.connection.closed:
                 self.send(raise_errors=False)
+        except Exception:  # noqa: BLE001 - lost meanwhile (then closed): the error is the one raised
+            pass
         finally:
             self._close_cursor()
 
@@ -324,6 +412,8 @@ class Writer:
         if not self._queue and not self._commands:
             return
         connection, pgconn, prepared = self.connection, self._pgconn, self._prepared
+        # A script's statements sent before ours: theirs are read by whoever sent them.
+        settle_in_flight(connection)
         commands: list[bytes | None] = []
         with connection.lock:
             try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,25 @@ if TYPE_CHECKING:
     from ..catalog.spec import StepSpec
     from ..models import Deployment, Run, StepRun
     from .journal import Journal
+
+
+class Deferred:
+    """Work a step kind left running for the server while the step's record is built (a
+    script sent whole): :meth:`settle` waits for it and records its outcome once (its
+    failure raised every time), :meth:`end` leaves the connection usable."""
+
+    def __init__(self, wait: Callable[[], None], end: Callable[[], None]):
+        self._wait = wait
+        self._end = end
+        self._settled = False
+
+    def settle(self) -> None:
+        if not self._settled:
+            self._wait()
+            self._settled = True
+
+    def end(self) -> None:
+        self._end()
 
 
 @dataclass
@@ -46,6 +65,11 @@ class StepExecution:
     journal: Journal | None = None
     #: Statements, validations and timings, for dry-run reports.
     notes: list[dict[str, Any]] = field(default_factory=list)
+    #: The kind may leave its work running while the step's record is built (set by the
+    #: step's runner where that record follows it in the same transaction and commit).
+    may_defer: bool = False
+    #: What it left running, if it did.
+    deferred: Deferred | None = None
 
     @property
     def dialect(self) -> Dialect:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,18 @@ class Journal:
         if reason:
             self._snapshot(obj, reason)
 
+    def amend(self, obj: models.Model, **fields: Any) -> None:
+        """Set fields that belong to the change last recorded for ``obj`` (its history
+        row, if it has one waiting, says them too): values learnt after it was recorded."""
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        self._touch(obj, set(fields))
+        for row, owner in reversed(self._history):
+            if owner is obj:
+                for name, value in fields.items():
+                    setattr(row, name, value)
+                break
+
     def transition(
         self,
         obj: Deployment | Run | StepRun,
@@ -210,11 +222,23 @@ class Journal:
 
     # -- writing --------------------------------------------------------------------
 
-    def flush(self, *, wait_for_disk: bool = True, commit: bool = False) -> None:
+    def flush(
+        self,
+        *,
+        wait_for_disk: bool = True,
+        commit: bool = False,
+        settle: Callable[[], None] | None = None,
+        awaiting: Sequence[models.Model] = (),
+    ) -> None:
         """Write everything recorded, in one transaction (or the caller's, if one is open);
         without ``wait_for_disk``, that transaction's commit does not wait for the disk.
         With ``commit``, the caller's transaction ends with these writes where the
-        database can take both in one round trip (nothing may use it after them)."""
+        database can take both in one round trip (nothing may use it after them).
+
+        With ``settle`` (work still running in that transaction, whose outcome some of
+        the rows wait for): everything not about the ``awaiting`` rows is sent first, then
+        ``settle`` is called (it amends them, or raises and nothing is committed), then
+        the rest."""
         if not self.pending:
             return
         alias = router.db_for_write(Run)
@@ -222,28 +246,46 @@ class Journal:
         by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         for obj in self._new:
             by_model[type(obj)].append(obj)
+        late = {id(obj) for obj in awaiting} if settle is not None else set()
         with dialect.atomic(savepoint=False):
             for model, objs in by_model.items():
                 self._give_keys(dialect, model, objs)
             with dialect.bookkeeping_cursor() as cursor:
                 if not wait_for_disk:
                     dialect.commit_without_waiting(cursor)
-                for objs in by_model.values():
-                    rows.insert(cursor, alias, objs)
-                for obj, fields in self._dirty.values():
-                    rows.update(cursor, alias, obj, fields)
-                histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
-                for row, obj in self._history:
-                    setattr(row, type(obj)._meta.pk.attname, obj.pk)
-                    histories[type(row)].append(row)
-                for history in histories.values():
-                    rows.insert(cursor, alias, history, keys=False)
-                rows.insert(cursor, alias, self._events, keys=False)
+                self._write(cursor, alias, by_model, lambda key: key not in late)
+                if settle is not None:
+                    settle()
+                    self._write(cursor, alias, by_model, lambda key: key in late)
                 if commit:
                     dialect.commit_with(cursor)
         if self.on_events is not None and self._events:
             self.on_events(list(self._events))
         self.discard()
+
+    def _write(
+        self,
+        cursor: Any,
+        alias: str,
+        by_model: dict[type[models.Model], list[models.Model]],
+        about: Callable[[int], bool],
+    ) -> None:
+        """The rows about the objects whose ``id`` ``about`` accepts (events are about
+        none: the id 0)."""
+        for objs in by_model.values():
+            rows.insert(cursor, alias, [obj for obj in objs if about(id(obj))])
+        for key, (obj, fields) in self._dirty.items():
+            if about(key):
+                rows.update(cursor, alias, obj, fields)
+        histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+        for row, obj in self._history:
+            if about(id(obj)):
+                setattr(row, type(obj)._meta.pk.attname, obj.pk)
+                histories[type(row)].append(row)
+        for history in histories.values():
+            rows.insert(cursor, alias, history, keys=False)
+        if about(0):
+            rows.insert(cursor, alias, self._events, keys=False)
 
     def _give_keys(
         self, dialect: Dialect, model: type[models.Model], objs: list[models.Model]

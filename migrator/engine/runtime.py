@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.db import models
 from django.db.models import prefetch_related_objects
 
 from ..models import Deployment, Run, Step, StepRun
@@ -75,14 +77,27 @@ class Runtime:
         that transaction is not on migrator's own database)."""
         return self.in_atomic and not self.target.shares_state
 
-    def flush_in_transaction(self, *, wait_for_disk: bool = True, commit: bool = False) -> None:
+    def flush_in_transaction(
+        self,
+        *,
+        wait_for_disk: bool = True,
+        commit: bool = False,
+        settle: Callable[[], None] | None = None,
+        awaiting: Sequence[models.Model] = (),
+    ) -> None:
         """At the end of a step's transaction: write the state in it, when it is ours
         (with ``wait_for_disk`` off, unless the whole deployment is one transaction; with
-        ``commit``, ending that transaction in the same round trip where it can)."""
+        ``commit``, ending that transaction in the same round trip where it can; with
+        ``settle``, see :meth:`Journal.flush`)."""
         if self.target.shares_state:
             self.journal.flush(
-                wait_for_disk=wait_for_disk or self.in_atomic, commit=commit and not self.in_atomic
+                wait_for_disk=wait_for_disk or self.in_atomic,
+                commit=commit and not self.in_atomic,
+                settle=settle,
+                awaiting=awaiting,
             )
+        if settle is not None:
+            settle()
 
     def flush_outside(self) -> None:
         """After a commit (or before work that commits on its own): write the state."""

@@ -98,6 +98,71 @@ def run_statements(
     )
 
 
+class SentStatements:
+    """A script sent whole (:meth:`Dialect.send_script`), read by :meth:`result`.
+
+    Until :meth:`end`, any query through Django's connection first reads the script's
+    results (raising its failure) and makes the connection usable again: code that asks
+    something of the database meanwhile waits for the script instead of breaking the
+    pipeline it is in."""
+
+    def __init__(
+        self, dialect: Dialect, statements: tuple[Statement, ...], where: str, sent: Any
+    ) -> None:
+        self._statements = statements
+        self._where = where
+        self._sent = sent
+        self._result: ScriptResult | None = None
+        self._error: StatementError | None = None
+        self._wrappers: list[Any] = dialect.connection.execute_wrappers
+        self._wrappers.append(self._before_query)
+
+    def result(self) -> ScriptResult:
+        """The statements' rows and seconds, waiting for them; :class:`StatementError`
+        (every time it is asked) if one failed."""
+        if self._result is None and self._error is None:
+            try:
+                done = self._sent.outcome()
+            except FailedAt as failure:
+                self._error = StatementError(
+                    self._statements[failure.index], failure.error, self._where
+                )
+                self._error.__cause__ = failure.error
+            else:
+                self._result = ScriptResult(
+                    [
+                        StatementResult(statement.sql, statement.line, rows, seconds)
+                        for statement, (rows, seconds) in zip(self._statements, done, strict=True)
+                    ]
+                )
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def end(self) -> None:
+        """The connection Django's again (the results read, not raised)."""
+        if self._before_query in self._wrappers:
+            self._wrappers.remove(self._before_query)
+        self._sent.end()
+
+    def _before_query(self, execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+        self.end()
+        self.result()
+        return execute(sql, params, many, context)
+
+
+def send_statements(
+    dialect: Dialect, statements: Iterable[Statement], where: str = ""
+) -> SentStatements | None:
+    """Send statements to run in the current transaction without waiting for them, where
+    the dialect can (see :meth:`Dialect.send_script`); None, having sent nothing,
+    otherwise."""
+    statements = tuple(statements)
+    sent = dialect.send_script(statements)
+    return None if sent is None else SentStatements(dialect, statements, where, sent)
+
+
 def check_validation(dialect: Dialect, query: str) -> tuple[bool, list[list[Any]]]:
     """A validation passes when its query returns no rows, or one row holding true."""
     with dialect.connection.cursor() as cursor:

@@ -185,19 +185,27 @@ def _attempt(
         with ex.target.atomic():
             # Only this step's: then its record's writes may end it (nothing follows them).
             own = len(ex.target.connection.atomic_blocks) == 1
-            act(ex)
-            # The step run's success commits in this same transaction when the state is
-            # in the target's database: then it is the ledger, and no row is needed.
-            _finish(
-                rt,
-                ex,
-                step_run,
-                finish_run,
-                ledger=not rt.target.shares_state,
-                wait_for_disk=_waits_for_disk(ex),
-                # Unless Django is to roll it back (an inner block failed and was caught).
-                commit=own and not ex.target.connection.needs_rollback,
-            )
+            # Its record follows its work in this transaction, with nothing in between:
+            # the kind may leave the work running while the record is built.
+            ex.may_defer = own and _record_follows_work(rt, ex)
+            try:
+                act(ex)
+                # The step run's success commits in this same transaction when the state
+                # is in the target's database: then it is the ledger, and no row is needed.
+                _finish(
+                    rt,
+                    ex,
+                    step_run,
+                    finish_run,
+                    ledger=not rt.target.shares_state,
+                    wait_for_disk=_waits_for_disk(ex),
+                    # Unless Django is to roll it back (an inner block failed and was
+                    # caught).
+                    commit=own and not ex.target.connection.needs_rollback,
+                )
+            finally:
+                if ex.deferred is not None:
+                    ex.deferred.end()
     else:
         act(ex)
         with ex.target.atomic():
@@ -216,13 +224,19 @@ def _finish(
     wait_for_disk: bool = True,
     commit: bool = False,
 ) -> None:
-    """Inside the step's (last) transaction: check, write the ledger, record the result."""
+    """Inside the step's (last) transaction: check, write the ledger, record the result.
+
+    Work the kind left running is waited for by the flush, once what does not depend on
+    it went to the server: the rows it changed are then written with the rest, before the
+    commit (its failure is the step's, and nothing is committed)."""
     if rt.foreign_keys_off:
         try:
             ex.dialect.check_foreign_keys()  # type: ignore[attr-defined]
         except Exception as exc:  # noqa: BLE001 - raised as the step's failure
             raise StepFailed(f"{ex.where}{exc}") from exc
-    ex.progress.finish()
+    deferred = ex.deferred
+    if deferred is None:
+        ex.progress.finish()
     if ledger:
         ex.checkpoints.finish_step(ex.progress.done)
     rt.journal.transition(
@@ -234,7 +248,41 @@ def _finish(
     )
     if finish_run is not None:
         finish_run(ex.progress.done)
-    rt.flush_in_transaction(wait_for_disk=wait_for_disk, commit=commit)
+    if deferred is None:
+        rt.flush_in_transaction(wait_for_disk=wait_for_disk, commit=commit)
+        return
+    run = ex.run
+    before = ex.progress.done
+    settled: list[bool] = []
+
+    def settle() -> None:
+        if settled:
+            return
+        deferred.settle()
+        settled.append(True)
+        ex.progress.finish()
+        more = ex.progress.done - before
+        rt.journal.amend(step_run, rows_affected=ex.progress.done)
+        if finish_run is not None:  # the run finished with it (see run.complete_run)
+            rows = run.rows_done + more
+            rt.journal.amend(run, rows_done=rows, rows_total=rows)
+
+    rt.flush_in_transaction(
+        wait_for_disk=wait_for_disk, commit=commit, settle=settle, awaiting=(step_run, run)
+    )
+
+
+def _record_follows_work(rt: Runtime, ex: StepExecution) -> bool:
+    """Whether the step's record is written in its own transaction right after its work,
+    with nothing else to run in between (no foreign key check, no dry-run report) and
+    committed with it."""
+    return (
+        rt.target.shares_state
+        and not rt.in_atomic
+        and not rt.foreign_keys_off
+        and rt.report is None
+        and not ex.dry_run
+    )
 
 
 #: Kinds whose whole effect is SQL in the step's own transaction: if a server crash loses

@@ -415,3 +415,160 @@ def test_a_statement_the_connections_encoding_cannot_hold_is_named_before_any_ru
         raw.rollback()
     finally:
         other.close()
+
+
+def _statements(script: str) -> tuple[Any, ...]:
+    from migrator.dialects import split_statements
+
+    return split_statements("postgresql", script)
+
+
+def test_a_script_sent_whole_is_followed_by_the_writers_rows_in_its_transaction(
+    table: None,
+) -> None:
+    """The script's statements go first and are read by whoever sent them; the writer's
+    rows and the COMMIT follow them in the same pipeline and transaction."""
+    from migrator.engine.sql import send_statements
+
+    dialect = dialect_for("default")
+    with transaction.atomic():
+        sent = send_statements(
+            dialect,
+            _statements(
+                "INSERT INTO writer_t VALUES (1, 'one', NULL);\nUPDATE writer_t SET id = 2;"
+            ),
+        )
+        assert sent is not None
+        try:
+            with dialect.bookkeeping_cursor() as writer:
+                writer.execute(INSERT, [3, "three", None])
+                result = sent.result()  # in the middle of the writer's statements
+                writer.execute(INSERT, [4, "four", None])
+        finally:
+            sent.end()
+    assert [(s.line, s.rows) for s in result.statements] == [(1, 1), (2, 1)]
+    assert [row[0] for row in stored()] == [2, 3, 4]
+
+
+def test_a_failed_script_sent_whole_takes_the_writers_rows_with_it_and_names_its_line(
+    table: None,
+) -> None:
+    """A statement of the script fails: the writer's rows sent after it are not written,
+    the failure names the statement's line, and the writer's next flush (its prepared
+    statements) works."""
+    from migrator.engine.sql import StatementError, send_statements
+
+    dialect = dialect_for("default")
+    with transaction.atomic():
+        with dialect.bookkeeping_cursor() as writer:
+            writer.execute(INSERT, [1, "one", None])  # prepared on this connection
+    with pytest.raises(StatementError) as failed, transaction.atomic():
+        sent = send_statements(
+            dialect,
+            _statements(
+                "INSERT INTO writer_t VALUES (2, 'two', NULL);\n"
+                "INSERT INTO writer_t VALUES (1, 'again', NULL);\n"
+                "INSERT INTO writer_t VALUES (9, 'never', NULL);"
+            ),
+            "001 step 1 (x): ",
+        )
+        assert sent is not None
+        try:
+            with dialect.bookkeeping_cursor() as writer:
+                writer.execute(INSERT, [5, "five", None])
+                writer.execute("INSERT INTO writer_t (id, label) VALUES (%s, %s)", [6, "six"])
+                sent.result()
+        finally:
+            sent.end()
+    assert "001 step 1 (x): statement at line 2 failed: IntegrityError" in str(failed.value)
+    assert [row[0] for row in stored()] == [1]
+    with transaction.atomic():
+        with dialect.bookkeeping_cursor() as writer:
+            writer.execute(INSERT, [7, "seven", None])
+            writer.execute("INSERT INTO writer_t (id, label) VALUES (%s, %s)", [8, "eight"])
+    assert [row[0] for row in stored()] == [1, 7, 8]
+
+
+def test_a_query_while_a_script_is_in_flight_waits_for_it() -> None:
+    """Django's connection used while a script sent whole runs: the query waits for the
+    script (raising its failure) instead of breaking the pipeline the script is in."""
+    from migrator.engine.sql import StatementError, send_statements
+
+    dialect = dialect_for("default")
+    with transaction.atomic():
+        sent = send_statements(dialect, _statements("SELECT pg_sleep(0.2);\nSELECT 1;"))
+        assert sent is not None
+        try:
+            assert dialect.scalar("SELECT 41 + 1") == 42
+            assert [s.rows for s in sent.result().statements] == [1, 1]
+        finally:
+            sent.end()
+    with pytest.raises(StatementError, match="line 2 failed"), transaction.atomic():
+        sent = send_statements(dialect, _statements("SELECT 1;\nSELECT 1/0;"))
+        assert sent is not None
+        try:
+            dialect.scalar("SELECT 1")
+        finally:
+            sent.end()
+    assert dialect.scalar("SELECT 2") == 2
+
+
+def test_a_migrations_rows_are_recorded_when_its_script_is_read_after_its_record_is_built(
+    catalog_dir: Path,
+) -> None:
+    """The step's record is built while the script runs: the rows it changed are still
+    those of its step run, its run and the run's history row; a failing script leaves no
+    record of success and nothing of the script."""
+    from migrator.models import Run, StepRun
+
+    write(
+        catalog_dir,
+        "001_rows.sql",
+        "-- migrate:up\nCREATE TABLE rows_t (id INTEGER);\n"
+        "INSERT INTO rows_t SELECT generate_series(1, 7);\nUPDATE rows_t SET id = id + 1 "
+        "WHERE id < 4;\n-- migrate:down\nDROP TABLE rows_t;\n",
+    )
+    write(
+        catalog_dir,
+        "002_fails.sql",
+        "-- migrate:up\nCREATE TABLE fails_t (id INTEGER);\nINSERT INTO rows_t VALUES ('x');\n"
+        "-- migrate:down\nDROP TABLE fails_t;\n",
+    )
+    try:
+        deployment = services.apply("default", actor="t", backend="inline", auto_rollback=False)
+        assert deployment.status == "failed"
+        assert "002 step 1 (fails): statement at line 3 failed: DataError" in deployment.error
+        first = StepRun.objects.get(run__migration__version="001")
+        assert (first.status, first.rows_affected) == ("succeeded", 10)
+        run = Run.objects.get(migration__version="001")
+        assert (run.status, run.rows_done, run.rows_total) == ("succeeded", 10, 10)
+        # The run's history row of its success says them too.
+        assert [(h.status, h.rows_done) for h in run.history.order_by("history_id")][-1] == (
+            "succeeded",
+            10,
+        )
+        failed = StepRun.objects.get(run__migration__version="002")
+        assert failed.status == "failed" and failed.rows_affected == 0
+        assert not dialect_for("default").table_exists("fails_t")
+        assert Migration.objects.get(version="002").applied is False
+        assert Migration.objects.get(version="001").applied is True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS rows_t")
+            cursor.execute("DROP TABLE IF EXISTS fails_t")
+
+
+def test_an_empty_script_sent_whole_is_answered() -> None:
+    """A deliberately empty down part sent whole: only its transaction's BEGIN goes, and
+    it is answered (nothing waits for a Sync that is not coming)."""
+    from migrator.engine.sql import send_statements
+
+    dialect = dialect_for("default")
+    with transaction.atomic():
+        sent = send_statements(dialect, ())
+        assert sent is not None
+        try:
+            assert sent.result().statements == []
+        finally:
+            sent.end()
+        assert dialect.scalar("SELECT 1") == 1

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...dialects import Statement, split_statements
 from .. import faults
 from ..errors import StepFailed
-from ..sql import ScriptResult, StatementError, run_statements
+from ..execution import Deferred
+from ..sql import ScriptResult, StatementError, run_statements, send_statements
 from .base import StepKind, WayBack
 from .statements import changes_rows_only, tables_named
 
@@ -97,7 +98,15 @@ class SqlKind(StepKind):
         ex.progress.start(None)
         # A script may change what migrator's own statements rely on (search_path).
         keeper = ex.dialect.session_keeper(statements)
-        if self.transactional_for(ex.step, ex.direction):
+        transactional = self.transactional_for(ex.step, ex.direction)
+        if transactional and self._may_leave_running(ex, validate, keeper):
+            sent = send_statements(ex.dialect, statements, ex.where)
+            if sent is not None:
+                # The step's record is built while the server runs the script; it waits
+                # for the script's outcome before anything of it is final.
+                ex.deferred = Deferred(lambda: self._record(ex, sent.result()), sent.end)
+                return
+        if transactional:
             with ex.limits():
                 result = run_statements(ex.dialect, statements, ex.where)
         else:
@@ -106,6 +115,23 @@ class SqlKind(StepKind):
             keeper.theirs()  # the check sees what the script's statements saw
             self.validate(ex, ex.step.validation, "validation")
         keeper.ours()
+        self._record(ex, result)
+
+    @staticmethod
+    def _may_leave_running(ex: StepExecution, validate: bool, keeper: SessionKeeper) -> bool:
+        """Whether nothing runs between the script and the step's record: no validation
+        after it, no session setting to put back, no time limits around it."""
+        options = ex.step.options
+        return (
+            ex.may_defer
+            and not validate
+            and not keeper.keeps
+            and not options.get("timeout")
+            and not options.get("lock_timeout")
+        )
+
+    @staticmethod
+    def _record(ex: StepExecution, result: ScriptResult) -> None:
         for statement in result.statements:
             ex.note(
                 kind="statement",
