@@ -256,7 +256,9 @@ def _fetch_timed(
     pgconn: Any, answers: list[tuple[list[Any], float]], count: int
 ) -> Generator[Any, Any, None]:
     """The results of the next ``count`` commands into ``answers``, with when they
-    arrived (those that did, if the connection is lost)."""
+    arrived (those that did, if the connection is lost), after sending what the socket
+    could not take yet (a big script)."""
+    yield from generators.send(pgconn)
     while len(answers) < count:
         batch = yield from generators.fetch_many(pgconn)
         answers.append((batch, time.perf_counter()))

@@ -572,3 +572,22 @@ def test_an_empty_script_sent_whole_is_answered() -> None:
         finally:
             sent.end()
         assert dialect.scalar("SELECT 1") == 1
+
+
+def test_a_script_larger_than_the_sockets_buffer_is_sent_whole(table: None) -> None:
+    """Megabytes of statements sent whole: what the socket could not take at once is sent
+    while the results are read (nothing waits for statements the server never got)."""
+    from migrator.engine.sql import send_statements
+
+    script = "\n".join(
+        f"INSERT INTO writer_t VALUES ({n}, '{'x' * 200}', NULL);" for n in range(1, 20001)
+    )
+    dialect = dialect_for("default")
+    with transaction.atomic():
+        sent = send_statements(dialect, _statements(script))
+        assert sent is not None
+        try:
+            assert sent.result().rows == 20000
+        finally:
+            sent.end()
+    assert len(stored()) == 20000
