@@ -591,3 +591,46 @@ def test_a_script_larger_than_the_sockets_buffer_is_sent_whole(table: None) -> N
         finally:
             sent.end()
     assert len(stored()) == 20000
+
+
+def test_a_runs_rows_add_up_over_its_sql_steps_read_after_their_records(
+    catalog_dir: Path,
+) -> None:
+    """Three SQL steps, each's record built while its statements run: each step run has
+    its own rows, the run the sum, rolling back too."""
+    from migrator.models import Run, StepRun
+
+    write(
+        catalog_dir,
+        "001_steps.py",
+        "from migrator import dsl\n\n"
+        "class Migration(dsl.Migration):\n"
+        "    steps = [\n"
+        "        dsl.RunSQL('CREATE TABLE steps_t (id INT);\\n"
+        "INSERT INTO steps_t SELECT generate_series(1, 3)', backward='DROP TABLE steps_t'),\n"
+        "        dsl.RunSQL('UPDATE steps_t SET id = id * 10 WHERE id > 1',\n"
+        "                   backward='UPDATE steps_t SET id = id / 10 WHERE id > 1'),\n"
+        "        dsl.RunSQL('INSERT INTO steps_t VALUES (4), (5), (6), (7)',\n"
+        "                   backward='DELETE FROM steps_t WHERE id BETWEEN 4 AND 7'),\n"
+        "    ]\n",
+    )
+    try:
+        deployment = services.apply("default", actor="t", backend="inline")
+        assert deployment.status == "succeeded", deployment.error
+        forward = Run.objects.get(direction="forward")
+        steps = StepRun.objects.filter(run=forward).order_by("order")
+        assert [s.rows_affected for s in steps] == [3, 2, 4]
+        assert (forward.rows_done, forward.rows_total) == (9, 9)
+        back = services.rollback("default", actor="t", backend="inline", count=1)
+        assert back.status == "succeeded", back.error
+        backward = Run.objects.get(direction="backward")
+        steps = StepRun.objects.filter(run=backward).order_by("order")
+        assert [s.rows_affected for s in steps] == [4, 2, 0]
+        assert (backward.rows_done, backward.rows_total) == (6, 6)
+        assert [(h.status, h.rows_done) for h in backward.history.order_by("history_id")][-1] == (
+            "succeeded",
+            6,
+        )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS steps_t")
