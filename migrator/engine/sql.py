@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dialects import Dialect, Statement, split_statements
-from ..dialects.base import FailedAt
+from ..dialects.base import FailedAt, SentScript
 from .errors import StepFailed
 
 
@@ -107,7 +107,7 @@ class SentStatements:
     pipeline it is in."""
 
     def __init__(
-        self, dialect: Dialect, statements: tuple[Statement, ...], where: str, sent: Any
+        self, dialect: Dialect, statements: tuple[Statement, ...], where: str, sent: SentScript
     ) -> None:
         self._statements = statements
         self._where = where
