@@ -66,6 +66,16 @@ def describe(obj: models.Model) -> str:
 
 
 @dataclass
+class Awaited:
+    """Rows whose values wait for work still running in the flush's transaction (the rows
+    a step's statements changed): written after ``settle``, which waits for that work and
+    amends them, or raises."""
+
+    rows: Sequence[models.Model]
+    settle: Callable[[], None]
+
+
+@dataclass
 class Memento:
     """What a journal held, and its rows looked like, at one moment."""
 
@@ -227,18 +237,16 @@ class Journal:
         *,
         wait_for_disk: bool = True,
         commit: bool = False,
-        settle: Callable[[], None] | None = None,
-        awaiting: Sequence[models.Model] = (),
+        awaited: Awaited | None = None,
     ) -> None:
         """Write everything recorded, in one transaction (or the caller's, if one is open);
         without ``wait_for_disk``, that transaction's commit does not wait for the disk.
         With ``commit``, the caller's transaction ends with these writes where the
         database can take both in one round trip (nothing may use it after them).
 
-        With ``settle`` (work still running in that transaction, whose outcome some of
-        the rows wait for): everything not about the ``awaiting`` rows is sent first, then
+        With ``awaited``: everything not about its rows is sent first, then its
         ``settle`` is called (it amends them, or raises and nothing is committed), then
-        the rest."""
+        its rows."""
         if not self.pending:
             return
         alias = router.db_for_write(Run)
@@ -246,17 +254,17 @@ class Journal:
         by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         for obj in self._new:
             by_model[type(obj)].append(obj)
-        late = {id(obj) for obj in awaiting} if settle is not None else set()
+        late = {id(obj) for obj in awaited.rows} if awaited is not None else set()
         with dialect.atomic(savepoint=False):
             for model, objs in by_model.items():
                 self._give_keys(dialect, model, objs)
             with dialect.bookkeeping_cursor() as cursor:
                 if not wait_for_disk:
                     dialect.commit_without_waiting(cursor)
-                self._write(cursor, alias, by_model, lambda key: key not in late)
-                if settle is not None:
-                    settle()
-                    self._write(cursor, alias, by_model, lambda key: key in late)
+                self._write(cursor, alias, by_model, late, later=False)
+                if awaited is not None:
+                    awaited.settle()
+                    self._write(cursor, alias, by_model, late, later=True)
                 if commit:
                     dialect.commit_with(cursor)
         if self.on_events is not None and self._events:
@@ -268,23 +276,25 @@ class Journal:
         cursor: Any,
         alias: str,
         by_model: dict[type[models.Model], list[models.Model]],
-        about: Callable[[int], bool],
+        late: set[int],
+        *,
+        later: bool,
     ) -> None:
-        """The rows about the objects whose ``id`` ``about`` accepts (events are about
-        none: the id 0)."""
+        """The rows about the objects whose ``id`` is in ``late`` (``later``) or not (and
+        the events, which wait for nothing)."""
         for objs in by_model.values():
-            rows.insert(cursor, alias, [obj for obj in objs if about(id(obj))])
+            rows.insert(cursor, alias, [obj for obj in objs if (id(obj) in late) == later])
         for key, (obj, fields) in self._dirty.items():
-            if about(key):
+            if (key in late) == later:
                 rows.update(cursor, alias, obj, fields)
         histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         for row, obj in self._history:
-            if about(id(obj)):
+            if (id(obj) in late) == later:
                 setattr(row, type(obj)._meta.pk.attname, obj.pk)
                 histories[type(row)].append(row)
         for history in histories.values():
             rows.insert(cursor, alias, history, keys=False)
-        if about(0):
+        if not later:
             rows.insert(cursor, alias, self._events, keys=False)
 
     def _give_keys(

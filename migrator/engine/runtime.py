@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db import models
 from django.db.models import prefetch_related_objects
 
 from ..models import Deployment, Run, Step, StepRun
 from ..states import Status
 from .control import Flags
-from .journal import Journal
+from .journal import Awaited, Journal
 from .policy import Policy
 from .progress import Board, Reporter
 from .target import Target
@@ -78,26 +76,20 @@ class Runtime:
         return self.in_atomic and not self.target.shares_state
 
     def flush_in_transaction(
-        self,
-        *,
-        wait_for_disk: bool = True,
-        commit: bool = False,
-        settle: Callable[[], None] | None = None,
-        awaiting: Sequence[models.Model] = (),
+        self, *, wait_for_disk: bool = True, commit: bool = False, awaited: Awaited | None = None
     ) -> None:
         """At the end of a step's transaction: write the state in it, when it is ours
         (with ``wait_for_disk`` off, unless the whole deployment is one transaction; with
         ``commit``, ending that transaction in the same round trip where it can; with
-        ``settle``, see :meth:`Journal.flush`)."""
+        ``awaited``, see :meth:`Journal.flush`: settled here if nothing was written)."""
         if self.target.shares_state:
             self.journal.flush(
                 wait_for_disk=wait_for_disk or self.in_atomic,
                 commit=commit and not self.in_atomic,
-                settle=settle,
-                awaiting=awaiting,
+                awaited=awaited,
             )
-        if settle is not None:
-            settle()
+        if awaited is not None:
+            awaited.settle()
 
     def flush_outside(self) -> None:
         """After a commit (or before work that commits on its own): write the state."""

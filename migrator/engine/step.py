@@ -22,6 +22,7 @@ from .control import CancelRequested, PauseRequested
 from .coverage import applying_run
 from .errors import RunFailed, StepFailed
 from .execution import StepExecution
+from .journal import Awaited
 from .kinds import kind_for
 from .progress import Progress
 from .runtime import Runtime
@@ -268,7 +269,7 @@ def _finish(
             rt.journal.amend(run, rows_done=rows, rows_total=rows)
 
     rt.flush_in_transaction(
-        wait_for_disk=wait_for_disk, commit=commit, settle=settle, awaiting=(step_run, run)
+        wait_for_disk=wait_for_disk, commit=commit, awaited=Awaited((step_run, run), settle)
     )
 
 
