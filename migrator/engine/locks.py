@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -23,13 +24,18 @@ from ..conf import migrator_settings
 from ..dialects import state_atomic
 from ..exceptions import OperationFailed
 from ..models import Deployment, TargetLock
+from ..states import Status
 from .target import Target
 
 HOST = socket.gethostname()
 
 
 class LockHeld(OperationFailed):
-    """The target is held by another deployment."""
+    """The target is held by another deployment (``holder``: its lock row, if any)."""
+
+    def __init__(self, message: str, holder: TargetLock | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 def advisory_key(database: str) -> int:
@@ -78,9 +84,55 @@ def _state_atomic() -> transaction.Atomic:
     return state_atomic()
 
 
+# A deployment records its end (succeeded, paused, failed...) and then releases the
+# target: someone who saw that end and starts the next deployment at once must not be
+# refused for the moment in between. Bounded: a holder that never lets go is reported.
+RELEASE_GRACE_SECONDS = 10.0
+_RECORDED_ITS_END = frozenset(
+    {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.CANCELLED,
+        Status.ROLLED_BACK,
+        Status.PARTIALLY_ROLLED_BACK,
+        Status.PAUSED,
+        Status.INTERRUPTED,
+    }
+)
+
+
 @contextmanager
 def hold(target: Target, deployment: Deployment) -> Iterator[None]:
-    """Hold ``target`` for ``deployment`` or raise :class:`LockHeld` naming the holder."""
+    """Hold ``target`` for ``deployment`` or raise :class:`LockHeld` naming the holder.
+
+    A holder whose deployment has already recorded its end is only letting go: it is
+    waited for (up to ``RELEASE_GRACE_SECONDS``) instead of refused."""
+    deadline = time.monotonic() + RELEASE_GRACE_SECONDS
+    while True:
+        try:
+            release = _try_hold(target, deployment)
+            break
+        except LockHeld as exc:
+            # None: between the row and the lock, on its way in or out.
+            if time.monotonic() >= deadline or not (exc.holder is None or letting_go(exc.holder)):
+                raise
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        release()
+
+
+def letting_go(lock: TargetLock) -> bool:
+    """Whether the holder of ``lock`` has recorded its deployment's end and is only about
+    to release the target (its worker still alive)."""
+    if lock.deployment_id is None:
+        return False
+    status = Deployment.objects.filter(pk=lock.deployment_id).values_list("status", flat=True)
+    return status.first() in _RECORDED_ITS_END and lock_holder_alive(lock)
+
+
+def _try_hold(target: Target, deployment: Deployment) -> Callable[[], None]:
     dialect = target.dialect
     now = timezone.now()
     row = TargetLock(
@@ -96,17 +148,23 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
         key = advisory_key(target.alias)
         if not dialect.try_advisory_lock(key):
             holder = TargetLock.objects.filter(database=target.alias).first()
-            raise LockHeld(f"{target.alias} is locked by {describe(holder)}")
+            raise LockHeld(f"{target.alias} is locked by {describe(holder)}", holder)
         try:
             # The advisory lock is the truth; the row tells who holds it.
             with _state_atomic():
                 TargetLock.objects.filter(database=target.alias).delete()
                 row.save()
-            yield
-        finally:
-            TargetLock.objects.filter(database=target.alias, deployment=deployment).delete()
+        except BaseException:
             dialect.advisory_unlock(key)
-        return
+            raise
+
+        def unlock() -> None:
+            try:
+                TargetLock.objects.filter(database=target.alias, deployment=deployment).delete()
+            finally:
+                dialect.advisory_unlock(key)
+
+        return unlock
     try:
         with _state_atomic():
             row.save()
@@ -117,11 +175,12 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
             if current is not None and not lock_holder_alive(current)
             else ""
         )
-        raise LockHeld(f"{target.alias} is locked by {describe(current)}.{hint}") from None
-    try:
-        yield
-    finally:
+        raise LockHeld(f"{target.alias} is locked by {describe(current)}.{hint}", current) from None
+
+    def delete_row() -> None:
         TargetLock.objects.filter(pk=row.pk).delete()
+
+    return delete_row
 
 
 def lock_holder_alive(lock: TargetLock) -> bool:

@@ -29,9 +29,12 @@ def check_database(database: str) -> None:
 
 
 def holder(database: str) -> str | None:
-    """Who keeps ``database`` busy: a live lock or an unfinished deployment."""
+    """Who keeps ``database`` busy: a live lock or an unfinished deployment.
+
+    A lock whose deployment has recorded its end is not: the next deployment waits the
+    moment it takes to be released (:func:`locks.hold`)."""
     lock = TargetLock.objects.filter(database=database).first()
-    if lock is not None:
+    if lock is not None and not locks.letting_go(lock):
         return locks.describe(lock)
     busy = Deployment.objects.filter(database=database, status__in=list(UNFINISHED)).first()
     if busy is not None:

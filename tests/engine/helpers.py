@@ -6,12 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from django.db import connections
 
+from migrator.engine import locks
+from migrator.engine.target import Target
 from migrator.models import Deployment
 from migrator.schema import table_checksum
 
@@ -172,3 +175,22 @@ def require_redis() -> str:
     url = os.environ.get("REDIS_URL")
     assert url, "REDIS_URL is not set: run the suite with `make test`, which starts Redis"
     return url
+
+
+def hold_in_a_thread(holder: Deployment) -> tuple[threading.Thread, threading.Event]:
+    """Hold the target for ``holder`` in another thread (another session, like another
+    worker) until the returned event is set."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with locks.hold(Target("default"), holder):
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(30)
+    return thread, release

@@ -25,7 +25,14 @@ from migrator.models import Deployment, Event, Migration, StepRun, TargetLock
 from migrator.states import Status
 
 from ..conftest import write
-from .helpers import checksum, items_migration, transform_migration, wait_for, wait_until
+from .helpers import (
+    checksum,
+    hold_in_a_thread,
+    items_migration,
+    transform_migration,
+    wait_for,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
 
@@ -68,7 +75,8 @@ def test_pause_then_resume_finishes_exactly(slow: Path) -> None:
     assert deployment.status == Status.PAUSED and not deployment.pause_requested
     step = StepRun.objects.get(run__deployment=deployment)
     assert 0 < step.batches_done < 60 and step.status == Status.PAUSED
-    assert not TargetLock.objects.exists()
+    # The worker records the pause, then lets go of the target (a moment later).
+    wait_until(lambda: not TargetLock.objects.exists(), what="the target to be released")
     # Paused work still owns the target: nothing else may start there.
     with pytest.raises(OperationFailed, match=f"deployment #{deployment.pk} \\(paused"):
         services.apply("default", actor="bob", backend="inline")
@@ -120,19 +128,7 @@ def test_a_held_target_refuses_a_second_deployment_naming_the_holder(slow: Path)
     # deployment holds the target.
     Deployment.objects.filter(pk=other.pk).update(status=Status.QUEUED)
     holder = Deployment.objects.create(direction="forward", requested_by="alice")
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:  # another thread = another database session, like another worker
-        try:
-            with locks.hold(Target("default"), holder):
-                held.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    assert held.wait(30)
+    thread, release = hold_in_a_thread(holder)
     try:
         lock = services.status("default")["databases"][0]["lock"]
         assert lock["deployment"] == holder.pk and lock["pid"] == os.getpid()
@@ -143,6 +139,37 @@ def test_a_held_target_refuses_a_second_deployment_naming_the_holder(slow: Path)
         thread.join()
     assert done.status == Status.FAILED
     assert f"deployment #{holder.pk}" in done.error and socket.gethostname() in done.error
+    assert not Migration.objects.get(version="002").applied
+
+
+def test_a_deployment_started_as_the_previous_one_lets_go_waits_for_it(slow: Path) -> None:
+    # The previous deployment recorded its end and is about to release the target: whoever
+    # saw that end and starts the next one at once is not refused for that moment.
+    finished = Deployment.objects.create(direction="forward", requested_by="alice")
+    Deployment.objects.filter(pk=finished.pk).update(status=Status.SUCCEEDED)
+    thread, release = hold_in_a_thread(finished)
+    threading.Timer(0.5, release.set).start()
+    try:
+        following = services.apply("default", actor="bob", backend="inline")
+    finally:
+        release.set()
+        thread.join()
+    assert following.status == Status.SUCCEEDED, following.error
+    assert Migration.objects.get(version="002").applied
+
+
+def test_a_finished_holder_that_never_lets_go_is_reported(slow: Path, monkeypatch) -> None:
+    monkeypatch.setattr(locks, "RELEASE_GRACE_SECONDS", 0.5)
+    finished = Deployment.objects.create(direction="forward", requested_by="alice")
+    Deployment.objects.filter(pk=finished.pk).update(status=Status.SUCCEEDED)
+    thread, release = hold_in_a_thread(finished)
+    try:
+        refused = services.apply("default", actor="bob", backend="inline")
+    finally:
+        release.set()
+        thread.join()
+    assert refused.status == Status.FAILED
+    assert f"not started: default is locked by deployment #{finished.pk}" in refused.error
     assert not Migration.objects.get(version="002").applied
 
 

@@ -3,21 +3,20 @@ ending in a true state, and rollbacks that do what the plan announced."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from django.db import connection, connections
 
 from migrator import services
-from migrator.engine import execute, faults, locks
+from migrator.engine import execute, faults
 from migrator.engine.target import Target
 from migrator.exceptions import BadInput, OperationFailed
 from migrator.models import Deployment, Migration, TargetLock
 from migrator.states import Status
 
 from ..conftest import marker_sql, write
-from .helpers import checksum, items_migration
+from .helpers import checksum, hold_in_a_thread, items_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
 
@@ -61,19 +60,7 @@ def test_a_deployment_that_lost_the_lock_race_never_applies_twice(items: Path) -
     loser = services.create_deployment(services.plan("default"), actor="bob")
     Deployment.objects.filter(pk=loser.pk).update(status=Status.QUEUED)
     holder = Deployment.objects.create(direction="forward", requested_by="alice")
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with locks.hold(Target("default"), holder):
-                held.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    assert held.wait(30)
+    thread, release = hold_in_a_thread(holder)
     try:
         lost = execute(loser.pk)
     finally:
