@@ -13,6 +13,7 @@ from django.db import router
 from .. import audit
 from ..dialects import dialect_for, state_atomic
 from ..engine import rows
+from ..heap import long_lived_frozen
 from ..models import Migration, Step
 from .loader import Catalog
 from .spec import MigrationSpec
@@ -162,7 +163,7 @@ def sync_catalog(catalog: Catalog, *, actor: str, check: bool = False) -> SyncRe
     report = SyncReport(warnings=[str(w) for w in catalog.warnings])
     reason = f"sync by {actor}"
     try:
-        with state_atomic(), sync_lock():
+        with long_lived_frozen(), state_atomic(), sync_lock():
             databases = set(catalog.databases) | set(
                 Migration.objects.values_list("database", flat=True).distinct()
             )

@@ -19,6 +19,7 @@ import traceback
 from django.db import close_old_connections
 from django.utils import timezone
 
+from ..heap import long_lived_frozen
 from ..models import Deployment
 from ..models.execution import Phase
 from ..states import Status
@@ -44,6 +45,11 @@ _STARTS = {
 
 def execute(deployment_id: int, reporter: Reporter | None = None) -> Deployment | None:
     """Run (or resume) a queued deployment to its end, a pause or a failure."""
+    with long_lived_frozen():
+        return _execute(deployment_id, reporter)
+
+
+def _execute(deployment_id: int, reporter: Reporter | None) -> Deployment | None:
     reporter = reporter or current_reporter()
     # The plan is for people (the console, the CLI): the runs are rows of their own. Its
     # JSON grows with the catalog (half a megabyte for a thousand migrations) and is
