@@ -170,6 +170,8 @@ class Dialect(BatchOps):
     transactional_ddl: ClassVar[bool] = True
     #: Server-side advisory locks exist (PostgreSQL); otherwise a lock row is the lock.
     advisory_locks: ClassVar[bool] = False
+    #: Whether :meth:`send_script` can send a script without waiting for it.
+    sends_scripts: ClassVar[bool] = False
     #: How a dry run isolates its work: "transaction" (rolled back) or "scratch" (a copy).
     dry_run_strategy: ClassVar[str] = "transaction"
     #: Whether a migration can ask to run with foreign-key checks off.

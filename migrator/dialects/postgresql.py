@@ -7,6 +7,7 @@ import re
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from django.db import DatabaseError
@@ -155,6 +156,14 @@ _AUTHORIZATION = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
+def _session_effects(statements: tuple[Statement, ...]) -> tuple[bool, tuple[str, ...]]:
+    """Whether ``statements`` may drop prepared statements, and the session settings they
+    may change: read once per script (scripts repeat across runs)."""
+    drops = any(_DROPS_PREPARED.search(s.sql) for s in statements)
+    return drops, _settings_changed(statements)
+
+
 def _settings_changed(statements: tuple[Statement, ...]) -> tuple[str, ...]:
     """The session settings ``statements`` may change (search_path and role whenever
     they are named at all: a function body may set them too)."""
@@ -177,10 +186,19 @@ def _settings_changed(statements: tuple[Statement, ...]) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda name: (name != "session_authorization", name)))
 
 
+@lru_cache(maxsize=1024)
+def _all_pipelinable(statements: tuple[Statement, ...]) -> bool:
+    """Whether every statement can go in a pipeline (once per script)."""
+    from .postgresql_cursor import pipelinable
+
+    return all(s.copy_data is None and pipelinable(s.sql) for s in statements)
+
+
 class PostgreSQLDialect(Dialect):
     vendor: ClassVar[str] = "postgresql"
     display_name: ClassVar[str] = "PostgreSQL"
     advisory_locks: ClassVar[bool] = True
+    sends_scripts: ClassVar[bool] = True
 
     # -- statements -----------------------------------------------------------------
 
@@ -339,7 +357,7 @@ class PostgreSQLDialect(Dialect):
         and the COMMIT go in one round trip, built while the server runs the script.
         Not while DEBUG logs queries, or after host code ran (the writer then checks its
         prepared statements first, with a query of its own)."""
-        from .postgresql_cursor import pipelinable, prepared_names, send_pipelined
+        from .postgresql_cursor import prepared_names, send_pipelined
 
         raw = self.connection.connection
         if (
@@ -347,7 +365,7 @@ class PostgreSQLDialect(Dialect):
             or self.connection.queries_logged
             or not self.connection.in_atomic_block
             or prepared_names(raw).doubted
-            or not all(s.copy_data is None and pipelinable(s.sql) for s in statements)
+            or not _all_pipelinable(tuple(statements))
         ):
             return None
         flight = send_pipelined(raw, [s.sql for s in statements])
@@ -411,9 +429,9 @@ class PostgreSQLDialect(Dialect):
         ``set_config('search_path', '', false)``, ``SET ROLE``, ``SET statement_timeout``):
         the next migration and migrator's own statements see the connection's own again.
         Reads nothing for a script that sets nothing."""
-        if any(_DROPS_PREPARED.search(s.sql) for s in statements):
+        drops_prepared, names = _session_effects(statements)
+        if drops_prepared:
             self._forget_prepared()
-        names = _settings_changed(statements)
         return _SettingsKeeper(self, names) if names else SessionKeeper()
 
     def _forget_prepared(self) -> None:

@@ -186,16 +186,22 @@ def summary(backup: Backup) -> dict[str, Any]:
     }
 
 
+def planned_mode(rt: Runtime, run: Run) -> str:
+    """The backup the deployment asked for (or the plan chose) before ``run``: ``off``,
+    ``touched``..."""
+    options = rt.deployment.options
+    mode = str(options.get("backup", migrator_settings.BACKUP))
+    if mode == "auto":
+        chosen = run.migration.version in options.get("backup_versions", [])
+        mode = "touched" if chosen else "off"
+    return mode
+
+
 def take_planned(rt: Runtime, run: Run, spec: MigrationSpec) -> None:
     """Take the backup the deployment asked for (or the plan chose) before any step."""
     if rt.policy.dry_run:
         return
-    options = rt.deployment.options
-    mode = options.get("backup", migrator_settings.BACKUP)
-    chosen = run.migration.version in options.get("backup_versions", [])
-    if mode == "auto":
-        mode = "touched" if chosen else "off"
-    tables = tables_for(mode, spec, rt.target)
+    tables = tables_for(planned_mode(rt, run), spec, rt.target)
     if tables is None:
         return
     existing = Backup.objects.filter(run=run).first()

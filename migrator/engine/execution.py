@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from ..catalog.spec import StepSpec
     from ..models import Deployment, Run, StepRun
     from .journal import Journal
+    from .sql import SentStatements
+
+
+def where_of(version: str, order: int, step_name: str) -> str:
+    """How a step is named at the start of its messages."""
+    return f"{version} step {order} ({step_name}): "
 
 
 class Deferred:
@@ -70,6 +76,8 @@ class StepExecution:
     may_defer: bool = False
     #: What it left running, if it did.
     deferred: Deferred | None = None
+    #: Its statements, sent before the run's bookkeeping (see :mod:`.ahead`).
+    sent_ahead: SentStatements | None = None
 
     @property
     def dialect(self) -> Dialect:
@@ -77,7 +85,7 @@ class StepExecution:
 
     @property
     def where(self) -> str:
-        return f"{self.run.migration.version} step {self.order} ({self.step.name}): "
+        return where_of(self.run.migration.version, self.order, self.step.name)
 
     @property
     def params(self) -> dict[str, Any]:

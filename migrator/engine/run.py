@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..models import Run, StepRun
 from ..states import Status
 from . import backups, faults, rows
+from .ahead import send_ahead
 from .coverage import applying_run, obstacles, restorable_backup
 from .errors import RunFailed
 from .runtime import Runtime
@@ -78,6 +79,15 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
     spec = load_spec(run.migration, run.direction)
     check_as_planned(run)
     rt.current = run
+    # The server runs the first step's statements while the bookkeeping below is done.
+    rt.ahead = send_ahead(rt, run, spec, controllable=controllable)
+    try:
+        _execute_run(rt, run, spec, controllable)
+    finally:
+        rt.abandon_ahead()  # not taken by its step: something failed before it
+
+
+def _execute_run(rt: Runtime, run: Run, spec: MigrationSpec, controllable: bool) -> None:
     rt.board.show(None, run.pk)
     # A pending run has no step runs yet (see runs_of).
     known = (
@@ -130,7 +140,8 @@ def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
             if ex.checkpoints.step_finished:
                 record_committed(rt, ex, step_run, finish)
             else:
-                if controllable:
+                # (Checked before sending them, for a step whose statements are running.)
+                if controllable and rt.ahead is None:
                     rt.flags.check(allow_pause=not rt.in_atomic)
                 run_step(rt, ex, step_run, finish)
             if step_run.status == Status.SUCCEEDED:

@@ -17,6 +17,7 @@ from .progress import Board, Reporter
 from .target import Target
 
 if TYPE_CHECKING:
+    from .ahead import Ahead
     from .report import DryRunReport
 
 
@@ -39,6 +40,9 @@ class Runtime:
     #: Rows the current run's finished steps changed.
     rows_done: int = 0
     notes: list[str] = field(default_factory=list)
+    #: A run's first step, its statements sent before the run's bookkeeping (see
+    #: :mod:`.ahead`), until that step takes it.
+    ahead: Ahead | None = None
     #: ``(migration id, step order) -> step id`` of the deployment's migrations.
     _step_keys: dict[tuple[int, int], int] | None = None
     #: ``forward run id -> step orders it skipped``, of the deployment's migrations.
@@ -55,6 +59,20 @@ class Runtime:
                 ).values_list("migration_id", "order", "id")
             }
         return self._step_keys.get((migration_id, order))
+
+    def take_ahead(self, run_id: int, order: int, direction: str) -> Ahead | None:
+        """The statements sent ahead for this step, if they were (then no longer here)."""
+        ahead = self.ahead
+        if ahead is None or ahead.run_id != run_id or order != 1 or direction != "forward":
+            return None
+        self.ahead = None
+        return ahead
+
+    def abandon_ahead(self) -> None:
+        """Statements sent ahead that no step took: waited for and rolled back."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            ahead.abandon()
 
     def skipped_steps(self, forward_run_id: int) -> set[int]:
         """The steps a forward run of one of the deployment's migrations skipped (what
@@ -93,6 +111,9 @@ class Runtime:
 
     def flush_outside(self) -> None:
         """After a commit (or before work that commits on its own): write the state."""
+        # Not into the transaction of statements sent ahead for a step that did not take
+        # them (it would be rolled back with them).
+        self.abandon_ahead()
         if not self.deferred:
             self.journal.flush()
 

@@ -182,13 +182,17 @@ def _attempt(
 ) -> None:
     kind = kind_for(ex.step.kind)
     act = kind.forward if ex.direction == "forward" else kind.backward
+    # The step's transaction begun and its statements sent before the run's bookkeeping
+    # (see .ahead), taken as its own by the first attempt (a retry sends them again).
+    ahead = rt.take_ahead(ex.run.pk, ex.order, ex.direction)
     if kind.transactional_for(ex.step, ex.direction):
-        with ex.target.atomic():
+        with ex.target.atomic() if ahead is None else ahead.transaction():
+            ex.sent_ahead = None if ahead is None else ahead.sent
             # Only this step's: then its record's writes may end it (nothing follows them).
             own = len(ex.target.connection.atomic_blocks) == 1
             # Its record follows its work in this transaction, with nothing in between:
             # the kind may leave the work running while the record is built.
-            ex.may_defer = own and _record_follows_work(rt, ex)
+            ex.may_defer = own and record_follows_work(rt, ex.dry_run)
             try:
                 act(ex)
                 # The step run's success commits in this same transaction when the state
@@ -208,6 +212,8 @@ def _attempt(
                 if ex.deferred is not None:
                     ex.deferred.end()
     else:
+        if ahead is not None:  # (never sent for such a step: see ahead.send_ahead)
+            ahead.abandon()
         act(ex)
         with ex.target.atomic():
             _finish(rt, ex, step_run, finish_run, ledger=True)
@@ -273,8 +279,8 @@ def _finish(
     )
 
 
-def _record_follows_work(rt: Runtime, ex: StepExecution) -> bool:
-    """Whether the step's record is written in its own transaction right after its work,
+def record_follows_work(rt: Runtime, dry_run: bool) -> bool:
+    """Whether a step's record is written in its own transaction right after its work,
     with nothing else to run in between (no foreign key check, no dry-run report) and
     committed with it."""
     return (
@@ -282,7 +288,7 @@ def _record_follows_work(rt: Runtime, ex: StepExecution) -> bool:
         and not rt.in_atomic
         and not rt.foreign_keys_off
         and rt.report is None
-        and not ex.dry_run
+        and not dry_run
     )
 
 

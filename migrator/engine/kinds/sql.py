@@ -99,13 +99,15 @@ class SqlKind(StepKind):
         # A script may change what migrator's own statements rely on (search_path).
         keeper = ex.dialect.session_keeper(statements)
         transactional = self.transactional_for(ex.step, ex.direction)
-        if transactional and self._may_leave_running(ex, validate, keeper):
+        sent = ex.sent_ahead  # already running (see engine/ahead.py)
+        if sent is None and transactional and self._may_leave_running(ex, validate, keeper):
             sent = send_statements(ex.dialect, statements, ex.where)
-            if sent is not None:
-                # The step's record is built while the server runs the script; it waits
-                # for the script's outcome before anything of it is final.
-                ex.deferred = Deferred(lambda: self._record(ex, sent.result()), sent.end)
-                return
+        if sent is not None:
+            # The step's record is built while the server runs the script; it waits for
+            # the script's outcome before anything of it is final.
+            running = sent
+            ex.deferred = Deferred(lambda: self._record(ex, running.result()), running.end)
+            return
         if transactional:
             with ex.limits():
                 result = run_statements(ex.dialect, statements, ex.where)
@@ -117,14 +119,17 @@ class SqlKind(StepKind):
         keeper.ours()
         self._record(ex, result)
 
+    @classmethod
+    def _may_leave_running(cls, ex: StepExecution, validate: bool, keeper: SessionKeeper) -> bool:
+        return ex.may_defer and cls.nothing_between(ex.step, validate, keeper)
+
     @staticmethod
-    def _may_leave_running(ex: StepExecution, validate: bool, keeper: SessionKeeper) -> bool:
+    def nothing_between(step: StepSpec, validate: bool, keeper: SessionKeeper) -> bool:
         """Whether nothing runs between the script and the step's record: no validation
         after it, no session setting to put back, no time limits around it."""
-        options = ex.step.options
+        options = step.options
         return (
-            ex.may_defer
-            and not validate
+            not validate
             and not keeper.keeps
             and not options.get("timeout")
             and not options.get("lock_timeout")
