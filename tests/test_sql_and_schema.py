@@ -171,6 +171,36 @@ def test_a_captured_schema_has_every_key_index_and_size() -> None:
         assert tables["cap_keyed"]["primary_key"] == ["k"]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="extensions: PostgreSQL's")
+def test_objects_of_an_extension_are_left_out_and_a_sequence_knows_its_column() -> None:
+    """What the capture asks ``pg_depend`` about: an extension's own functions and types
+    are not the schema's; a serial column's sequence is owned by it."""
+    statements = [
+        "CREATE EXTENSION IF NOT EXISTS citext",
+        "CREATE TABLE dep_t (id SERIAL PRIMARY KEY, name citext)",
+        "CREATE VIEW dep_v AS SELECT id FROM dep_t",
+        "CREATE FUNCTION dep_f(x integer) RETURNS integer LANGUAGE sql AS 'SELECT x + 1'",
+    ]
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    try:
+        schema = dialect_for("default").capture_schema()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP VIEW IF EXISTS dep_v")
+            cursor.execute("DROP TABLE IF EXISTS dep_t")
+            cursor.execute("DROP FUNCTION IF EXISTS dep_f(integer)")
+            cursor.execute("DROP EXTENSION IF EXISTS citext")
+    assert schema["sequences"]["dep_t_id_seq"]["owned_by"] == "dep_t.id"
+    assert "dep_v" in schema["views"]
+    functions = list(schema["functions"])
+    assert any(name.startswith("dep_f") for name in functions), functions
+    # citext brings dozens of functions of its own: none of them is the schema's.
+    assert not any("citext" in name for name in functions), functions
+
+
 def test_sqlite_sizes_are_the_same_in_one_pass_and_per_table(
     tmp_path, monkeypatch, django_db_blocker
 ) -> None:

@@ -1,5 +1,9 @@
 """Capturing a PostgreSQL schema from the system catalogs, a handful of queries in all.
 
+``pg_depend`` is always asked with the catalog of the object (``classid``) as well as its
+oid: its index starts with it, and without it every row asked about scans the table (a
+schema of thousands of tables has tens of thousands of dependencies).
+
 Shape (every dialect produces the same keys, see :mod:`migrator.schema`)::
 
     {"vendor", "schemas": [...], "tables": {name: {"columns", "primary_key", "indexes",
@@ -27,7 +31,8 @@ AND n.nspname <> %(backup)s
 
 _SCHEMAS = f"""
 SELECT n.nspname FROM pg_namespace n WHERE {_USER_SCHEMAS}
-AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e')
+AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+                AND d.objid = n.oid AND d.deptype = 'e')
 ORDER BY 1
 """
 
@@ -113,7 +118,8 @@ _VIEWS = f"""
 SELECT n.nspname, c.relname, c.relkind, pg_get_viewdef(c.oid, true)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND {_USER_SCHEMAS}
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype = 'e')
 ORDER BY 1, 2
 """
 
@@ -124,7 +130,8 @@ FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 WHERE {_USER_SCHEMAS}
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype = 'e')
 ORDER BY 1, 2, 3
 """
 
@@ -134,7 +141,8 @@ SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqinc
        (SELECT dc.relname || '.' || a.attname FROM pg_depend d
           JOIN pg_class dc ON dc.oid = d.refobjid
           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-         WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') LIMIT 1)
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+           AND d.deptype IN ('a', 'i') LIMIT 1)
 FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {_USER_SCHEMAS}
 ORDER BY 1, 2
