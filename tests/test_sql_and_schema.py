@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -123,6 +124,20 @@ def test_no_changes_no_diff() -> None:
     assert diff_schemas(_schema(), _schema()) == []
 
 
+def _captured_after(statements: list[str], cleanup: list[str]) -> dict[str, Any]:
+    """The schema captured after ``statements`` ran (``cleanup`` run after, whatever
+    happens)."""
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    try:
+        return dialect_for("default").capture_schema()
+    finally:
+        with connection.cursor() as cursor:
+            for statement in cleanup:
+                cursor.execute(statement)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_captured_schema_has_every_key_index_and_size() -> None:
     """What the schema capture reads in a few statements whatever the number of tables."""
@@ -142,15 +157,8 @@ def test_a_captured_schema_has_every_key_index_and_size() -> None:
             "CREATE TABLE cap_keyed (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID",
             "INSERT INTO cap_keyed VALUES ('a', 1), ('b', 2)",
         ]
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-    try:
-        tables = dialect_for("default").capture_schema()["tables"]
-    finally:
-        with connection.cursor() as cursor:
-            for table in ("cap_child", "cap_keyed", "cap_parent"):
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cleanup = [f"DROP TABLE IF EXISTS {t}" for t in ("cap_child", "cap_keyed", "cap_parent")]
+    tables = _captured_after(statements, cleanup)["tables"]
     child, parent = tables["cap_child"], tables["cap_parent"]
     assert child["columns"]["a"]["nullable"] is False and child["columns"]["b"]["nullable"]
     assert child["primary_key"] == ["id"]
@@ -182,17 +190,13 @@ def test_objects_of_an_extension_are_left_out_and_a_sequence_knows_its_column() 
         "CREATE VIEW dep_v AS SELECT id FROM dep_t",
         "CREATE FUNCTION dep_f(x integer) RETURNS integer LANGUAGE sql AS 'SELECT x + 1'",
     ]
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-    try:
-        schema = dialect_for("default").capture_schema()
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP VIEW IF EXISTS dep_v")
-            cursor.execute("DROP TABLE IF EXISTS dep_t")
-            cursor.execute("DROP FUNCTION IF EXISTS dep_f(integer)")
-            cursor.execute("DROP EXTENSION IF EXISTS citext")
+    cleanup = [
+        "DROP VIEW IF EXISTS dep_v",
+        "DROP TABLE IF EXISTS dep_t",
+        "DROP FUNCTION IF EXISTS dep_f(integer)",
+        "DROP EXTENSION IF EXISTS citext",
+    ]
+    schema = _captured_after(statements, cleanup)
     assert schema["sequences"]["dep_t_id_seq"]["owned_by"] == "dep_t.id"
     assert "dep_v" in schema["views"]
     functions = list(schema["functions"])
