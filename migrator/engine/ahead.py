@@ -90,6 +90,7 @@ def send_ahead(rt: Runtime, run: Run, spec: MigrationSpec, *, controllable: bool
     dialect = rt.target.dialect
     if (
         not dialect.sends_scripts
+        or dialect.connection.queries_logged  # (never sent whole then: see send_script)
         or run.status != Status.PENDING
         or run.direction != "forward"
         or not spec.steps
