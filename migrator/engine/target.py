@@ -7,6 +7,7 @@ the steps run on: the target's own connection for live runs, or a throwaway conn
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -23,14 +24,24 @@ class Target:
         self.alias = alias
         self.work_alias = work_alias or alias
         self._dialect: Dialect | None = None
+        #: ``(thread, connection)``: the last lookup, kept for the thread that made it.
+        self._connection: tuple[int, BaseDatabaseWrapper] | None = None
 
     def working_on(self, work_alias: str) -> Target:
         return Target(self.alias, work_alias)
 
     @property
     def connection(self) -> BaseDatabaseWrapper:
-        # Looked up on use: Django's connections are per thread.
-        return connections[self.work_alias]
+        # Django's connections are per thread: looked up once per thread that asks (an
+        # execution asks about ten times per migration; each lookup goes through
+        # asgiref's thread-and-task-local storage).
+        thread = threading.get_ident()
+        known = self._connection
+        if known is not None and known[0] == thread:
+            return known[1]
+        connection = connections[self.work_alias]
+        self._connection = (thread, connection)
+        return connection
 
     @property
     def dialect(self) -> Dialect:
