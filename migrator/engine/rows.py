@@ -24,7 +24,7 @@ from django.utils import timezone
 Converter = Callable[[Any], Any]
 M = TypeVar("M", bound=models.Model)
 
-#: Rows per multi-row INSERT (SQLite; PostgreSQL sends bigger batches row by row, see
+#: Rows per multi-row INSERT (other databases than PostgreSQL and SQLite, see
 #: ``_insert_all``): well under the databases' limits on parameters.
 _CHUNK = 500 // 30
 
@@ -80,17 +80,33 @@ def _json(field: models.JSONField[Any], connection: Any) -> Converter:
     return convert
 
 
+#: Times converted lately, by identity: one time is written several times per migration
+#: (a transition's moment is the row's ``started_at``, its event's time and its history
+#: row's copy). Each entry keeps its time alive, so its ``id`` cannot be reused meanwhile.
+_RECENT_TIMES: dict[int, tuple[datetime.datetime, str]] = {}
+_RECENT_TIMES_KEPT = 64
+
+
 def _utc_text(adapt: Converter) -> Converter:
     """SQLite's text of a time (Django's, for a database in UTC): ``timezone.now()``'s
-    values are UTC already, so the conversion Django makes of every value is skipped."""
+    values are UTC already, so the conversion Django makes of every value is skipped
+    (``isoformat`` of a UTC time ends with ``+00:00``: Django's text is what precedes)."""
     utc = datetime.UTC
+    recent = _RECENT_TIMES
 
     def convert(value: Any) -> Any:
         if value is None:
             return None
-        if value.tzinfo is utc:
-            return str(value.replace(tzinfo=None))
-        return adapt(value)
+        known = recent.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        if value.tzinfo is not utc:
+            return adapt(value)
+        text = value.isoformat(" ")[:-6]
+        if len(recent) >= _RECENT_TIMES_KEPT:
+            recent.clear()
+        recent[id(value)] = (value, text)
+        return text
 
     return convert
 
@@ -401,9 +417,10 @@ def _mark_saved(objs: Sequence[models.Model], alias: str) -> None:
 def _insert_all(
     cursor: Any, alias: str, model: type[models.Model], rows: list[list[Any]], *, with_pk: bool
 ) -> None:
-    """Insert ``rows`` (values in the order of the model's INSERT columns): a multi-row
-    INSERT per chunk (one statement for the server to parse and run), or on PostgreSQL a
-    COPY of many rows, or one prepared statement executed per row in the pipeline."""
+    """Insert ``rows`` (values in the order of the model's INSERT columns): on PostgreSQL a
+    COPY of many rows, or one prepared statement executed per row in the pipeline; on
+    SQLite the one-row statement stepped per row; elsewhere a multi-row INSERT per chunk
+    (one statement for the server to parse and run)."""
     sql, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
     postgresql = _vendor(alias) == "postgresql"
     if postgresql and len(rows) >= _COPY_ROWS:
@@ -415,6 +432,12 @@ def _insert_all(
         # One prepared statement and a Bind/Execute per row, in the writer's pipeline:
         # multi-row INSERTs of every size up to _COPY_ROWS would each be a statement
         # prepared on the connection.
+        cursor.executemany(sql, rows)
+        return
+    if _vendor(alias) == "sqlite" and len(rows) > 1:
+        # SQLite compiles a statement again after every schema change (a migration's
+        # DDL), and a multi-row INSERT compiles each row's values: the one-row statement
+        # stepped once per row costs less, and as little in bulk.
         cursor.executemany(sql, rows)
         return
     for start in range(0, len(rows), _CHUNK):

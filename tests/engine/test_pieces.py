@@ -161,6 +161,31 @@ def test_rows_written_in_bulk_read_back_as_the_orm_writes_them(deployment: Deplo
     assert texts["m0"] == texts["orm"]
 
 
+def test_a_time_written_again_is_the_same_text_as_django_writes(deployment: Deployment) -> None:
+    """One time object in several rows (a transition's moment is its row's, its event's
+    and its history row's), a time without microseconds, and many more times than are
+    remembered: each stored as Django's own conversion stores it."""
+    utc = timezone.now()
+    times = [utc, utc, utc.replace(microsecond=0), utc]
+    times += [utc + dt.timedelta(microseconds=i) for i in range(1, 150)] + [utc]
+    built = [
+        rows.build(Event, time=t, action="t", message=f"m{i}", actor="a", data={})
+        for i, t in enumerate(times)
+    ]
+    with dialect_for("default").bookkeeping_cursor() as cursor:
+        rows.insert(cursor, "default", built, keys=False)
+    stored = dict(Event.objects.filter(action="t").values_list("message", "time"))
+    assert [stored[f"m{i}"] for i in range(len(times))] == times
+    if connection.vendor == "sqlite":  # the text itself: ordering and lookups compare it
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT message, CAST(time AS TEXT) FROM migrator_event WHERE action = 't'"
+            )
+            texts = dict(cursor.fetchall())
+        expected = [connection.ops.adapt_datetimefield_value(t) for t in times]
+        assert [texts[f"m{i}"] for i in range(len(times))] == expected
+
+
 @pytest.mark.parametrize("alias", ["default", "analytics"])
 def test_checkpoints_round_trip_in_the_target(alias: str) -> None:
     target = Target(alias)
