@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     # Every step's commit waits for the disk on PostgreSQL. Off: a SQL step whose record
     # commits with it does not wait (the deployment's end does, for everything before it).
     "DURABLE_STEPS": False,
+    # On SQLite, consecutive quick SQL migrations commit together (each in its own
+    # savepoint, its record with it) for at most this many seconds; 0 commits each alone.
+    "GROUP_COMMIT_SECONDS": 0.1,
     # Files that the original tool ignores are errors instead of warnings.
     "STRICT": False,
     # A catalog folder whose files did not change since the last read (same inode, size,
@@ -146,6 +149,10 @@ class MigratorSettings:
     @property
     def PREPARED_STATEMENTS(self) -> bool:  # noqa: N802
         return bool(self._get("PREPARED_STATEMENTS"))
+
+    @property
+    def GROUP_COMMIT_SECONDS(self) -> float:  # noqa: N802
+        return float(self._get("GROUP_COMMIT_SECONDS") or 0)
 
     @property
     def STRICT(self) -> bool:  # noqa: N802

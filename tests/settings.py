@@ -124,6 +124,8 @@ if os.environ.get("MIGRATOR_DIRS"):
 for _key in ("APP_DIRNAME", "DEFAULT_DATABASE"):
     if os.environ.get(f"MIGRATOR_{_key}"):
         MIGRATOR[_key] = os.environ[f"MIGRATOR_{_key}"]
+if os.environ.get("MIGRATOR_GROUP_COMMIT_SECONDS"):
+    MIGRATOR["GROUP_COMMIT_SECONDS"] = float(os.environ["MIGRATOR_GROUP_COMMIT_SECONDS"])
 if os.environ.get("MIGRATOR_STALE_AFTER_SECONDS"):
     MIGRATOR["STALE_AFTER_SECONDS"] = float(os.environ["MIGRATOR_STALE_AFTER_SECONDS"])
     MIGRATOR["HEARTBEAT_SECONDS"] = float(os.environ["MIGRATOR_STALE_AFTER_SECONDS"]) / 4

@@ -176,6 +176,9 @@ class Dialect(BatchOps):
     dry_run_strategy: ClassVar[str] = "transaction"
     #: Whether a migration can ask to run with foreign-key checks off.
     can_disable_foreign_keys: ClassVar[bool] = False
+    #: Whether consecutive quick migrations may commit together (``engine.grouping``):
+    #: where any write transaction locks the whole database and readers never wait.
+    groups_commits: ClassVar[bool] = False
 
     def __init__(self, connection: BaseDatabaseWrapper):
         self.connection = connection
@@ -330,6 +333,12 @@ class Dialect(BatchOps):
         yet to send its ``BEGIN``), None outside one: the same before and after code that
         ran in it, unless that code ended it. None where the database cannot tell."""
         return None
+
+    def transaction_intact(self) -> bool:
+        """Whether the transaction Django began is still whole: it can commit what was
+        done in it (not marked for rollback, nor ended by the database)."""
+        connection = self.connection
+        return connection.in_atomic_block and not connection.needs_rollback
 
     def in_script_transaction(self) -> bool:
         """Whether the session is inside a transaction that Django did not begin: one a

@@ -95,6 +95,7 @@ class SQLiteDialect(Dialect):
     display_name: ClassVar[str] = "SQLite"
     dry_run_strategy: ClassVar[str] = "scratch"
     can_disable_foreign_keys: ClassVar[bool] = True
+    groups_commits: ClassVar[bool] = True
 
     # -- statements -----------------------------------------------------------------
 
@@ -173,6 +174,11 @@ class SQLiteDialect(Dialect):
         # session outside any (its later statements commit one by one).
         raw = self.connection.connection
         return True if raw is not None and raw.in_transaction else None
+
+    def transaction_intact(self) -> bool:
+        # SQLite ends the transaction itself on some errors (a full disk, an I/O error).
+        raw = self.connection.connection
+        return super().transaction_intact() and raw is not None and raw.in_transaction
 
     def in_script_transaction(self) -> bool:
         raw = self.connection.connection

@@ -2,10 +2,12 @@
 named moment of the engine.
 
 Off unless armed. A worker process is armed by the environment variable
-``MIGRATOR_FAULTS="<point>[:<n>[:raise]]"`` (only the crash tests set it): with
+``MIGRATOR_FAULTS="<point>[:<n>[:raise|abort]]"`` (only the crash tests set it): with
 ``step_committed:2`` the process SIGKILLs itself the second time a step's transaction
-commits. Tests in the same process use :func:`armed`. A real kill at an exact moment is the
-only way to test the windows between a commit and the next write; the points are listed in
+commits; ``raise`` raises instead, ``abort`` too after rolling back the default
+database's transaction behind Django's back (as SQLite does itself on some errors). Tests
+in the same process use :func:`armed`. A real kill at an exact moment is the only way to
+test the windows between a commit and the next write; the points are listed in
 docs/engine.md.
 """
 
@@ -19,7 +21,7 @@ from contextlib import contextmanager
 
 
 class InjectedFault(RuntimeError):
-    """Raised at an armed point whose action is "raise"."""
+    """Raised at an armed point whose action is "raise" (or "abort")."""
 
 
 def _parse(spec: str) -> dict[str, tuple[int, str]]:
@@ -42,9 +44,19 @@ def point(name: str) -> None:
     _seen[name] += 1
     if _seen[name] != nth:
         return
-    if action == "raise":
+    if action == "abort":
+        _end_transaction()
+    if action in ("raise", "abort"):
         raise InjectedFault(f"fault injected at {name}")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _end_transaction() -> None:
+    from django.db import connection
+
+    raw = connection.connection
+    if raw is not None:
+        raw.rollback()
 
 
 @contextmanager

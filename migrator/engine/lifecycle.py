@@ -18,6 +18,7 @@ from ..states import FINISHED, Status
 from . import faults, rollback, schema_versions
 from .control import CancelRequested, PauseRequested
 from .errors import RunFailed
+from .grouping import CommitGroup, GroupLost
 from .run import execute_run
 from .runtime import Runtime, runs_of
 from .undo import undo_run
@@ -64,14 +65,52 @@ def work(rt: Runtime) -> None:
         # recorded at the end.
         capture = False
     else:
+        group = CommitGroup(rt)
+        while True:
+            try:
+                _run_each(rt, runs, group, capture, release_ends)
+                break
+            except GroupLost as lost:
+                # The database has the runs as they were before the group: run them again,
+                # each alone, so that a failure is the failing migration's own.
+                runs = _after_lost_group(rt, str(lost))
+                group = CommitGroup(rt, allowed=False)
+    rt.current = None
+    _finish(rt, runs, capture)
+
+
+def _run_each(
+    rt: Runtime, runs: list[Run], group: CommitGroup, capture: bool, release_ends: set[int]
+) -> None:
+    """The runs in order, quick ones committed together (see :mod:`.grouping`)."""
+    try:
         for run in runs:
             if run.status in _DONE:
                 continue
-            execute_run(rt, run)
+            spec = group.before(run)
+            execute_run(rt, run, spec=spec)
             _after_run(rt, run, capture or run.pk in release_ends)
             faults.point("between_runs")
+    except BaseException as stopped:
+        # What the group's finished runs did commits before the stop is handled.
+        group.end(stopped)
+        raise
+    group.end()
+
+
+def _after_lost_group(rt: Runtime, message: str) -> list[Run]:
+    """The runs as the database has them after a group rolled back, with an event."""
+    logger.warning("deployment #%s: %s", rt.deployment.pk, message)
+    rt.journal.discard()
+    rt.abandon_ahead()
     rt.current = None
-    _finish(rt, runs, capture)
+    rt.rows_done = 0
+    rt.foreign_keys_off = False
+    runs = runs_of(rt.deployment)
+    rt.board.runs_done = sum(run.status == Status.SUCCEEDED for run in runs)
+    rt.journal.event("group_rolled_back", message, level="warning")
+    rt.journal.flush()
+    return runs
 
 
 def _after_run(rt: Runtime, run: Run, capture_each: bool) -> None:

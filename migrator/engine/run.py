@@ -72,11 +72,15 @@ def check_as_planned(run: Run) -> None:
         )
 
 
-def execute_run(rt: Runtime, run: Run, *, controllable: bool = True) -> None:
-    """Run (or resume) one run to success, or raise RunFailed / PauseRequested / CancelRequested."""
+def execute_run(
+    rt: Runtime, run: Run, *, controllable: bool = True, spec: MigrationSpec | None = None
+) -> None:
+    """Run (or resume) one run to success, or raise RunFailed / PauseRequested / CancelRequested
+    (``spec``: its migration, if already read with :func:`load_spec`)."""
     if run.status == Status.SUCCEEDED:
         return
-    spec = load_spec(run.migration, run.direction)
+    if spec is None:
+        spec = load_spec(run.migration, run.direction)
     check_as_planned(run)
     rt.current = run
     # The server runs the first step's statements while the bookkeeping below is done.

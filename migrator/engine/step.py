@@ -294,7 +294,7 @@ def record_follows_work(rt: Runtime, dry_run: bool) -> bool:
 
 #: Kinds whose whole effect is SQL in the step's own transaction: if a server crash loses
 #: such a commit, it loses the step and its record together, and resuming runs it again.
-_SELF_CONTAINED = frozenset({"sql", "validate"})
+SELF_CONTAINED = frozenset({"sql", "validate"})
 
 
 def _waits_for_disk(ex: StepExecution) -> bool:
@@ -304,7 +304,7 @@ def _waits_for_disk(ex: StepExecution) -> bool:
     disk; a server crash in between loses a suffix of steps with their records, as a crash
     before their commits would. A step that may act outside the database (Python code)
     waits, as every step does with ``DURABLE_STEPS``."""
-    return bool(migrator_settings.DURABLE_STEPS) or ex.step.kind not in _SELF_CONTAINED
+    return bool(migrator_settings.DURABLE_STEPS) or ex.step.kind not in SELF_CONTAINED
 
 
 def record_committed(
