@@ -49,6 +49,10 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 
+#: Of a group's moment, how long the lock is left free after it for other writers.
+_YIELD = 0.1
+
+
 class GroupLost(Exception):
     """The group's transaction ended without committing (the database rolled it back, or
     its commit failed): its migrations are undone with their records."""
@@ -82,10 +86,14 @@ class CommitGroup:
         catalog, when it was read to decide (the run need not read it again)."""
         spec = self._spec(run) if self.enabled else None
         joins = spec is not None and joinable(self.rt, run, spec)
-        if self._atomic is not None and (
-            not joins or time.monotonic() - self._opened >= self.window
-        ):
+        if self._atomic is not None and not joins:
             self.commit()
+        elif self._atomic is not None and time.monotonic() - self._opened >= self.window:
+            self.commit()
+            # Others wait for the lock (the console's pause, the heartbeat): SQLite's busy
+            # handler tries again every few to 100 milliseconds, and would rarely find the
+            # lock free in the moment between two groups.
+            time.sleep(self.window * _YIELD)
         if joins and self._atomic is None:
             atomic = self.rt.target.atomic()
             atomic.__enter__()

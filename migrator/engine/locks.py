@@ -106,7 +106,9 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
     """Hold ``target`` for ``deployment`` or raise :class:`LockHeld` naming the holder.
 
     A holder whose deployment has already recorded its end is only letting go: it is
-    waited for (up to ``RELEASE_GRACE_SECONDS``) instead of refused."""
+    waited for (up to ``RELEASE_GRACE_SECONDS``) instead of refused. So is an earlier
+    worker of ``deployment`` itself, still alive: it could only be queued again (resumed)
+    once that worker had recorded where it stopped."""
     deadline = time.monotonic() + RELEASE_GRACE_SECONDS
     while True:
         try:
@@ -114,7 +116,9 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
             break
         except LockHeld as exc:
             # None: between the row and the lock, on its way in or out.
-            if time.monotonic() >= deadline or not (exc.holder is None or letting_go(exc.holder)):
+            if time.monotonic() >= deadline or not (
+                exc.holder is None or letting_go(exc.holder, resumed=deployment.pk)
+            ):
                 raise
             time.sleep(0.05)
     try:
@@ -123,13 +127,17 @@ def hold(target: Target, deployment: Deployment) -> Iterator[None]:
         release()
 
 
-def letting_go(lock: TargetLock) -> bool:
-    """Whether the holder of ``lock`` has recorded its deployment's end and is only about
-    to release the target (its worker still alive)."""
+def letting_go(lock: TargetLock, *, resumed: int | None = None) -> bool:
+    """Whether the holder of ``lock`` has recorded its deployment's end (or holds it for
+    deployment ``resumed``, queued again since) and is only about to release the target
+    (its worker still alive)."""
     if lock.deployment_id is None:
         return False
-    status = Deployment.objects.filter(pk=lock.deployment_id).values_list("status", flat=True)
-    return status.first() in _RECORDED_ITS_END and lock_holder_alive(lock)
+    if lock.deployment_id != resumed:
+        status = Deployment.objects.filter(pk=lock.deployment_id).values_list("status", flat=True)
+        if status.first() not in _RECORDED_ITS_END:
+            return False
+    return lock_holder_alive(lock)
 
 
 def _try_hold(target: Target, deployment: Deployment) -> Callable[[], None]:

@@ -158,6 +158,24 @@ def test_a_deployment_started_as_the_previous_one_lets_go_waits_for_it(slow: Pat
     assert Migration.objects.get(version="002").applied
 
 
+def test_a_deployment_resumed_as_its_previous_worker_lets_go_waits_for_it(slow: Path) -> None:
+    # Its worker recorded the pause and is about to release the target when the operator
+    # resumes at once: the new worker waits for that moment instead of failing the
+    # deployment as "locked by" itself.
+    deployment = services.create_deployment(services.plan("default"), actor="alice")
+    Deployment.objects.filter(pk=deployment.pk).update(status=Status.PAUSED)
+    thread, release = hold_in_a_thread(deployment)
+    try:
+        services.resume(deployment.pk, actor="alice", backend="thread")
+        threading.Timer(0.5, release.set).start()
+        resumed = wait_for(deployment.pk, STOPPED)
+    finally:
+        release.set()
+        thread.join()
+    assert resumed.status == Status.SUCCEEDED, resumed.error
+    assert Migration.objects.get(version="002").applied
+
+
 def test_a_finished_holder_that_never_lets_go_is_reported(slow: Path, monkeypatch) -> None:
     monkeypatch.setattr(locks, "RELEASE_GRACE_SECONDS", 0.5)
     finished = Deployment.objects.create(direction="forward", requested_by="alice")

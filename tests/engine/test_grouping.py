@@ -15,10 +15,10 @@ from django.db import connection, connections
 from migrator import services
 from migrator.engine import faults
 from migrator.models import Deployment, Event, Migration
-from migrator.states import Status
+from migrator.states import STOPPED, Status
 
 from ..conftest import write
-from .helpers import manage, worker_env
+from .helpers import manage, wait_for, wait_until, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "analytics"])
 
@@ -197,3 +197,34 @@ def test_a_worker_killed_inside_a_group_loses_its_migrations_with_their_records(
     resumed = services.wait(services.resume(deployment.pk, actor="t", backend="inline").pk)
     assert resumed.status == Status.SUCCEEDED, resumed.error
     assert _applied() == {f"{i:03d}" for i in range(1, 6)}
+
+
+def test_a_pause_asked_during_groups_stops_between_two_of_them(catalog_dir: Path) -> None:
+    """The console's pause waits for the group's lock, then is seen when the next group
+    starts: what is recorded applied is exactly what exists, and resuming finishes."""
+    count = 150
+    for i in range(1, count + 1):
+        _sql(
+            catalog_dir,
+            f"{i:03d}",
+            f"CREATE TABLE g{i} (id INTEGER PRIMARY KEY);\n"
+            f"INSERT INTO g{i} (id) WITH RECURSIVE n(i) AS "
+            "(SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT i FROM n;",
+            f"DROP TABLE g{i};",
+        )
+    deployment = services.apply("default", actor="t", backend="thread")
+    wait_until(
+        lambda: deployment.runs.filter(status=Status.SUCCEEDED).exists(),
+        what="a first migration to be committed",
+    )
+    services.pause(deployment.pk, actor="alice")
+    deployment = wait_for(deployment.pk, STOPPED)
+    assert deployment.status == Status.PAUSED, deployment.error
+    applied = _applied()
+    assert 0 < len(applied) < count
+    existing = _existing()
+    assert all((f"g{int(v)}" in existing) for v in applied)
+    assert not any(f"g{i}" in existing for i in range(1, count + 1) if f"{i:03d}" not in applied)
+    services.resume(deployment.pk, actor="alice", backend="thread")
+    assert wait_for(deployment.pk, STOPPED).status == Status.SUCCEEDED
+    assert len(_applied()) == count
