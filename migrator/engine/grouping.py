@@ -17,8 +17,8 @@ the commit; a transaction the database ended itself) is rolled back whole and
 failure is the failing migration's own, as without groups.
 What a group trades is a moment (``GROUP_COMMIT_SECONDS``, 0.1 s by default): a worker
 killed meanwhile loses the group's migrations with their records, and resuming runs them
-again; other writers, the console's pause button among them, wait that moment for the
-lock, and a pause is seen when the group ends.
+again; other writers (the console's pause button, the worker's heartbeat) wait for the
+lock, which is left free for a tenth of that moment after each group.
 
 A migration joins a group only if all it does is SQL in its transaction (no Python step,
 which may act outside the database; no script outside a transaction; foreign keys on; no
