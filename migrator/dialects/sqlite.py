@@ -9,13 +9,13 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from ..conf import migrator_settings
 from .base import (
@@ -29,6 +29,8 @@ from .base import (
 )
 
 ATTACHED = "migrator_backup"
+#: Between two tries to take the write lock (see ``SQLiteDialect._begin_promptly``).
+_RETRY_SECONDS = 0.001
 _AUTOCOMMIT = re.compile(r"^\s*(VACUUM\b|PRAGMA\s+(foreign_keys|journal_mode)\b)", re.IGNORECASE)
 _ALREADY = re.compile(r"already exists|duplicate column name", re.IGNORECASE)
 _GONE = re.compile(r"no such (table|index|view|trigger|column)", re.IGNORECASE)
@@ -225,11 +227,41 @@ class SQLiteDialect(Dialect):
         previous = getattr(connection, "transaction_mode", None)
         connection.transaction_mode = "IMMEDIATE"
         try:
-            with transaction.atomic(using=self.alias, savepoint=savepoint):
+            with ExitStack() as stack:
+                self._begin_promptly(
+                    lambda: stack.enter_context(
+                        transaction.atomic(using=self.alias, savepoint=savepoint)
+                    )
+                )
                 connection.transaction_mode = previous
                 yield
         finally:
             connection.transaction_mode = previous
+
+    def _begin_promptly(self, begin: Callable[[], object]) -> None:
+        """``begin()`` (which takes the write lock), tried again every millisecond until
+        the connection's busy timeout while another connection holds the lock.
+
+        SQLite's own busy handler waits longer and longer between its tries (up to 100
+        ms): it would rarely find the lock free in the short moment a busy writer leaves
+        between two transactions (a worker committing groups), and the console's pause
+        or the heartbeat would wait until the deployment ended.
+        """
+        raw = self._raw()
+        timeout_ms = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        deadline = time.monotonic() + timeout_ms / 1000
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    begin()
+                    return
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() >= deadline:
+                        raise
+                time.sleep(_RETRY_SECONDS)
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
     @contextmanager
     def serialized(self, key: int) -> Iterator[None]:

@@ -18,7 +18,9 @@ failure is the failing migration's own, as without groups.
 What a group trades is a moment (``GROUP_COMMIT_SECONDS``, 0.1 s by default): a worker
 killed meanwhile loses the group's migrations with their records, and resuming runs them
 again; other writers (the console's pause button, the worker's heartbeat) wait for the
-lock, which is left free for a tenth of that moment after each group.
+lock, which is left free for a tenth of that moment after each group (they try every
+millisecond: SQLite's own busy handler, up to 100 ms between tries, would miss it). A
+pause or cancel asked meanwhile is seen as the next group opens, before its migrations.
 
 A migration joins a group only if all it does is SQL in its transaction (no Python step,
 which may act outside the database; no script outside a transaction; foreign keys on; no
@@ -90,14 +92,17 @@ class CommitGroup:
             self.commit()
         elif self._atomic is not None and time.monotonic() - self._opened >= self.window:
             self.commit()
-            # Others wait for the lock (the console's pause, the heartbeat): SQLite's busy
-            # handler tries again every few to 100 milliseconds, and would rarely find the
-            # lock free in the moment between two groups.
+            # Others wait for the lock (the console's pause, the heartbeat), trying again
+            # every millisecond (the SQLite dialect's atomic): their moment.
             time.sleep(self.window * _YIELD)
         if joins and self._atomic is None:
             atomic = self.rt.target.atomic()
             atomic.__enter__()
             self._atomic, self._opened = atomic, time.monotonic()
+            # Nobody else can write while the group is open: a pause or cancel asked
+            # before it is seen now, before any of its migrations, not up to
+            # ``Flags.interval`` later.
+            self.rt.flags.check(force=True)
         if joins:
             self.runs += 1
         return spec

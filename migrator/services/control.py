@@ -82,14 +82,16 @@ def pause(deployment_id: int, *, actor: str, user_id: Any = None) -> Deployment:
         raise OperationFailed(
             f"deployment #{deployment.pk} runs as one transaction: it cannot pause (cancel it)"
         )
-    Deployment.objects.filter(pk=deployment.pk).update(pause_requested=True)
-    audit.record(
-        "pause_requested",
-        f"deployment #{deployment.pk}: pause requested",
-        actor=actor,
-        database=deployment.database,
-        deployment=deployment,
-    )
+    # One transaction: the request and its event together, one wait for SQLite's lock.
+    with state_atomic():
+        Deployment.objects.filter(pk=deployment.pk).update(pause_requested=True)
+        audit.record(
+            "pause_requested",
+            f"deployment #{deployment.pk}: pause requested",
+            actor=actor,
+            database=deployment.database,
+            deployment=deployment,
+        )
     deployment.refresh_from_db()
     return deployment
 
@@ -186,32 +188,38 @@ def cancel(
     deployment = get_deployment(deployment_id)
     if deployment.status in FINISHED:
         raise OperationFailed(f"deployment #{deployment.pk} is already {deployment.status}")
-    audit.record(
-        "cancel_requested",
-        f"deployment #{deployment.pk}: cancel requested",
-        actor=actor,
-        database=deployment.database,
-        deployment=deployment,
-    )
-    untouched = not deployment.runs.exclude(status=Status.PENDING).exists()
-    nobody = {Status.PENDING, Status.AWAITING_APPROVAL} | ({Status.QUEUED} if untouched else set())
-    # Nothing started: done at once (a job that starts later finds it cancelled).
-    if compare_and_set(
-        deployment,
-        nobody,
-        Status.CANCELLED,
-        actor=actor,
-        user_id=user_id,
-        message=f"cancelled by {actor} before it started",
-    ):
-        journal = Journal(deployment, actor=actor, user_id=user_id)
-        for run in deployment.runs.filter(status=Status.PENDING).select_related("migration"):
-            journal.transition(run, Status.CANCELLED)
-        journal.flush()
-        deployment.refresh_from_db()
-        return deployment
-    Deployment.objects.filter(pk=deployment.pk).update(cancel_requested=True)
+    # One transaction: the request, its event and its effect together.
+    with state_atomic():
+        untouched = not deployment.runs.exclude(status=Status.PENDING).exists()
+        nobody = {Status.PENDING, Status.AWAITING_APPROVAL}
+        if untouched:
+            nobody.add(Status.QUEUED)
+        audit.record(
+            "cancel_requested",
+            f"deployment #{deployment.pk}: cancel requested",
+            actor=actor,
+            database=deployment.database,
+            deployment=deployment,
+        )
+        # Nothing started: done at once (a job that starts later finds it cancelled).
+        done = compare_and_set(
+            deployment,
+            nobody,
+            Status.CANCELLED,
+            actor=actor,
+            user_id=user_id,
+            message=f"cancelled by {actor} before it started",
+        )
+        if done:
+            journal = Journal(deployment, actor=actor, user_id=user_id)
+            for run in deployment.runs.filter(status=Status.PENDING).select_related("migration"):
+                journal.transition(run, Status.CANCELLED)
+            journal.flush()
+        else:
+            Deployment.objects.filter(pk=deployment.pk).update(cancel_requested=True)
     deployment.refresh_from_db()
+    if done:
+        return deployment
     if deployment.status in (Status.PAUSED, Status.INTERRUPTED):
         # Nobody is working on it: a worker must undo the half-done run.
         return _requeue(

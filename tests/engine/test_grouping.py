@@ -6,6 +6,9 @@ check that each migration commits alone there."""
 from __future__ import annotations
 
 import signal
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import pytest
 from django.db import connection, connections
 
 from migrator import services
+from migrator.dialects import dialect_for
 from migrator.engine import faults
 from migrator.models import Deployment, Event, Migration
 from migrator.states import STOPPED, Status
@@ -218,13 +222,55 @@ def test_a_pause_asked_during_groups_stops_between_two_of_them(catalog_dir: Path
         what="a first migration to be committed",
     )
     services.pause(deployment.pk, actor="alice")
+    asked = _applied()
     deployment = wait_for(deployment.pk, STOPPED)
     assert deployment.status == Status.PAUSED, deployment.error
     applied = _applied()
     assert 0 < len(applied) < count
+    if _groups():
+        # The pause was written between two groups: the next one saw it before any of
+        # its migrations.
+        assert applied == asked
     existing = _existing()
     assert all((f"g{int(v)}" in existing) for v in applied)
     assert not any(f"g{i}" in existing for i in range(1, count + 1) if f"{i:03d}" not in applied)
     services.resume(deployment.pk, actor="alice", backend="thread")
     assert wait_for(deployment.pk, STOPPED).status == Status.SUCCEEDED
     assert len(_applied()) == count
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
+def test_a_transaction_takes_the_lock_in_the_first_moment_another_writer_leaves_it() -> None:
+    """Another connection holds the write lock for 80 ms at a time, leaving it for 2 ms:
+    a transaction begun meanwhile gets it within the next gap or two (SQLite's own busy
+    handler, trying every few to 100 ms, lets most gaps pass)."""
+    gaps = 0
+    holding = threading.Event()
+    done = threading.Event()
+
+    def hold() -> None:
+        nonlocal gaps
+        other = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, isolation_level=None)
+        try:
+            while not done.is_set():
+                other.execute("BEGIN IMMEDIATE")
+                holding.set()
+                time.sleep(0.08)
+                other.execute("COMMIT")
+                gaps += 1
+                time.sleep(0.002)
+        finally:
+            other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        holding.wait(10)
+        before = gaps
+        with dialect_for("default").atomic():
+            got_it_after = gaps - before
+            Deployment.objects.filter(pk=-1).update(pause_requested=True)
+    finally:
+        done.set()
+        holder.join(30)
+    assert got_it_after <= 2, f"the lock was free {got_it_after} times before it was taken"
