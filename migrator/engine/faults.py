@@ -2,10 +2,11 @@
 named moment of the engine.
 
 Off unless armed. A worker process is armed by the environment variable
-``MIGRATOR_FAULTS="<point>[:<n>[:raise|abort]]"`` (only the crash tests set it): with
-``step_committed:2`` the process SIGKILLs itself the second time a step's transaction
-commits; ``raise`` raises instead, ``abort`` too after rolling back the default
-database's transaction behind Django's back (as SQLite does itself on some errors). Tests
+``MIGRATOR_FAULTS="<point>[:<n>[:raise|abort|interrupt]]"`` (only the crash tests set
+it): with ``step_committed:2`` the process SIGKILLs itself the second time a step's
+transaction commits; ``raise`` raises instead, ``abort`` too after rolling back the
+default database's transaction behind Django's back (as SQLite does itself on some
+errors), ``interrupt`` raises ``KeyboardInterrupt`` (Ctrl-C). Tests
 in the same process use :func:`armed`. A real kill at an exact moment is the only way to
 test the windows between a commit and the next write; the points are listed in
 docs/engine.md.
@@ -48,6 +49,8 @@ def point(name: str) -> None:
         _end_transaction()
     if action in ("raise", "abort"):
         raise InjectedFault(f"fault injected at {name}")
+    if action == "interrupt":
+        raise KeyboardInterrupt(f"fault injected at {name}")
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -40,6 +40,7 @@ from django.db import DatabaseError
 from ..conf import migrator_settings
 from ..states import Status
 from . import backups
+from .behind import Behind
 from .errors import RunFailed
 from .kinds import WayBack, kind_for
 from .specs import load_spec
@@ -78,6 +79,7 @@ class CommitGroup:
             and rt.report is None
         )
         self._atomic: Any = None
+        self._behind: Behind | None = None
         self._opened = 0.0
         #: Runs in the open group.
         self.runs = 0
@@ -99,6 +101,8 @@ class CommitGroup:
             atomic = self.rt.target.atomic()
             atomic.__enter__()
             self._atomic, self._opened = atomic, time.monotonic()
+            # The runs' records are written together before the group commits.
+            self._behind = self.rt.journal.behind = Behind(self.rt.target.work_alias)
             # Nobody else can write while the group is open: a pause or cancel asked
             # before it is seen now, before any of its migrations, not up to
             # ``Flags.interval`` later.
@@ -107,16 +111,34 @@ class CommitGroup:
             self.runs += 1
         return spec
 
-    def commit(self) -> None:
-        """Commit the open group; :class:`GroupLost` if it cannot (it is rolled back)."""
+    def commit(self, *, interrupted: bool = False) -> None:
+        """Commit the open group; :class:`GroupLost` if it cannot (it is rolled back).
+        ``interrupted``: a step was stopped midway, and the rows it staged are not its
+        group's (its savepoint was rolled back)."""
         atomic, self._atomic = self._atomic, None
         count, self.runs = self.runs, 0
         if atomic is None:
             return
         try:
+            try:
+                self._drop_behind(write=True, sealed_only=interrupted)
+            except BaseException as error:
+                atomic.__exit__(type(error), error, error.__traceback__)
+                raise
             atomic.__exit__(None, None, None)
         except DatabaseError as error:  # Django rolled it back
             raise GroupLost(_lost(count, error)) from error
+
+    def _drop_behind(self, *, write: bool, sealed_only: bool = False) -> None:
+        behind, self._behind = self._behind, None
+        if behind is None:
+            return
+        self.rt.journal.behind = None
+        try:
+            if write:
+                behind.write(sealed_only=sealed_only)
+        finally:
+            behind.close()
 
     def end(self, error: BaseException | None = None) -> None:
         """The runs stopped (``error``: what stopped them): what the group's finished runs
@@ -126,9 +148,15 @@ class CommitGroup:
         atomic = self._atomic
         if atomic is None:
             return
-        if error is None or self.rt.target.dialect.transaction_intact():
+        if error is None:
             self.commit()
             return
+        # Staged rows written inside a step that then failed were rolled back with it.
+        tainted = self._behind is not None and self._behind.tainted
+        if self.rt.target.dialect.transaction_intact() and not tainted:
+            self.commit(interrupted=True)
+            return
+        self._drop_behind(write=False)
         count, self._atomic, self.runs = self.runs, None, 0
         atomic.__exit__(type(error), error, error.__traceback__)
         if isinstance(error, Exception):  # not an interrupt of the process: run them again

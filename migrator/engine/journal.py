@@ -33,6 +33,7 @@ from ..states import (
     check_transition,
 )
 from . import rows
+from .behind import Behind
 
 logger = logging.getLogger("migrator")
 
@@ -85,6 +86,8 @@ class Memento:
     events: list[Event]
     known: dict[int, models.Model]
     objects: list[tuple[models.Model, dict[str, Any], Any]]
+    #: Where the group's staged rows were (see :mod:`.behind`), if a group was open.
+    staged: int | None = None
 
 
 class Journal:
@@ -102,6 +105,8 @@ class Journal:
         self._keys: dict[type[models.Model], list[int]] = {}
         #: Told about the events of every flush once written (the live board).
         self.on_events: Callable[[list[Event]], None] | None = None
+        #: While a commit group is open: flushes stage their rows there (see .behind).
+        self.behind: Behind | None = None
 
     # -- recording ------------------------------------------------------------------
 
@@ -249,6 +254,9 @@ class Journal:
         its rows."""
         if not self.pending:
             return
+        if self.behind is not None:
+            self._stage(self.behind, awaited)
+            return
         alias = router.db_for_write(Run)
         dialect = dialect_for(alias)
         by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
@@ -261,20 +269,33 @@ class Journal:
             with dialect.bookkeeping_cursor() as cursor:
                 if not wait_for_disk:
                     dialect.commit_without_waiting(cursor)
-                self._write(cursor, alias, by_model, late, later=False)
+                writer = rows.Direct(cursor, alias)
+                self._write(writer, by_model, late, later=False)
                 if awaited is not None:
                     awaited.settle()
-                    self._write(cursor, alias, by_model, late, later=True)
+                    self._write(writer, by_model, late, later=True)
                 if commit:
                     dialect.commit_with(cursor)
         if self.on_events is not None and self._events:
             self.on_events(list(self._events))
         self.discard()
 
+    def _stage(self, behind: Behind, awaited: Awaited | None) -> None:
+        """Flushed into an open commit group: the rows are staged, to be written before
+        it commits."""
+        if awaited is not None:
+            awaited.settle()
+        by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+        for obj in self._new:
+            by_model[type(obj)].append(obj)
+        self._write(behind, by_model, set(), later=False)
+        if self.on_events is not None and self._events:
+            self.on_events(list(self._events))
+        self.discard()
+
     def _write(
         self,
-        cursor: Any,
-        alias: str,
+        writer: rows.Direct | Behind,
         by_model: dict[type[models.Model], list[models.Model]],
         late: set[int],
         *,
@@ -283,19 +304,19 @@ class Journal:
         """The rows about the objects whose ``id`` is in ``late`` (``later``) or not (and
         the events, which wait for nothing)."""
         for objs in by_model.values():
-            rows.insert(cursor, alias, [obj for obj in objs if (id(obj) in late) == later])
+            writer.insert([obj for obj in objs if (id(obj) in late) == later])
         for key, (obj, fields) in self._dirty.items():
             if (key in late) == later:
-                rows.update(cursor, alias, obj, fields)
+                writer.update(obj, fields)
         histories: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         for row, obj in self._history:
             if (id(obj) in late) == later:
                 setattr(row, type(obj)._meta.pk.attname, obj.pk)
                 histories[type(row)].append(row)
         for history in histories.values():
-            rows.insert(cursor, alias, history, keys=False)
+            writer.insert(history, keys=False)
         if not later:
-            rows.insert(cursor, alias, self._events, keys=False)
+            writer.insert(self._events, keys=False)
 
     def _give_keys(
         self, dialect: Dialect, model: type[models.Model], objs: list[models.Model]
@@ -334,6 +355,7 @@ class Journal:
             events=list(self._events),
             known=known,
             objects=[(obj, dict(obj.__dict__), _copy_state(obj._state)) for obj in rows],
+            staged=self.behind.mark() if self.behind is not None else None,
         )
 
     def restore(self, memento: Memento) -> None:
@@ -348,6 +370,13 @@ class Journal:
         self._history = list(memento.history)
         self._events = list(memento.events)
         self._known = dict(memento.known)
+        if self.behind is not None and memento.staged is not None:
+            self.behind.truncate(memento.staged)
+
+    def seal(self) -> None:
+        """The step's transaction was released into the group's: what it staged stays."""
+        if self.behind is not None:
+            self.behind.seal()
 
     def discard(self) -> None:
         """Forget what was recorded (written, or rolled back with its transaction); rows

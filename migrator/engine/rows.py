@@ -408,6 +408,66 @@ def insert(cursor: Any, alias: str, objs: Sequence[models.Model], *, keys: bool 
     _mark_saved(objs, alias)
 
 
+class Direct:
+    """Rows written now, with ``cursor`` (what :class:`~migrator.engine.behind.Behind`
+    is for rows written later)."""
+
+    def __init__(self, cursor: Any, alias: str):
+        self.cursor = cursor
+        self.alias = alias
+
+    def insert(self, objs: Sequence[models.Model], *, keys: bool = True) -> None:
+        insert(self.cursor, self.alias, objs, keys=keys)
+
+    def update(self, obj: models.Model, names: set[str]) -> None:
+        update(self.cursor, self.alias, obj, names)
+
+
+def insert_values(alias: str, objs: Sequence[models.Model]) -> list[tuple[bool, list[Any]]]:
+    """``(with its key, values)`` of each row ``insert`` would write for ``objs`` (all of
+    one model; a row without a key gets one from the database), the rows marked saved."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    _resolve_relations(objs)
+    out = []
+    for obj in objs:
+        with_pk = obj.pk is not None
+        _, fields = _insert_sql(model, alias, with_pk=with_pk, returning=False)
+        out.append((with_pk, fields.values(obj)))
+    _mark_saved(objs, alias)
+    return out
+
+
+def insert_rows(
+    cursor: Any, alias: str, model: type[models.Model], rows: list[list[Any]], *, with_pk: bool
+) -> None:
+    """Insert rows of values as given by :func:`insert_values`."""
+    _insert_all(cursor, alias, model, rows, with_pk=with_pk)
+
+
+def update_values(alias: str, obj: models.Model, names: set[str]) -> dict[str, Any]:
+    """``{column attribute: value}`` that ``update`` would write for ``obj``."""
+    _, columns = _update_sql(type(obj), alias, frozenset(names))
+    return dict(zip(columns.names, columns.values(obj, inserting=False), strict=True))
+
+
+def update_rows(
+    cursor: Any,
+    alias: str,
+    model: type[models.Model],
+    rows: list[tuple[Any, dict[str, Any]]],
+) -> None:
+    """``UPDATE`` rows given as ``(key, {attribute: value})``, all with the same
+    attributes, with one statement."""
+    sql, columns = _update_sql(model, alias, frozenset(rows[0][1]))
+    params = [[values[name] for name in columns.names] + [key] for key, values in rows]
+    if len(params) == 1:
+        cursor.execute(sql, params[0])
+    else:
+        cursor.executemany(sql, params)
+
+
 def _mark_saved(objs: Sequence[models.Model], alias: str) -> None:
     for obj in objs:
         obj._state.adding = False

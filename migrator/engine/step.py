@@ -195,6 +195,8 @@ def _attempt(
             ex.may_defer = own and record_follows_work(rt, ex.dry_run)
             try:
                 act(ex)
+                # Unless Django is to roll it back (an inner block failed and was caught).
+                commit = own and not ex.target.connection.needs_rollback
                 # The step run's success commits in this same transaction when the state
                 # is in the target's database: then it is the ledger, and no row is needed.
                 _finish(
@@ -204,13 +206,16 @@ def _attempt(
                     finish_run,
                     ledger=not rt.target.shares_state,
                     wait_for_disk=_waits_for_disk(ex),
-                    # Unless Django is to roll it back (an inner block failed and was
-                    # caught).
-                    commit=own and not ex.target.connection.needs_rollback,
+                    commit=commit,
                 )
+                if not commit:  # (else the database may have committed it with the record)
+                    faults.point("step_recorded")
             finally:
                 if ex.deferred is not None:
                     ex.deferred.end()
+        # Released into a commit group's transaction, if one is open: what the step's
+        # record staged there is the group's now.
+        rt.journal.seal()
     else:
         if ahead is not None:  # (never sent for such a step: see ahead.send_ahead)
             ahead.abandon()
