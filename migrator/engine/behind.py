@@ -39,7 +39,6 @@ from . import rows
 
 #: Keys reserved at once for a model's new rows in a group.
 _KEY_BLOCK = 256
-_NAMES_OURS = re.compile("migrator_", re.IGNORECASE)
 
 #: A staged row: ``(model, key, values)``; ``key`` is ``(True/False: with its primary
 #: key)`` for an insert (values: a list), the row's primary key for an update (values: a
@@ -63,6 +62,8 @@ class Behind:
         #: Up to this position, the entries' transaction is the group's own.
         self._sealed = 0
         self._tables: set[str] = set()
+        #: Finds a name of those tables in a statement (SQLite's names ignore case).
+        self._names = re.compile("(?!)")
         self._pools: dict[type[models.Model], list[int]] = {}
         self._highest: dict[type[models.Model], int] = {}
         #: The depth of Django's atomic blocks that is the group's own.
@@ -91,7 +92,10 @@ class Behind:
 
     def _stage(self, inserting: bool, entry: _Insert | _Update, model: type[models.Model]) -> None:
         self._log.append((inserting, entry))
-        self._tables.add(model._meta.db_table.lower())
+        table = model._meta.db_table
+        if table not in self._tables:
+            self._tables.add(table)
+            self._names = re.compile("|".join(map(re.escape, self._tables)), re.IGNORECASE)
         if len(self.connection.atomic_blocks) <= self._depth:
             self.seal()
 
@@ -176,15 +180,11 @@ class Behind:
     def _before_statement(
         self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
     ) -> Any:
-        if self._log and not self._writing and _NAMES_OURS.search(sql) and self._names(sql):
+        if self._log and not self._writing and self._names.search(sql):
             if len(self.connection.atomic_blocks) > self._depth:
                 self.tainted = True
             self.write()
         return execute(sql, params, many, context)
-
-    def _names(self, sql: str) -> bool:
-        lowered = sql.lower()
-        return any(table in lowered for table in self._tables)
 
     @contextmanager
     def _unseen(self) -> Iterator[None]:
