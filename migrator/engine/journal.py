@@ -254,14 +254,30 @@ class Journal:
         its rows."""
         if not self.pending:
             return
-        if self.behind is not None:
-            self._stage(self.behind, awaited)
-            return
-        alias = router.db_for_write(Run)
-        dialect = dialect_for(alias)
         by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         for obj in self._new:
             by_model[type(obj)].append(obj)
+        if self.behind is not None:
+            # Inside an open commit group: staged, written before it commits.
+            if awaited is not None:
+                awaited.settle()
+            self._write(self.behind, by_model, set(), later=False)
+        else:
+            self._write_now(by_model, wait_for_disk=wait_for_disk, commit=commit, awaited=awaited)
+        if self.on_events is not None and self._events:
+            self.on_events(list(self._events))
+        self.discard()
+
+    def _write_now(
+        self,
+        by_model: dict[type[models.Model], list[models.Model]],
+        *,
+        wait_for_disk: bool,
+        commit: bool,
+        awaited: Awaited | None,
+    ) -> None:
+        alias = router.db_for_write(Run)
+        dialect = dialect_for(alias)
         late = {id(obj) for obj in awaited.rows} if awaited is not None else set()
         with dialect.atomic(savepoint=False):
             for model, objs in by_model.items():
@@ -276,22 +292,6 @@ class Journal:
                     self._write(writer, by_model, late, later=True)
                 if commit:
                     dialect.commit_with(cursor)
-        if self.on_events is not None and self._events:
-            self.on_events(list(self._events))
-        self.discard()
-
-    def _stage(self, behind: Behind, awaited: Awaited | None) -> None:
-        """Flushed into an open commit group: the rows are staged, to be written before
-        it commits."""
-        if awaited is not None:
-            awaited.settle()
-        by_model: dict[type[models.Model], list[models.Model]] = defaultdict(list)
-        for obj in self._new:
-            by_model[type(obj)].append(obj)
-        self._write(behind, by_model, set(), later=False)
-        if self.on_events is not None and self._events:
-            self.on_events(list(self._events))
-        self.discard()
 
     def _write(
         self,
