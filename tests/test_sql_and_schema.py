@@ -205,6 +205,34 @@ def test_objects_of_an_extension_are_left_out_and_a_sequence_knows_its_column() 
     assert not any("citext" in name for name in functions), functions
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="column numbers: PostgreSQL's")
+def test_key_columns_are_named_in_the_keys_order_whatever_the_tables_column_numbers() -> None:
+    """Constraints name their columns by number: a key over columns in another order than
+    the table's, after a dropped column, and a foreign key to a table of another schema
+    name theirs as written."""
+    statements = [
+        "CREATE SCHEMA cap_other",
+        "CREATE TABLE cap_other.region (code TEXT, country TEXT, PRIMARY KEY (country, code))",
+        "CREATE TABLE cap_site (gone INTEGER, a INTEGER, b TEXT, c TEXT, d TEXT)",
+        "ALTER TABLE cap_site DROP COLUMN gone",
+        "ALTER TABLE cap_site ADD PRIMARY KEY (c, a)",
+        "ALTER TABLE cap_site ADD CONSTRAINT cap_site_bd UNIQUE (d, b)",
+        "ALTER TABLE cap_site ADD CONSTRAINT cap_site_region FOREIGN KEY (d, b) "
+        "REFERENCES cap_other.region (country, code)",
+    ]
+    cleanup = ["DROP TABLE IF EXISTS cap_site", "DROP SCHEMA IF EXISTS cap_other CASCADE"]
+    schema = _captured_after(statements, cleanup)
+    site = schema["tables"]["cap_site"]
+    assert list(site["columns"]) == ["a", "b", "c", "d"]
+    assert site["primary_key"] == ["c", "a"]
+    assert site["constraints"]["cap_site_bd"]["columns"] == ["d", "b"]
+    foreign_key = site["constraints"]["cap_site_region"]
+    assert foreign_key["columns"] == ["d", "b"]
+    assert foreign_key["references"] == ["cap_other.region", "country", "code"]
+    assert schema["tables"]["cap_other.region"]["primary_key"] == ["country", "code"]
+
+
 def test_sqlite_sizes_are_the_same_in_one_pass_and_per_table(
     tmp_path, monkeypatch, django_db_blocker
 ) -> None:

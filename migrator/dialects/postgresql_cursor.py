@@ -264,6 +264,80 @@ def _fetch_timed(
         answers.append((batch, time.perf_counter()))
 
 
+class PipelinedReads:
+    """Queries (``%s`` placeholders) sent together in libpq's pipeline, each answered as
+    soon as the server has run it: the rows of one are read (and worked on by the caller)
+    while the server runs the next. One round trip in all, one implicit transaction
+    unless the connection's is open. Nothing else may use the connection meanwhile.
+
+    ``with PipelinedReads(connection, queries) as reads:`` then :meth:`rows` once per
+    query, in order; leaving reads what was not and leaves pipeline mode."""
+
+    def __init__(
+        self,
+        connection: psycopg.Connection[Any],
+        queries: Sequence[tuple[str, Sequence[Any] | None]],
+    ):
+        self._connection = connection
+        self._queries = queries
+        self._read = 0
+        self._transformer = Transformer(connection)
+        self._error: Exception | None = None
+
+    def __enter__(self) -> PipelinedReads:
+        connection, pgconn = self._connection, self._connection.pgconn
+        settle_in_flight(connection)
+        dump = self._transformer.dump_sequence
+        with connection.lock:
+            try:
+                pgconn.enter_pipeline_mode()
+                for sql, params in self._queries:
+                    values = dump(params, [PyFormat.TEXT] * len(params)) if params else None
+                    pgconn.send_query_params(numbered(sql), values)
+                    pgconn.send_flush_request()  # answered as it ends, not at the Sync
+                pgconn.pipeline_sync()
+                connection.wait(generators.send(pgconn))
+            except BaseException:
+                _abandon(connection)
+                raise
+        return self
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The next query's rows (its error, if it failed: those after it did not run)."""
+        connection = self._connection
+        with connection.lock:
+            try:
+                results = connection.wait(generators.fetch_many(connection.pgconn))
+            except BaseException:
+                _abandon(connection)
+                raise
+        self._read += 1
+        result = results[-1]
+        if result.status in _FAILED:
+            self._error = self._error or errors.error_from_result(
+                result, encoding=conn_encoding(connection)
+            )
+            raise self._error
+        self._transformer.set_pgresult(result)
+        return self._transformer.load_rows(0, result.ntuples, tuple)
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
+        connection, pgconn = self._connection, self._connection.pgconn
+        if connection.closed or not pgconn.pipeline_status:
+            return
+        with connection.lock:
+            try:
+                for _ in range(self._read, len(self._queries)):
+                    connection.wait(generators.fetch_many(pgconn))
+                connection.wait(_exchange(pgconn))  # up to the Sync
+            except BaseException:
+                _abandon(connection)
+                if kind is None:
+                    raise
+                return
+            pgconn.exit_pipeline_mode()
+
+
 @functools.lru_cache(maxsize=256)
 def numbered(sql: str) -> bytes:
     """``sql`` with PostgreSQL's own ``$1, $2, ...`` placeholders for ``%s`` (``%%``: a

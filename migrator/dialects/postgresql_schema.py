@@ -16,6 +16,8 @@ migrator's own tables, the backup schema and objects owned by extensions are lef
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..conf import migrator_settings
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 _USER_SCHEMAS = """
 n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
-AND n.nspname <> %(backup)s
+AND n.nspname <> %s
 """
 
 _SCHEMAS = f"""
@@ -46,7 +48,7 @@ ORDER BY 1, 2
 
 _COLUMNS = f"""
 SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attnum
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -60,11 +62,16 @@ SELECT n.nspname, cl.relname, con.conname, con.contype, con.convalidated, con.co
        -- A primary key is kept as its columns: its definition is not needed (and
        -- deparsing one per table is most of this query on a schema of many tables).
        CASE WHEN con.contype = 'p' THEN NULL ELSE pg_get_constraintdef(con.oid, true) END,
-       array(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
+       -- The constraint's own columns by number (named from the columns read before:
+       -- looking each up here is most of this query on a schema of many tables); those
+       -- a foreign key references, by name (their table may be one not read).
+       con.conkey,
        fn.nspname, fcl.relname,
-       array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord),
+       CASE WHEN con.contype = 'f' THEN
+         array(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+               JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+               ORDER BY k.ord)
+       END,
        con.confupdtype, con.confdeltype
 FROM pg_constraint con
 JOIN pg_class cl ON cl.oid = con.conrelid
@@ -161,17 +168,54 @@ _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 
 def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
     """The whole user schema of the connected database."""
-    current = dialect.scalar("SELECT current_schema()") or "public"
-    params = {"backup": migrator_settings.BACKUP_SCHEMA}
+    with _reads(dialect) as rows:
+        return _capture(rows)
+
+
+#: In the order :func:`_capture` reads them.
+_QUERIES = (
+    "SELECT current_schema()",
+    _TABLES,
+    _COLUMNS,
+    _CONSTRAINTS,
+    _INDEXES,
+    _TRIGGERS,
+    _POLICIES,
+    _ENUMS,
+    _VIEWS,
+    _FUNCTIONS,
+    _SEQUENCES,
+    _SCHEMAS,
+)
+
+
+@contextmanager
+def _reads(dialect: PostgreSQLDialect) -> Iterator[Callable[[], list[tuple[Any, ...]]]]:
+    """The rows of each of ``_QUERIES`` in turn: all sent at once (the server runs each
+    while the one before is worked on), or one by one where Django logs queries."""
+    backup = migrator_settings.BACKUP_SCHEMA
+    queries = [(sql, [backup] * sql.count("%s")) for sql in _QUERIES]
+    connection = dialect.connection
+    if connection.queries_logged:
+        pending = iter(queries)
+        yield lambda: dialect.rows(*next(pending))
+        return
+    from .postgresql_cursor import PipelinedReads
+
+    connection.ensure_connection()
+    with PipelinedReads(connection.connection, queries) as reads:
+        yield reads.rows
+
+
+def _capture(query: Callable[[], list[tuple[Any, ...]]]) -> dict[str, Any]:
+    ((current,),) = query()
+    current = current or "public"
 
     def name(schema: str, relation: str) -> str:
         return relation if schema == current else f"{schema}.{relation}"
 
-    def query(sql: str) -> list[tuple[Any, ...]]:
-        return dialect.rows(sql, params)
-
     tables: dict[str, Any] = {}
-    for schema, table, rows, size, rls, force_rls, acl, kind in query(_TABLES):
+    for schema, table, rows, size, rls, force_rls, acl, kind in query():
         if table.startswith(OWN_PREFIX):
             continue
         tables[name(schema, table)] = {
@@ -190,10 +234,13 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
     def owner(schema: str, table: str) -> dict[str, Any] | None:
         return tables.get(name(schema, table))
 
-    for schema, table, column, kind, nullable, default, identity, generated in query(_COLUMNS):
+    #: Per table read, its columns' names by number (what constraints give).
+    numbered: dict[int, dict[int, str]] = {}
+    for schema, table, column, kind, nullable, default, identity, generated, number in query():
         entry = owner(schema, table)
         if entry is None:
             continue
+        numbered.setdefault(id(entry), {})[number] = column
         entry["columns"][column] = {
             "type": str(kind).lower(),
             "nullable": bool(nullable),
@@ -201,12 +248,15 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
             "identity": {"a": "always", "d": "by default"}.get(identity or "", None),
             "generated": default if generated else None,
         }
-    for row in query(_CONSTRAINTS):
-        (schema, table, constraint, kind, validated, deferrable, definition, columns) = row[:8]
+    for row in query():
+        (schema, table, constraint, kind, validated, deferrable, definition, numbers) = row[:8]
         ref_schema, ref_table, ref_columns, on_update, on_delete = row[8:]
         entry = owner(schema, table)
         if entry is None:
             continue
+        # (A number with no column, e.g. 0 for a whole-row reference, names none.)
+        known = numbered.get(id(entry), {})
+        columns = [known[number] for number in numbers or () if number in known]
         if kind == "p":
             entry["primary_key"] = list(columns)
             continue
@@ -218,13 +268,11 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
             "deferrable": bool(deferrable),
         }
         if kind == "f":
-            info["references"] = [name(ref_schema, ref_table), *list(ref_columns)]
+            info["references"] = [name(ref_schema, ref_table), *list(ref_columns or ())]
             info["on_update"] = _FK_ACTIONS.get(on_update, on_update)
             info["on_delete"] = _FK_ACTIONS.get(on_delete, on_delete)
         entry["constraints"][constraint] = info
-    for schema, table, index, unique, method, predicate, keys, valid, definition, size in query(
-        _INDEXES
-    ):
+    for schema, table, index, unique, method, predicate, keys, valid, definition, size in query():
         entry = owner(schema, table)
         if entry is None:
             continue
@@ -238,11 +286,11 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
             "definition": definition,
             "bytes": int(size or 0),
         }
-    for schema, table, trigger, definition, enabled in query(_TRIGGERS):
+    for schema, table, trigger, definition, enabled in query():
         entry = owner(schema, table)
         if entry is not None:
             entry["triggers"][trigger] = {"definition": definition, "enabled": enabled != "D"}
-    for schema, table, policy, permissive, roles, command, using, check in dialect.rows(_POLICIES):
+    for schema, table, policy, permissive, roles, command, using, check in query():
         entry = owner(schema, table)
         if entry is not None:
             entry["rls"]["policies"][policy] = {
@@ -252,10 +300,10 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
                 "using": using,
                 "check": check,
             }
-    enums = {name(s, t): list(labels) for s, t, labels in query(_ENUMS)}
+    enums = {name(s, t): list(labels) for s, t, labels in query()}
     views = {
         name(s, v): {"materialized": kind == "m", "definition": " ".join(str(d).split())}
-        for s, v, kind, d in query(_VIEWS)
+        for s, v, kind, d in query()
         if not v.startswith(OWN_PREFIX)
     }
     functions = {
@@ -268,7 +316,7 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
             "volatility": _VOLATILITY.get(volatility, volatility),
             "body_md5": body,
         }
-        for s, f, args, result, prokind, language, volatility, body in query(_FUNCTIONS)
+        for s, f, args, result, prokind, language, volatility, body in query()
     }
     sequences = {
         name(s, q): {
@@ -280,12 +328,12 @@ def capture(dialect: PostgreSQLDialect) -> dict[str, Any]:
             "cycle": bool(cycle),
             "owned_by": owned,
         }
-        for s, q, kind, start, increment, minimum, maximum, cycle, owned in query(_SEQUENCES)
+        for s, q, kind, start, increment, minimum, maximum, cycle, owned in query()
         if not q.startswith(OWN_PREFIX)
     }
     return {
         "vendor": "postgresql",
-        "schemas": [s for (s,) in query(_SCHEMAS)],
+        "schemas": [s for (s,) in query()],
         "tables": tables,
         "enums": enums,
         "views": views,

@@ -3,6 +3,7 @@ once per connection under names of their own), and a script's statements sent to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -634,3 +635,37 @@ def test_a_runs_rows_add_up_over_its_sql_steps_read_after_their_records(
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS steps_t")
+
+
+def _reads(queries: list[tuple[str, list[Any] | None]]) -> Any:
+    from migrator.dialects.postgresql_cursor import PipelinedReads
+
+    connection.ensure_connection()
+    return PipelinedReads(connection.connection, queries)
+
+
+def test_reads_sent_together_answer_in_turn_and_a_failure_stops_the_ones_after_it() -> None:
+    """The schema capture's queries, sent at once: each one's rows as typed by psycopg;
+    the first that fails raises its error, the ones after it did not run, and the
+    connection is psycopg's again afterwards (in or out of a transaction)."""
+    queries: list[tuple[str, list[Any] | None]] = [
+        ("SELECT %s::int + 1, ARRAY['a', %s]", [41, "b"]),
+        ("SELECT 1 / 0", None),
+        ("SELECT pg_catalog.set_config('migrator.reached', 'yes', false)", None),
+    ]
+    for atomic in (False, True):
+        with transaction.atomic() if atomic else contextlib.nullcontext():
+            with pytest.raises(psycopg.errors.DivisionByZero), _reads(queries) as reads:
+                assert reads.rows() == [(42, ["a", "b"])]
+                reads.rows()
+            if atomic:
+                transaction.set_rollback(True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('migrator.reached', true)")
+            assert cursor.fetchone()[0] in (None, "")
+    # Left before reading them all: the rest is read and dropped.
+    with _reads([("SELECT 1", None), ("SELECT 2", None)]) as reads:
+        assert reads.rows() == [(1,)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 3")
+        assert cursor.fetchone() == (3,)
