@@ -21,6 +21,8 @@ from django.db import connections, models, router
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from ..audit import change_reason
+
 Converter = Callable[[Any], Any]
 M = TypeVar("M", bound=models.Model)
 
@@ -275,6 +277,32 @@ def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: A
                 mapping.rows(values, extras),
                 with_pk=False,
             )
+
+
+def update_with_history(
+    obj: models.Model, *, reason: str, user_id: Any = None, **fields: Any
+) -> None:
+    """Set ``fields`` of ``obj`` and write them (``auto_now`` times too), with the ``~``
+    history row of the change (what ``save()`` and simple-history write)."""
+    from ..dialects import dialect_for
+
+    model = type(obj)
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    names = set(fields)
+    for field in model._meta.concrete_fields:
+        if getattr(field, "auto_now", False):
+            setattr(obj, field.attname, timezone.now())
+            names.add(field.attname)
+    if user_id is None:
+        user = historical_model(model).get_default_history_user(obj)
+        user_id = getattr(user, "pk", None)
+    alias = router.db_for_write(model)
+    dialect = dialect_for(alias)
+    with dialect.atomic(savepoint=False), dialect.bookkeeping_cursor() as cursor:
+        update(cursor, alias, obj, names)
+        history = history_row(obj, reason=change_reason(reason), user_id=user_id, kind="~")
+        insert(cursor, alias, [history], keys=False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ from ..conf import migrator_settings
 from ..dialects import state_atomic
 from ..models import Deployment, Migration, Run, SchemaVersion
 from ..schema.diff import diff_schemas
+from . import rows
 from .target import Target
 
 
@@ -69,18 +70,29 @@ def record(deployment: Deployment, target: Target) -> SchemaVersion | None:
         if current is None:
             return None
         schema = target.dialect.capture_schema()
-        version, _ = SchemaVersion.objects.update_or_create(
-            database=target.alias,
-            version=current.version,
-            defaults={
-                "release": current.release,
-                "schema": schema,
-                "active": True,
-                "origin": SchemaVersion.Origin.CAPTURED,
-                "deployment": deployment,
-                "breaking_changes": _breaking(target.alias, current.version, schema),
-            },
+        fields = {
+            "release": current.release,
+            "schema": schema,
+            "active": True,
+            "origin": SchemaVersion.Origin.CAPTURED,
+            "deployment": deployment,
+            "breaking_changes": _breaking(target.alias, current.version, schema),
+        }
+        # Written below Django's ORM (``update_or_create``): on PostgreSQL the schema's
+        # JSON (megabytes for a big database) then goes as a statement's parameter
+        # instead of being quoted into its text.
+        version = (
+            SchemaVersion.objects.filter(database=target.alias, version=current.version)
+            .defer("schema")
+            .first()
         )
+        if version is None:
+            version = rows.build(
+                SchemaVersion, database=target.alias, version=current.version, **fields
+            )
+            rows.create_with_history([version], reason="captured")
+        else:
+            rows.update_with_history(version, reason="captured again", **fields)
     return version
 
 

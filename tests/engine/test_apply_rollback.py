@@ -280,6 +280,36 @@ def test_events_tell_the_whole_story_in_order(items: Path, cli) -> None:
     assert StepRun.objects.filter(run=run, status="succeeded").count() == 1
 
 
+def test_each_schema_version_captured_is_audited_and_one_is_active(items: Path) -> None:
+    """The schema recorded at the version reached: its history row says it was captured
+    (without the schema itself), captured again when the version is reached again, and
+    exactly one version of the target is active."""
+    write(
+        items,
+        "002_more.sql",
+        "-- migrate:up\nCREATE TABLE more_t (id INTEGER PRIMARY KEY);\n"
+        "-- migrate:down\nDROP TABLE more_t;\n",
+    )
+    assert services.apply("default", actor="t", backend="inline").status == "succeeded"
+    second = SchemaVersion.objects.get(database="default", version="002")
+    assert second.active and "more_t" in second.schema["tables"]
+    assert [h.history_change_reason for h in second.history.all()] == ["captured"]
+    assert services.rollback("default", actor="t", to="001", backend="inline").status == (
+        "succeeded"
+    )
+    first = SchemaVersion.objects.get(database="default", version="001")
+    assert first.active and "more_t" not in first.schema["tables"]
+    assert first.history.order_by("history_id").last().history_change_reason == ("captured again")
+    assert services.apply("default", actor="t", backend="inline").status == "succeeded"
+    again = SchemaVersion.objects.get(pk=second.pk)
+    assert again.active and again.captured_at > second.captured_at
+    assert again.deployment_id != second.deployment_id
+    history = list(again.history.order_by("history_id"))
+    assert [h.history_type for h in history] == ["+", "~"]
+    assert history[-1].deployment_id == again.deployment_id and history[-1].active
+    assert SchemaVersion.objects.filter(database="default", active=True).count() == 1
+
+
 def test_the_plan_is_kept_once_and_outlined_in_the_audit_trail(items: Path) -> None:
     """The deployment keeps its whole plan (SQL included); its creation event keeps the
     outline (versions, steps by name) and its history rows keep neither: a plan of a big
