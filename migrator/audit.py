@@ -44,7 +44,12 @@ def record(
     **data: Any,
 ) -> Event:
     """Append an event and mirror it to the ``migrator`` logger."""
-    event = Event.objects.create(
+    from .engine import rows
+
+    # Below the ORM: an event's data (a big deployment's outline: hundreds of kilobytes
+    # of JSON) then goes as a statement's parameter, not quoted into its text.
+    event = rows.build(
+        Event,
         action=action,
         message=message,
         actor=actor,
@@ -55,5 +60,6 @@ def record(
         step_run=step_run,
         data=data,
     )
+    rows.create_with_history([event], reason="")
     logger.log(logging.getLevelName(level.upper()), "%s (%s)", message, actor)
     return event

@@ -231,13 +231,15 @@ def _history_shape(historical: Any) -> _HistoryShape:
 
 def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: Any = None) -> None:
     """Insert new rows of one model, each with its ``+`` history row (what simple-history's
-    ``bulk_create_with_history`` writes), in one round trip where keys can be reserved."""
+    ``bulk_create_with_history`` writes) if the model keeps history, in one round trip
+    where keys can be reserved."""
     if not objs:
         return
     from ..dialects import dialect_for
 
     model = type(objs[0])
-    if user_id is None:
+    keeps_history = historical_model(model) is not None
+    if user_id is None and keeps_history:
         # Who simple-history itself would name: the user of the request being served.
         user = historical_model(model).get_default_history_user(objs[0])
         user_id = getattr(user, "pk", None)
@@ -251,6 +253,9 @@ def create_with_history(objs: Sequence[models.Model], *, reason: str, user_id: A
             for obj, key in zip(unkeyed, keys or [], strict=False):
                 obj.pk = key
         with dialect.bookkeeping_cursor() as cursor:
+            if not keeps_history:
+                insert(cursor, alias, objs)
+                return
             mapping = _history_mapping(model, alias)
             if mapping is None or any(obj.pk is None for obj in objs):
                 insert(cursor, alias, objs)

@@ -55,7 +55,10 @@ def create_deployment(
             if busy:
                 raise OperationFailed(f"{result.database} is busy: {busy}")
             sync_catalog(result.catalog, actor=actor)
-        deployment = Deployment.objects.create(
+        # Below the ORM (as its runs are): the plan's JSON, hundreds of kilobytes for a
+        # big deployment, then goes as a statement's parameter, not quoted into its text.
+        deployment = rows.build(
+            Deployment,
             database=result.database,
             direction=result.direction,
             goal_version=result.goal or "",
@@ -66,6 +69,7 @@ def create_deployment(
             plan=summary,
             risk=result.risk,
         )
+        rows.create_with_history([deployment], reason="requested", user_id=user_id)
         versions = [planned.version for planned in result.runs]
         keys = dict(
             Migration.objects.filter(database=result.database, version__in=versions).values_list(
