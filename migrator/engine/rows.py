@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
+from django.db.models import QuerySet
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -402,6 +403,36 @@ def build(model: type[M], **values: Any) -> M:
         elif value is not None:
             fields[column] = value.pk
             state.fields_cache[name] = value
+    return obj
+
+
+def load(queryset: QuerySet[M], related: str) -> list[M]:
+    """What iterating ``queryset.select_related(related)`` gives (``related``: a foreign
+    key that is never null), each instance made from its row's values as :func:`build`
+    makes one: ``Model.__init__`` per row is most of the cost of loading a thousand runs
+    with their migrations."""
+    model = queryset.model
+    field = model._meta.get_field(related)
+    assert isinstance(field, models.ForeignKey) and not field.null, related
+    other = field.related_model
+    assert isinstance(other, type)
+    own = [f.attname for f in model._meta.concrete_fields]
+    theirs = [f.attname for f in other._meta.concrete_fields]
+    alias = queryset.db
+    count = len(own)
+    loaded = []
+    for values in queryset.values_list(*own, *(f"{related}__{name}" for name in theirs)):
+        obj = _loaded(model, own, values[:count], alias)
+        obj._state.fields_cache[related] = _loaded(other, theirs, values[count:], alias)
+        loaded.append(obj)
+    return loaded
+
+
+def _loaded(model: type[M], names: list[str], values: Sequence[Any], alias: str) -> M:
+    obj = model.__new__(model)
+    state = obj._state = ModelState()
+    state.adding, state.db = False, alias
+    obj.__dict__.update(zip(names, values, strict=True))
     return obj
 
 

@@ -10,6 +10,7 @@ from django.db.models import prefetch_related_objects
 
 from ..models import Deployment, Run, Step, StepRun
 from ..states import Status
+from . import rows
 from .control import Flags
 from .journal import Awaited, Journal
 from .policy import Policy
@@ -120,9 +121,11 @@ class Runtime:
 
 def runs_of(deployment: Deployment) -> list[Run]:
     """A deployment's runs in order, with what executing them reads."""
-    runs = list(
-        deployment.runs.select_related("migration", "migration__applied_run").order_by("order")
-    )
+    runs = rows.load(deployment.runs.order_by("order"), "migration")
+    # What a rollback restores is the applying run's (see run.check_as_planned).
+    backward = [run.migration for run in runs if run.direction == "backward"]
+    if backward:
+        prefetch_related_objects(backward, "applied_run")
     # A pending run has no step runs (it becomes running in the flush that creates its
     # first one, and never goes back): prefetching costs per run, so only the others.
     prefetch_related_objects([run for run in runs if run.status != Status.PENDING], "step_runs")
