@@ -1,4 +1,5 @@
-"""Capturing a PostgreSQL schema from the system catalogs, a handful of queries in all.
+"""Capturing a PostgreSQL schema from the system catalogs: a dozen queries sent together in
+one round trip, each one's rows worked on while the server runs the next.
 
 ``pg_depend`` is always asked with the catalog of the object (``classid``) as well as its
 oid: its index starts with it, and without it every row asked about scans the table (a

@@ -20,6 +20,7 @@ from django.db import OperationalError, transaction
 from ..conf import migrator_settings
 from .base import (
     Dialect,
+    Joined,
     LineIndex,
     NotSupported,
     SessionKeeper,
@@ -220,7 +221,7 @@ class SQLiteDialect(Dialect):
         """
         connection: Any = self.connection  # Django's SQLite wrapper (transaction_mode)
         if connection.in_atomic_block:
-            with transaction.atomic(using=self.alias, savepoint=savepoint):
+            with Joined(connection) if not savepoint else transaction.atomic(using=self.alias):
                 yield
             return
         connection.ensure_connection()
