@@ -406,26 +406,43 @@ def build(model: type[M], **values: Any) -> M:
     return obj
 
 
-def load(queryset: QuerySet[M], related: str) -> list[M]:
+def load(
+    queryset: QuerySet[M], related: str, *, related_only: Sequence[str] | None = None
+) -> list[M]:
     """What iterating ``queryset.select_related(related)`` gives (``related``: a foreign
-    key that is never null), each instance made from its row's values as :func:`build`
-    makes one: ``Model.__init__`` per row is most of the cost of loading a thousand runs
-    with their migrations."""
+    key), each instance made from its row's values as :func:`build` makes one:
+    ``Model.__init__`` per row is most of the cost of loading a thousand runs with their
+    migrations, or migrations with the runs that applied them. ``related_only``: the
+    related rows' fields to read (with their key; the others are deferred, as with
+    ``only()``)."""
     model = queryset.model
     field = model._meta.get_field(related)
-    assert isinstance(field, models.ForeignKey) and not field.null, related
+    assert isinstance(field, models.ForeignKey), related
     other = field.related_model
     assert isinstance(other, type)
     own = [f.attname for f in model._meta.concrete_fields]
-    theirs = [f.attname for f in other._meta.concrete_fields]
+    theirs = [
+        f.attname
+        for f in other._meta.concrete_fields
+        if related_only is None or f.primary_key or f.attname in related_only
+    ]
     alias = queryset.db
     count = len(own)
+    key = count + theirs.index(other._meta.pk.attname)
     loaded = []
     for values in queryset.values_list(*own, *(f"{related}__{name}" for name in theirs)):
         obj = _loaded(model, own, values[:count], alias)
-        obj._state.fields_cache[related] = _loaded(other, theirs, values[count:], alias)
+        obj._state.fields_cache[related] = (
+            None if values[key] is None else _loaded(other, theirs, values[count:], alias)
+        )
         loaded.append(obj)
     return loaded
+
+
+def loaded(model: type[M], alias: str, **values: Any) -> M:
+    """An instance of a row read from ``alias`` with ``values`` (attribute names); the
+    fields not given are deferred, as with ``only()``."""
+    return _loaded(model, list(values), list(values.values()), alias)
 
 
 def _loaded(model: type[M], names: list[str], values: Sequence[Any], alias: str) -> M:

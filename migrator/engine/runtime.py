@@ -121,11 +121,20 @@ class Runtime:
 
 def runs_of(deployment: Deployment) -> list[Run]:
     """A deployment's runs in order, with what executing them reads."""
-    runs = rows.load(deployment.runs.order_by("order"), "migration")
-    # What a rollback restores is the applying run's (see run.check_as_planned).
+    queryset = deployment.runs.order_by("order")
+    runs = rows.load(queryset, "migration")
+    # What a run going back restores is its applying run's (its key, and its deployment
+    # in run.check_as_planned): that much of it, for all of them in one query.
     backward = [run.migration for run in runs if run.direction == "backward"]
-    if backward:
-        prefetch_related_objects(backward, "applied_run")
+    keys = {migration.applied_run_id for migration in backward if migration.applied_run_id}
+    if keys:
+        appliers = dict(Run.objects.filter(pk__in=keys).values_list("pk", "deployment_id"))
+        for migration in backward:
+            key = migration.applied_run_id
+            if key in appliers:
+                migration._state.fields_cache["applied_run"] = rows.loaded(
+                    Run, queryset.db, id=key, deployment_id=appliers[key]
+                )
     # A pending run has no step runs (it becomes running in the flush that creates its
     # first one, and never goes back): prefetching costs per run, so only the others.
     prefetch_related_objects([run for run in runs if run.status != Status.PENDING], "step_runs")

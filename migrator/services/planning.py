@@ -21,8 +21,10 @@ from ..dialects import Dialect, dialect_for
 from ..engine.backups import backup_can_undo
 from ..engine.coverage import captured_rows, obstacles, restorable_backup, rollback_way
 from ..engine.kinds import WayBack, kind_for, worst
+from ..engine.rows import load as load_rows
 from ..engine.target import Target
 from ..exceptions import BadInput, OperationFailed
+from ..heap import long_lived_frozen
 from ..models import Migration
 from .common import check_database, holder, require_tables
 from .status import MigrationState, migration_states
@@ -121,6 +123,7 @@ def step_summary(spec: MigrationSpec, direction: str) -> list[dict[str, Any]]:
     ]
 
 
+@long_lived_frozen()
 def plan(
     database: str,
     *,
@@ -388,8 +391,11 @@ def _plan_backward(
     wanted = {key_of(state.version) for state in chosen}
     migrations = {
         key: migration
-        for migration in Migration.objects.filter(database=result.database).select_related(
-            "applied_run"
+        for migration in load_rows(
+            # (Only which run applied it: rolling back reads that run's captured values.)
+            Migration.objects.filter(database=result.database),
+            "applied_run",
+            related_only=[],
         )
         if (key := key_of(migration.version)) in wanted
     }

@@ -10,6 +10,8 @@ from ..catalog import Catalog, load_catalog
 from ..catalog import checksum as checksums
 from ..catalog.formats.flyway import callback_event
 from ..catalog.versions import key_of
+from ..engine.rows import load as load_rows
+from ..heap import long_lived_frozen
 from ..models import Deployment, Migration, Run, TargetLock
 from ..states import IN_FLIGHT, UNFINISHED
 from .common import check_database, require_tables
@@ -45,7 +47,11 @@ class MigrationState:
 def migration_states(catalog: Catalog, database: str) -> list[MigrationState]:
     rows = {
         key_of(m.version): m
-        for m in Migration.objects.filter(database=database).select_related("applied_run")
+        for m in load_rows(
+            Migration.objects.filter(database=database),
+            "applied_run",
+            related_only=["deployment_id"],
+        )
     }
     applied = {key: m for key, m in rows.items() if m.applied}
     current = max((key_of(m.version) for m in applied.values() if not m.repeatable), default=None)
@@ -135,6 +141,7 @@ def target_aliases(catalog: Catalog, database: str | None) -> list[str]:
     return sorted(known) or ["default"]
 
 
+@long_lived_frozen()
 def status(database: str | None = None) -> dict[str, Any]:
     """Everything an operator asks first: where each target is and what is waiting.
 

@@ -161,6 +161,43 @@ def test_rows_written_in_bulk_read_back_as_the_orm_writes_them(deployment: Deplo
     assert texts["m0"] == texts["orm"]
 
 
+def test_rows_loaded_from_their_values_are_what_the_orm_loads(deployment: Deployment) -> None:
+    """``rows.load`` against ``select_related``: the same values on each instance and on
+    its related one (none where the key is null), saved state, and a related row read in
+    part loads the rest when asked."""
+    run = deployment.runs.get()
+    Migration.objects.create(
+        database="default",
+        version="2",
+        name="n",
+        source="n.sql",
+        format="sql",
+        checksum="v1:y",
+        applied=True,
+        applied_checksum="v1:y",
+        applied_run=run,
+        options={"foreign_keys": False},
+        depends_on=["1"],
+        applied_at=timezone.now(),
+    )
+
+    def fields(obj: object) -> dict[str, object]:
+        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+    queryset = Migration.objects.filter(database="default").order_by("version")
+    expected = list(queryset.select_related("applied_run"))
+    loaded = rows.load(queryset, "applied_run")
+    assert [fields(m) for m in loaded] == [fields(m) for m in expected]
+    assert loaded[0].applied_run is None
+    assert fields(loaded[1].applied_run) == fields(expected[1].applied_run)
+    assert not loaded[1]._state.adding and loaded[1]._state.db == "default"
+    [partial] = [m for m in rows.load(queryset, "applied_run", related_only=[]) if m.applied]
+    assert partial.applied_run.pk == run.pk and "status" not in vars(partial.applied_run)
+    assert partial.applied_run.status == run.status  # deferred: read on access
+    [from_run] = rows.load(deployment.runs.all(), "migration")
+    assert fields(from_run.migration) == fields(Migration.objects.get(version="1"))
+
+
 def test_a_time_written_again_is_the_same_text_as_django_writes(deployment: Deployment) -> None:
     """One time object in several rows (a transition's moment is its row's, its event's
     and its history row's), a time without microseconds, and many more times than are
