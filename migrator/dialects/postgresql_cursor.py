@@ -282,7 +282,6 @@ class PipelinedReads:
         self._queries = queries
         self._read = 0
         self._transformer = Transformer(connection)
-        self._error: Exception | None = None
 
     def __enter__(self) -> PipelinedReads:
         connection, pgconn = self._connection, self._connection.pgconn
@@ -314,10 +313,7 @@ class PipelinedReads:
         self._read += 1
         result = results[-1]
         if result.status in _FAILED:
-            self._error = self._error or errors.error_from_result(
-                result, encoding=conn_encoding(connection)
-            )
-            raise self._error
+            raise errors.error_from_result(result, encoding=conn_encoding(connection))
         self._transformer.set_pgresult(result)
         return self._transformer.load_rows(0, result.ntuples, tuple)
 
