@@ -272,10 +272,32 @@ class Dialect(BatchOps):
         """Let the current transaction's commit return before its changes reach the disk
         (where the database can; a later commit that waits writes them too)."""
 
-    def commit_with(self, cursor: Any) -> bool:
+    def commit_with(self, cursor: Any, chain: Any = None) -> bool:
         """Commit the current transaction with the bookkeeping ``cursor``'s writes (one
-        round trip for both) where the driver allows; False: the caller commits it."""
+        round trip for both) where the driver allows; False: the caller commits it.
+        ``chain`` (from :meth:`chain_script`): the next transaction's statements, sent
+        after the COMMIT in the same round trip."""
         return False
+
+    def begin_script(self, statements: Sequence[Statement]) -> tuple[Any, SentScript] | None:
+        """Statements sent to begin a transaction of their own, not waited for: that
+        transaction (a context manager, entered by the step that takes them; it commits
+        or rolls back on leaving) and the script. None, having sent nothing, where the
+        database cannot (see :attr:`sends_scripts`)."""
+        return None
+
+    def chain_script(self, statements: Sequence[Statement]) -> Any:
+        """Statements for :meth:`commit_with` to begin the next transaction with, or
+        None where it cannot."""
+        return None
+
+    def chained(self, chain: Any) -> tuple[Any, SentScript] | None:
+        """What :meth:`begin_script` returns, for a chain :meth:`commit_with` sent."""
+        return None
+
+    def release_script(self) -> None:
+        """After statements sent by :meth:`begin_script` or :meth:`chain_script` that no
+        step took (their results read): their transaction rolled back."""
 
     def bookkeeping_cursor(self) -> Any:
         """A cursor for migrator's own many small writes (``%s`` placeholders), cheaper

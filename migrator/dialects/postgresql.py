@@ -475,9 +475,74 @@ class PostgreSQLDialect(Dialect):
         # In the bookkeeping pipeline: no round trip of its own.
         cursor.execute("SELECT pg_catalog.set_config('synchronous_commit', 'off', true)")
 
-    def commit_with(self, cursor: Any) -> bool:
-        cursor.commit()
+    def commit_with(self, cursor: Any, chain: Any = None) -> bool:
+        cursor.commit(chain)
         return True
+
+    # -- transactions of their own (see engine/ahead.py) ------------------------------
+
+    def begin_script(self, statements: Sequence[Statement]) -> tuple[Any, SentScript] | None:
+        """Statements sent to begin a transaction of their own, below Django's
+        ``Atomic`` (see :mod:`.postgresql_transaction`): the transaction to enter once
+        they are taken, and the script. None, having sent nothing, where
+        :meth:`send_script` would be, or inside an atomic block."""
+        from psycopg import pq
+
+        from .postgresql_cursor import send_pipelined
+        from .postgresql_transaction import OwnedTransaction, prepare, release
+
+        connection = self.connection
+        if connection.in_atomic_block:
+            return None
+        connection.ensure_connection()
+        raw = connection.connection
+        if (
+            raw.pgconn.transaction_status != pq.TransactionStatus.IDLE
+            or raw.pgconn.pipeline_status
+            or not self._sends_whole(tuple(statements))
+        ):
+            return None
+        prepare(connection)
+        flight = send_pipelined(raw, [s.sql for s in statements])
+        if flight is None:
+            release(connection, rollback=False)
+            return None
+        return OwnedTransaction(connection), _SentScript(self, flight)
+
+    def chain_script(self, statements: Sequence[Statement]) -> Any:
+        """What :meth:`commit_with` sends after the COMMIT to begin the next transaction
+        with these statements (see :meth:`begin_script`), or None where it cannot."""
+        from .postgresql_cursor import Chain
+
+        if not self._sends_whole(tuple(statements)):
+            return None
+        return Chain([s.sql for s in statements])
+
+    def chained(self, chain: Any) -> tuple[Any, SentScript] | None:
+        """The transaction and script a :meth:`chain_script` began, once sent."""
+        from .postgresql_transaction import OwnedTransaction
+
+        if chain is None or chain.flight is None:
+            return None
+        return OwnedTransaction(self.connection), _SentScript(self, chain.flight)
+
+    def release_script(self) -> None:
+        """After statements sent by :meth:`begin_script` or :meth:`chain_script` that no
+        step took (their results read): their transaction rolled back."""
+        from .postgresql_transaction import release
+
+        release(self.connection, rollback=True)
+
+    def _sends_whole(self, statements: tuple[Statement, ...]) -> bool:
+        from .postgresql_cursor import prepared_names
+
+        raw = self.connection.connection
+        return (
+            raw is not None
+            and not self.connection.queries_logged
+            and not prepared_names(raw).doubted
+            and _all_pipelinable(statements)
+        )
 
     def asynchronous_commit(self) -> None:
         """This transaction's commit need not wait for the WAL flush.

@@ -134,6 +134,25 @@ def send_pipelined(connection: psycopg.Connection[Any], sqls: Sequence[str]) -> 
         or status not in (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
     ):
         return None
+    queries = _encoded(connection, sqls)
+    if isinstance(queries, InFlight):
+        return queries
+    begins = status == pq.TransactionStatus.IDLE
+    with connection.lock:
+        try:
+            pgconn.enter_pipeline_mode()
+            _send_script(connection, queries, begins=begins)
+            pgconn.flush()
+        except BaseException:
+            _abandon(connection)
+            raise
+    flight = _IN_FLIGHT[connection] = InFlight(connection, len(queries), begins=begins)
+    return flight
+
+
+def _encoded(connection: Any, sqls: Sequence[str]) -> list[bytes] | InFlight:
+    """The statements in the connection's encoding, or the failure of the first that
+    cannot be (as the outcome of a script of which nothing was sent)."""
     encoding = conn_encoding(connection)
     queries = []
     for index, sql in enumerate(sqls):
@@ -141,24 +160,30 @@ def send_pipelined(connection: psycopg.Connection[Any], sqls: Sequence[str]) -> 
             queries.append(sql.encode(encoding))
         except UnicodeEncodeError as exc:  # text the connection's encoding cannot carry
             return InFlight(connection, 0, begins=False, failed=([], (index, exc)))
-    begins = status == pq.TransactionStatus.IDLE
-    with connection.lock:
-        try:
-            pgconn.enter_pipeline_mode()
-            if begins:
-                pgconn.send_query_params(_begin(connection), None)
-                pgconn.send_flush_request()
-            for query in queries:
-                pgconn.send_query_params(query, None)
-                # The server answers each as it ends (it would keep all for a Sync):
-                # every statement's own seconds, and results readable before a Sync.
-                pgconn.send_flush_request()
-            pgconn.flush()
-        except BaseException:
-            _abandon(connection)
-            raise
-    flight = _IN_FLIGHT[connection] = InFlight(connection, len(queries), begins=begins)
-    return flight
+    return queries
+
+
+def _send_script(connection: Any, queries: Sequence[bytes], *, begins: bool) -> None:
+    """A script's statements into the pipeline (with its transaction's BEGIN first),
+    each answered as it ends."""
+    pgconn = connection.pgconn
+    if begins:
+        pgconn.send_query_params(_begin(connection), None)
+        pgconn.send_flush_request()
+    for query in queries:
+        pgconn.send_query_params(query, None)
+        # The server answers each as it ends (it would keep all for a Sync):
+        # every statement's own seconds, and results readable before a Sync.
+        pgconn.send_flush_request()
+
+
+class Chain:
+    """The next transaction's statements, sent right after a COMMIT (see
+    :meth:`Writer.commit`): :attr:`flight` once sent."""
+
+    def __init__(self, sqls: Sequence[str]):
+        self.sqls = sqls
+        self.flight: InFlight | None = None
 
 
 class InFlight:
@@ -177,6 +202,10 @@ class InFlight:
         self._begins = begins
         self._sent = time.perf_counter()
         self._outcome = failed
+
+    def restart_clock(self) -> None:
+        """Time the first statement from now (sent behind others, answered first)."""
+        self._sent = time.perf_counter()
 
     def outcome(self) -> tuple[list[tuple[int, float]], tuple[int, Exception] | None]:
         """What :func:`execute_pipelined` returns, read once (the results of every one of
@@ -230,6 +259,8 @@ class InFlight:
         connection = self._connection
         if connection.closed or not connection.pgconn.pipeline_status:
             return
+        if _IN_FLIGHT.get(connection) not in (None, self):
+            return  # the pipeline carries the next transaction's statements now: theirs
         pgconn = connection.pgconn
         with connection.lock:
             try:
@@ -242,6 +273,11 @@ class InFlight:
                 _abandon(connection)
                 raise
             pgconn.exit_pipeline_mode()
+
+
+def in_flight(connection: Any) -> InFlight | None:
+    """The script sent on ``connection`` whose results are still to be read, if any."""
+    return _IN_FLIGHT.get(connection) if connection is not None else None
 
 
 def settle_in_flight(connection: Any) -> None:
@@ -373,6 +409,8 @@ class Writer:
         self._commands: list[bytes | None] = []
         self._results: list[Any] = []
         self._cursor: psycopg.Cursor[Any] | None = None
+        #: The next transaction's statements, to follow the COMMIT (see :meth:`commit`).
+        self._chain: Chain | None = None
 
     def __enter__(self) -> Writer:
         return self
@@ -384,6 +422,7 @@ class Writer:
         # The transaction is going to roll back: nothing queued is sent, and what is in
         # flight is read and dropped so that the connection leaves pipeline mode.
         self._queue.clear()
+        self._chain = None
         try:
             if self._commands and not self.connection.closed:
                 self.send(raise_errors=False)
@@ -406,14 +445,20 @@ class Writer:
         for row in rows:
             self.execute(sql, row)
 
-    def commit(self) -> None:
+    def commit(self, chain: Chain | None = None) -> None:
         """End the transaction after what was sent, in the same round trip (its result,
-        or the error that rolled it back, is read with theirs)."""
+        or the error that rolled it back, is read with theirs).
+
+        ``chain``: the next transaction's statements, sent right after the COMMIT and a
+        sync (so they begin a transaction of their own, whatever becomes of this one)
+        and left running when this one's results are read: :attr:`Chain.flight` is
+        then theirs, and the connection stays in pipeline mode until it ends."""
         if self.connection.autocommit:
             raise psycopg.ProgrammingError("no transaction to commit in autocommit")
         self._start()
         self._pgconn.send_query_params(b"COMMIT", None)
         self._commands.append(None)
+        self._chain = chain
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The first row of the last statement's result (sending what is queued)."""
@@ -436,6 +481,20 @@ class Writer:
             self.send()
         finally:
             self._close_cursor()
+
+    def _send_chain(self) -> InFlight | None:
+        """The chained statements (see :meth:`commit`) after the sync, if any: their
+        flight while they run (one that sent nothing is the chain's, not in flight)."""
+        chain, self._chain = self._chain, None
+        if chain is None:
+            return None
+        queries = _encoded(self.connection, chain.sqls)
+        if isinstance(queries, InFlight):
+            chain.flight = queries
+            return None
+        _send_script(self.connection, queries, begins=True)
+        chain.flight = InFlight(self.connection, len(queries), begins=True)
+        return chain.flight
 
     def _close_cursor(self) -> None:
         if self._cursor is not None:
@@ -495,6 +554,7 @@ class Writer:
                     self._send_one(sql, params)
                 commands, self._commands = self._commands, []
                 pgconn.pipeline_sync()
+                chained = self._send_chain()
                 results: list[Any] = connection.wait(_exchange(pgconn))
             except BaseException:
                 self._commands = []
@@ -502,7 +562,11 @@ class Writer:
                     prepared.forget()  # which of them the server has is unknown
                 _abandon(connection)
                 raise
-            pgconn.exit_pipeline_mode()
+            if chained is None:
+                pgconn.exit_pipeline_mode()
+            else:  # the next transaction's, read by whoever takes them
+                chained.restart_clock()  # (the server began them as it answered these)
+                _IN_FLIGHT[connection] = chained
         self._results = results
         if prepared is not None:
             for prepares, result in zip(commands, results, strict=False):

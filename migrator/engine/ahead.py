@@ -14,64 +14,60 @@ its failure in the wrong place): what the bookkeeping would ask the database (th
 and cancel flags, the catalog's step keys) is asked before sending. If anything fails in
 between, or the step does not run after all, the statements are waited for and rolled
 back with their transaction before anything else uses the connection (:meth:`abandon`).
+
+Going further, when one such run follows another with nothing in between (no schema to
+record after the first: ``Runtime.following``), the next run's statements are sent *with*
+the previous run's commit, in the same round trip (:func:`chain_next`): after its
+COMMIT and a sync, so they begin a transaction of their own whatever becomes of that
+commit. The server goes from one migration to the next without waiting for the client,
+which meanwhile reads the commit's result and does the next run's bookkeeping. If that
+commit fails, its run fails as it would have, and the next run's statements are read and
+rolled back first. Such transactions are begun and ended by migrator below Django's
+``Atomic`` (``Dialect.begin_script``, :mod:`migrator.dialects.postgresql_transaction`),
+which cannot end a transaction while the next one's statements are in flight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..dialects import split_statements
 from ..states import Status
 from . import backups
+from .errors import RunFailed
 from .execution import where_of
 from .kinds import kind_for
 from .kinds.sql import SqlKind
-from .sql import SentStatements, send_statements
-from .step import record_follows_work
+from .planned import check_as_planned
+from .runtime import record_follows_work
+from .specs import load_spec
+from .sql import SentStatements
 
 if TYPE_CHECKING:
     from ..catalog import MigrationSpec
+    from ..dialects.base import Dialect, Statement
     from ..models import Run
     from .runtime import Runtime
 
 
-class _Abandoned(Exception):
-    """What the transaction of statements sent ahead is ended with when not taken."""
-
-
-class _Begun:
-    """The step's transaction, already begun: leaving it ends it as Django's block would."""
-
-    def __init__(self, atomic: Any) -> None:
-        self._atomic = atomic
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._atomic.__exit__(kind, error, trace)
-
-
 @dataclass
 class Ahead:
-    """The first step of run ``run_id``: its transaction begun, its statements running."""
+    """The first step of run ``run_id``: its statements running in a transaction of their
+    own (``transaction``, entered by the step that takes them: see
+    ``Dialect.begin_script``)."""
 
     run_id: int
-    atomic: Any
+    transaction: Any
     sent: SentStatements
+    dialect: Dialect
     done: bool = False
 
-    def transaction(self) -> _Begun:
-        """The step's transaction, to be left by the step (committed with its record)."""
+    def take(self) -> Any:
+        """The step's transaction, to be entered and left by the step (committed with its
+        record)."""
         self.done = True
-        return _Begun(self.atomic)
+        return self.transaction
 
     def abandon(self) -> None:
         """Not taken by its step: wait for the statements, roll them back."""
@@ -81,12 +77,78 @@ class Ahead:
         try:
             self.sent.end()
         finally:
-            self.atomic.__exit__(_Abandoned, _Abandoned(), None)
+            self.dialect.release_script()
 
 
 def send_ahead(rt: Runtime, run: Run, spec: MigrationSpec, *, controllable: bool) -> Ahead | None:
     """Begin the first step's transaction and send its statements, if it is such a step
     (see the module); None, having sent nothing, otherwise."""
+    statements = _eligible(rt, run, spec)
+    if statements is None:
+        return None
+    # What the bookkeeping until the step asks the database, asked now.
+    if controllable:
+        rt.flags.check(allow_pause=True)
+    step = spec.steps[0]
+    rt.step_id(run.migration_id, 1)
+    dialect = rt.target.dialect
+    begun = dialect.begin_script(statements)
+    if begun is None:
+        return None
+    transaction, sent = begun
+    where = where_of(run.migration.version, 1, step.name)
+    return Ahead(run.pk, transaction, SentStatements(dialect, statements, where, sent), dialect)
+
+
+def chain_next(rt: Runtime, run: Run, *, controllable: bool) -> Chained | None:
+    """The next run's first statements, to be sent right after ``run``'s commit (in the
+    same round trip), if that run follows it (``Runtime.following``) and may send them
+    ahead without asking the database anything first; None otherwise. Called while
+    ``run``'s own statements run: nothing here uses the connection."""
+    following = rt.following.get(run.pk)
+    if following is None or (controllable and rt.flags.due()):
+        return None
+    if rt.step_id_known(following.migration_id, 1) is None:
+        return None
+    try:
+        spec = load_spec(following.migration, following.direction)
+        check_as_planned(following)
+    except RunFailed:
+        return None  # (raised again when that run starts, as without a chain)
+    statements = _eligible(rt, following, spec)
+    if statements is None:
+        return None
+    chain = rt.target.dialect.chain_script(statements)
+    if chain is None:
+        return None
+    return Chained(following, spec.steps[0].name, statements, chain)
+
+
+@dataclass
+class Chained:
+    """The next run's first statements, as :func:`chain_next` prepared them."""
+
+    run: Run
+    step_name: str
+    statements: tuple[Statement, ...]
+    #: What the dialect's ``commit_with`` sends after the COMMIT.
+    chain: Any
+
+    def sent(self, rt: Runtime) -> Ahead | None:
+        """Once the commit they followed was sent: the next run's :class:`Ahead`."""
+        dialect = rt.target.dialect
+        begun = dialect.chained(self.chain)
+        if begun is None:
+            return None
+        transaction, sent = begun
+        where = where_of(self.run.migration.version, 1, self.step_name)
+        return Ahead(
+            self.run.pk, transaction, SentStatements(dialect, self.statements, where, sent), dialect
+        )
+
+
+def _eligible(rt: Runtime, run: Run, spec: MigrationSpec) -> tuple[Statement, ...] | None:
+    """The first step's statements, if they may be sent ahead (see the module)."""
     dialect = rt.target.dialect
     if (
         not dialect.sends_scripts
@@ -107,22 +169,8 @@ def send_ahead(rt: Runtime, run: Run, spec: MigrationSpec, *, controllable: bool
         or backups.planned_mode(rt, run) != "off"
     ):
         return None
-    statements = split_statements(dialect.vendor, step.forward)
+    statements = tuple(split_statements(dialect.vendor, step.forward))
     keeper = dialect.session_keeper(statements)
     if not kind.nothing_between(step, bool(step.validation), keeper):
         return None
-    # What the bookkeeping until the step asks the database, asked now.
-    if controllable:
-        rt.flags.check(allow_pause=True)
-    rt.step_id(run.migration_id, 1)
-    atomic = rt.target.atomic()
-    atomic.__enter__()
-    try:
-        sent = send_statements(dialect, statements, where_of(run.migration.version, 1, step.name))
-    except BaseException as error:
-        atomic.__exit__(type(error), error, error.__traceback__)
-        raise
-    if sent is None:
-        atomic.__exit__(None, None, None)  # nothing was sent: an empty transaction
-        return None
-    return Ahead(run.pk, atomic, sent)
+    return statements

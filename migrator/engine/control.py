@@ -35,6 +35,10 @@ class Flags:
         self.interval = interval
         self._last = 0.0
 
+    def due(self) -> bool:
+        """Whether the next :meth:`check` reads the flags (a query)."""
+        return time.monotonic() - self._last >= self.interval
+
     def check(self, force: bool = False, allow_pause: bool = True) -> None:
         """Raise :class:`CancelRequested` or :class:`PauseRequested` if asked for (a
         deployment running as one transaction cannot pause: it holds the transaction)."""

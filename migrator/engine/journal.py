@@ -243,11 +243,14 @@ class Journal:
         wait_for_disk: bool = True,
         commit: bool = False,
         awaited: Awaited | None = None,
+        chain: Any = None,
     ) -> None:
         """Write everything recorded, in one transaction (or the caller's, if one is open);
         without ``wait_for_disk``, that transaction's commit does not wait for the disk.
         With ``commit``, the caller's transaction ends with these writes where the
-        database can take both in one round trip (nothing may use it after them).
+        database can take both in one round trip (nothing may use it after them), and
+        the next transaction's statements (``chain``, see ``Dialect.chain_script``)
+        follow its COMMIT.
 
         With ``awaited``: everything not about its rows is sent first, then its
         ``settle`` is called (it amends them, or raises and nothing is committed), then
@@ -263,7 +266,9 @@ class Journal:
                 awaited.settle()
             self._write(self.behind, by_model, set(), later=False)
         else:
-            self._write_now(by_model, wait_for_disk=wait_for_disk, commit=commit, awaited=awaited)
+            self._write_now(
+                by_model, wait_for_disk=wait_for_disk, commit=commit, awaited=awaited, chain=chain
+            )
         if self.on_events is not None and self._events:
             self.on_events(list(self._events))
         self.discard()
@@ -275,6 +280,7 @@ class Journal:
         wait_for_disk: bool,
         commit: bool,
         awaited: Awaited | None,
+        chain: Any = None,
     ) -> None:
         alias = router.db_for_write(Run)
         dialect = dialect_for(alias)
@@ -291,7 +297,7 @@ class Journal:
                     awaited.settle()
                     self._write(writer, by_model, late, later=True)
                 if commit:
-                    dialect.commit_with(cursor)
+                    dialect.commit_with(cursor, chain)
 
     def _write(
         self,

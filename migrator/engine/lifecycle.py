@@ -82,7 +82,18 @@ def work(rt: Runtime) -> None:
 def _run_each(
     rt: Runtime, runs: list[Run], group: CommitGroup, capture: bool, release_ends: set[int]
 ) -> None:
-    """The runs in order, quick ones committed together (see :mod:`.grouping`)."""
+    """The runs in order, quick ones committed together (see :mod:`.grouping`), or each
+    next one's first statements sent with the previous one's commit (see :mod:`.ahead`)
+    where nothing happens between them (no schema recorded after it)."""
+    rt.following = (
+        {}
+        if capture or group.enabled
+        else {
+            run.pk: following
+            for run, following in zip(runs, runs[1:], strict=False)
+            if run.pk not in release_ends
+        }
+    )
     try:
         for run in runs:
             if run.status in _DONE:
@@ -92,9 +103,12 @@ def _run_each(
             _after_run(rt, run, capture or run.pk in release_ends)
             faults.point("between_runs")
     except BaseException as stopped:
+        rt.abandon_ahead()  # the next run's statements, if they followed a commit
         # What the group's finished runs did commits before the stop is handled.
         group.end(stopped)
         raise
+    finally:
+        rt.following = {}
     group.end()
 
 

@@ -14,7 +14,8 @@ from ..states import FINISHED, Status
 from . import faults, schema_versions
 from .control import CancelRequested
 from .errors import RunFailed
-from .run import PlanStale, execute_run
+from .planned import PlanStale
+from .run import execute_run
 from .runtime import Runtime, runs_of
 from .undo import undo_run
 

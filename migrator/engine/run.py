@@ -21,6 +21,7 @@ from . import backups, faults, rows
 from .ahead import send_ahead
 from .coverage import applying_run, obstacles, restorable_backup
 from .errors import RunFailed
+from .planned import check_as_planned
 from .runtime import Runtime
 from .specs import load_spec
 from .step import build_execution, record_committed, run_step
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     from ..catalog import MigrationSpec, StepSpec
 
 logger = logging.getLogger("migrator")
-
-
-class PlanStale(RunFailed):
-    """The migration is no longer in the state the plan expected (someone else moved it)."""
 
 
 def steps_in_order(rt: Runtime, spec: MigrationSpec, run: Run) -> list[tuple[int, StepSpec, int]]:
@@ -47,31 +44,6 @@ def steps_in_order(rt: Runtime, spec: MigrationSpec, run: Run) -> list[tuple[int
     return [(position, step, order) for position, (order, step) in enumerate(backward, start=1)]
 
 
-def check_as_planned(run: Run) -> None:
-    """Raise :class:`PlanStale` unless the migration is where this run expects it.
-
-    The migration's state was loaded when the execution started, under the target lock:
-    whatever changes it (a deployment, a baseline, mark-done) refuses while a deployment
-    is unfinished, so the loaded state is the current one.
-    """
-    migration = run.migration
-    if migration.repeatable:
-        return
-    if run.direction == "forward" and migration.applied:
-        applier = migration.applied_run
-        by = applier.deployment_id if applier is not None else None
-        source = f"by deployment #{by}" if by else "(baselined or marked done)"
-        raise PlanStale(
-            f"{migration.version} is already applied {source}: this deployment's plan is "
-            "stale; plan a new one"
-        )
-    if run.direction == "backward" and not migration.applied:
-        raise PlanStale(
-            f"{migration.version} is no longer applied: this deployment's plan is stale; "
-            "plan a new one"
-        )
-
-
 def execute_run(
     rt: Runtime, run: Run, *, controllable: bool = True, spec: MigrationSpec | None = None
 ) -> None:
@@ -83,12 +55,18 @@ def execute_run(
         spec = load_spec(run.migration, run.direction)
     check_as_planned(run)
     rt.current = run
-    # The server runs the first step's statements while the bookkeeping below is done.
-    rt.ahead = send_ahead(rt, run, spec, controllable=controllable)
+    # The server runs the first step's statements while the bookkeeping below is done
+    # (sent already if they followed the previous run's commit).
+    if rt.ahead is None or rt.ahead.run_id != run.pk:
+        rt.abandon_ahead()
+        rt.ahead = send_ahead(rt, run, spec, controllable=controllable)
     try:
         _execute_run(rt, run, spec, controllable)
-    finally:
-        rt.abandon_ahead()  # not taken by its step: something failed before it
+    except BaseException:
+        rt.abandon_ahead()  # not taken by its step, or the next run's: nothing follows
+        raise
+    # Not taken by its step (it did not run after all); the next run's stay.
+    rt.abandon_ahead(keep_next=True)
 
 
 def _execute_run(rt: Runtime, run: Run, spec: MigrationSpec, controllable: bool) -> None:

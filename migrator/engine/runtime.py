@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import prefetch_related_objects
 
@@ -44,6 +44,9 @@ class Runtime:
     #: A run's first step, its statements sent before the run's bookkeeping (see
     #: :mod:`.ahead`), until that step takes it.
     ahead: Ahead | None = None
+    #: ``run id -> the run executed right after it``, where that run's first statements
+    #: may follow its commit (see :mod:`.ahead`).
+    following: dict[int, Run] = field(default_factory=dict)
     #: ``(migration id, step order) -> step id`` of the deployment's migrations.
     _step_keys: dict[tuple[int, int], int] | None = None
     #: ``forward run id -> step orders it skipped``, of the deployment's migrations.
@@ -61,6 +64,12 @@ class Runtime:
             }
         return self._step_keys.get((migration_id, order))
 
+    def step_id_known(self, migration_id: int, order: int) -> int | None:
+        """:meth:`step_id` if the deployment's step keys were read (never a query)."""
+        if self._step_keys is None:
+            return None
+        return self._step_keys.get((migration_id, order))
+
     def take_ahead(self, run_id: int, order: int, direction: str) -> Ahead | None:
         """The statements sent ahead for this step, if they were (then no longer here)."""
         ahead = self.ahead
@@ -69,11 +78,19 @@ class Runtime:
         self.ahead = None
         return ahead
 
-    def abandon_ahead(self) -> None:
-        """Statements sent ahead that no step took: waited for and rolled back."""
-        ahead, self.ahead = self.ahead, None
-        if ahead is not None:
-            ahead.abandon()
+    def abandon_ahead(self, *, keep_next: bool = False) -> None:
+        """Statements sent ahead that no step took: waited for and rolled back
+        (``keep_next``: unless they are the next run's, chained to the current one's
+        commit, see :mod:`.ahead`)."""
+        ahead = self.ahead
+        if ahead is None or (keep_next and self._is_next(ahead.run_id)):
+            return
+        self.ahead = None
+        ahead.abandon()
+
+    def _is_next(self, run_id: int) -> bool:
+        current = self.current
+        return current is not None and run_id != current.pk
 
     def skipped_steps(self, forward_run_id: int) -> set[int]:
         """The steps a forward run of one of the deployment's migrations skipped (what
@@ -95,17 +112,24 @@ class Runtime:
         return self.in_atomic and not self.target.shares_state
 
     def flush_in_transaction(
-        self, *, wait_for_disk: bool = True, commit: bool = False, awaited: Awaited | None = None
+        self,
+        *,
+        wait_for_disk: bool = True,
+        commit: bool = False,
+        awaited: Awaited | None = None,
+        chain: Any = None,
     ) -> None:
         """At the end of a step's transaction: write the state in it, when it is ours
         (with ``wait_for_disk`` off, unless the whole deployment is one transaction; with
-        ``commit``, ending that transaction in the same round trip where it can; with
-        ``awaited``, see :meth:`Journal.flush`: settled here if nothing was written)."""
+        ``commit``, ending that transaction in the same round trip where it can, the
+        next one's statements (``chain``) after it; with ``awaited``, see
+        :meth:`Journal.flush`: settled here if nothing was written)."""
         if self.target.shares_state:
             self.journal.flush(
                 wait_for_disk=wait_for_disk or self.in_atomic,
                 commit=commit and not self.in_atomic,
                 awaited=awaited,
+                chain=chain,
             )
         if awaited is not None:
             awaited.settle()
@@ -113,10 +137,24 @@ class Runtime:
     def flush_outside(self) -> None:
         """After a commit (or before work that commits on its own): write the state."""
         # Not into the transaction of statements sent ahead for a step that did not take
-        # them (it would be rolled back with them).
-        self.abandon_ahead()
+        # them (it would be rolled back with them). The next run's, sent with the current
+        # one's commit, stay when there is nothing to write.
+        self.abandon_ahead(keep_next=not self.journal.pending)
         if not self.deferred:
             self.journal.flush()
+
+
+def record_follows_work(rt: Runtime, dry_run: bool) -> bool:
+    """Whether a step's record is written in its own transaction right after its work,
+    with nothing else to run in between (no foreign key check, no dry-run report) and
+    committed with it."""
+    return (
+        rt.target.shares_state
+        and not rt.in_atomic
+        and not rt.foreign_keys_off
+        and rt.report is None
+        and not dry_run
+    )
 
 
 def runs_of(deployment: Deployment) -> list[Run]:

@@ -17,6 +17,7 @@ from ..conf import migrator_settings
 from ..models import Run, StepRun
 from ..states import Status
 from . import faults
+from .ahead import chain_next
 from .checkpoints import Checkpoints
 from .control import CancelRequested, PauseRequested
 from .coverage import applying_run
@@ -25,7 +26,7 @@ from .execution import StepExecution
 from .journal import Awaited
 from .kinds import kind_for
 from .progress import Progress
-from .runtime import Runtime
+from .runtime import Runtime, record_follows_work
 
 if TYPE_CHECKING:
     from ..catalog import StepSpec
@@ -186,7 +187,7 @@ def _attempt(
     # (see .ahead), taken as its own by the first attempt (a retry sends them again).
     ahead = rt.take_ahead(ex.run.pk, ex.order, ex.direction)
     if kind.transactional_for(ex.step, ex.direction):
-        with ex.target.atomic() if ahead is None else ahead.transaction():
+        with ex.target.atomic() if ahead is None else ahead.take():
             ex.sent_ahead = None if ahead is None else ahead.sent
             # Only this step's: then its record's writes may end it (nothing follows them).
             own = len(ex.target.connection.atomic_blocks) == 1
@@ -207,6 +208,8 @@ def _attempt(
                     ledger=not rt.target.shares_state,
                     wait_for_disk=_waits_for_disk(ex),
                     commit=commit,
+                    # Its own transaction, below Django's: the next run's may follow.
+                    chains=ahead is not None,
                 )
                 if not commit:  # (else the database may have committed it with the record)
                     faults.point("step_recorded")
@@ -235,12 +238,15 @@ def _finish(
     ledger: bool,
     wait_for_disk: bool = True,
     commit: bool = False,
+    chains: bool = False,
 ) -> None:
     """Inside the step's (last) transaction: check, write the ledger, record the result.
 
     Work the kind left running is waited for by the flush, once what does not depend on
     it went to the server: the rows it changed are then written with the rest, before the
-    commit (its failure is the step's, and nothing is committed)."""
+    commit (its failure is the step's, and nothing is committed). With ``chains``, the
+    run's last step's commit may carry the next run's first statements (see
+    :func:`.ahead.chain_next`)."""
     if rt.foreign_keys_off:
         try:
             ex.dialect.check_foreign_keys()  # type: ignore[attr-defined]
@@ -279,22 +285,19 @@ def _finish(
             rows = run.rows_done + more
             rt.journal.amend(run, rows_done=rows, rows_total=rows)
 
+    chained = (
+        chain_next(rt, run, controllable=ex.progress.on_batch is not None)
+        if chains and commit and finish_run is not None
+        else None
+    )
     rt.flush_in_transaction(
-        wait_for_disk=wait_for_disk, commit=commit, awaited=Awaited((step_run, run), settle)
+        wait_for_disk=wait_for_disk,
+        commit=commit,
+        awaited=Awaited((step_run, run), settle),
+        chain=None if chained is None else chained.chain,
     )
-
-
-def record_follows_work(rt: Runtime, dry_run: bool) -> bool:
-    """Whether a step's record is written in its own transaction right after its work,
-    with nothing else to run in between (no foreign key check, no dry-run report) and
-    committed with it."""
-    return (
-        rt.target.shares_state
-        and not rt.in_atomic
-        and not rt.foreign_keys_off
-        and rt.report is None
-        and not dry_run
-    )
+    if chained is not None:
+        rt.ahead = chained.sent(rt)
 
 
 #: Kinds whose whole effect is SQL in the step's own transaction: if a server crash loses
