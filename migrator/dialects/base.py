@@ -130,6 +130,10 @@ class SessionKeeper:
     def theirs(self) -> None:
         """The script's settings again."""
 
+    def after_failure(self) -> None:
+        """Back to migrator's settings after the script (or its check) failed in the
+        step's transaction, where its rollback does not undo them."""
+
 
 class SettingsKeeper(SessionKeeper):
     """A keeper of named settings: read before the script (migrator's), read again after

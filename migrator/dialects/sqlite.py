@@ -438,6 +438,11 @@ class _PragmaKeeper(SettingsKeeper):
         self._after_script = True
         return tuple(values)
 
+    def after_failure(self) -> None:
+        # A rollback leaves pragmas as the script set them (``query_only = ON`` would
+        # refuse the failure's record).
+        self.ours()
+
     def _write(self, values: tuple[Any, ...]) -> None:
         # A pragma that reads back as nothing has None: left as it is.
         for name, value in zip(self._names, values, strict=True):

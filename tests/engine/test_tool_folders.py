@@ -18,7 +18,7 @@ from migrator import services
 from migrator.catalog import load_catalog
 from migrator.catalog.formats.base import has_statements
 from migrator.dialects import dialect_for, split_statements
-from migrator.models import Migration, StepRun
+from migrator.models import Deployment, Migration, StepRun
 from migrator.states import Status
 
 from ..conftest import write
@@ -805,6 +805,45 @@ def test_a_pragma_that_cannot_be_read_back_ends_with_its_migration(catalog_dir: 
     assert dialect.scalar("SELECT v FROM mine") == 0
     assert dialect.scalar("SELECT v FROM next") == 1
     assert dialect.scalar("SELECT 'a' LIKE 'A'") == 1
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "sqlite",
+    reason="SQLite's pragmas (PostgreSQL's SET is undone with its failed transaction)",
+)
+@pytest.mark.parametrize(
+    ("script", "validation"),
+    [
+        ("PRAGMA query_only = ON; SELECT * FROM no_such_table", "SELECT 0"),
+        ("PRAGMA query_only = ON; SELECT 1", "SELECT 0"),
+    ],
+    ids=["statement", "validation"],
+)
+def test_a_pragma_set_by_a_failing_migration_ends_with_it(
+    catalog_dir: Path, cli, script: str, validation: str
+) -> None:
+    """A rollback leaves SQLite's pragmas as the script set them: ``query_only = ON``
+    before a failing statement (or check) would refuse the failure's record and the
+    automatic rollback. The failure is recorded and rolled back; the session is
+    migrator's again."""
+    write_all(
+        catalog_dir,
+        {
+            "1_first.up.sql": "CREATE TABLE first_t (v INTEGER);\n",
+            "1_first.down.sql": "DROP TABLE first_t;\n",
+            "2_readonly.py": "from migrator import dsl\n\n\nclass Migration(dsl.Migration):\n"
+            f"    steps = [dsl.RunSQL({script!r}, validation={validation!r})]\n",
+        },
+    )
+    result = cli("apply", "--yes")
+    assert result.code == 1, result
+    assert "Traceback" not in result.err
+    deployment = Deployment.objects.latest("pk")
+    assert deployment.status == Status.ROLLED_BACK, deployment.error
+    assert deployment.error.startswith("2 step 1"), deployment.error
+    assert dialect_for("default").scalar("PRAGMA query_only") == 0
+    assert not Migration.objects.get(version="1").applied
+    assert cli("status").code == 0
 
 
 @pytest.mark.skipif(

@@ -108,14 +108,18 @@ class SqlKind(StepKind):
             running = sent
             ex.deferred = Deferred(lambda: self._record(ex, running.result()), running.end)
             return
-        if transactional:
-            with ex.limits():
-                result = run_statements(ex.dialect, statements, ex.where)
-        else:
-            result = self._one_by_one(ex, statements, tolerant, keeper)
-        if validate:  # inside the step's transaction: a failed check undoes the step
-            keeper.theirs()  # the check sees what the script's statements saw
-            self.validate(ex, ex.step.validation, "validation")
+        try:
+            if transactional:
+                with ex.limits():
+                    result = run_statements(ex.dialect, statements, ex.where)
+            else:
+                result = self._one_by_one(ex, statements, tolerant, keeper)
+            if validate:  # inside the step's transaction: a failed check undoes the step
+                keeper.theirs()  # the check sees what the script's statements saw
+                self.validate(ex, ex.step.validation, "validation")
+        except BaseException:
+            keeper.after_failure()
+            raise
         keeper.ours()
         self._record(ex, result)
 
