@@ -503,7 +503,11 @@ class PostgreSQLDialect(Dialect):
         ):
             return None
         prepare(connection)
-        flight = send_pipelined(raw, [s.sql for s in statements])
+        try:
+            flight = send_pipelined(raw, [s.sql for s in statements])
+        except BaseException:
+            release(connection, rollback=True)
+            raise
         if flight is None:
             release(connection, rollback=False)
             return None

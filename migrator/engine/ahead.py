@@ -39,7 +39,6 @@ from .errors import RunFailed
 from .execution import where_of
 from .kinds import kind_for
 from .kinds.sql import SqlKind
-from .planned import check_as_planned
 from .runtime import record_follows_work
 from .specs import load_spec
 from .sql import SentStatements
@@ -108,11 +107,13 @@ def chain_next(rt: Runtime, run: Run, *, controllable: bool) -> Chained | None:
     following = rt.following.get(run.pk)
     if following is None or (controllable and rt.flags.due()):
         return None
-    if rt.step_id_known(following.migration_id, 1) is None:
+    migration = following.migration
+    if rt.step_id_known(migration.pk, 1) is None or (
+        migration.applied and not migration.repeatable  # stale: refused when it starts
+    ):
         return None
     try:
-        spec = load_spec(following.migration, following.direction)
-        check_as_planned(following)
+        spec = load_spec(migration, following.direction)
     except RunFailed:
         return None  # (raised again when that run starts, as without a chain)
     statements = _eligible(rt, following, spec)
