@@ -280,3 +280,29 @@ def test_a_stop_between_runs_rolls_back_the_next_runs_statements_and_resumes(
     resumed = services.wait(services.resume(deployment.pk, actor="t", backend="inline").pk)
     assert resumed.status == Status.SUCCEEDED, resumed.error
     assert _exists("chain_2") and Migration.objects.get(version="002").applied
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sent ahead on PostgreSQL")
+def test_a_script_that_drops_prepared_statements_is_not_sent_before_the_commit_ahead_of_it(
+    catalog_dir: Path, chains: list[object]
+) -> None:
+    """Migrator's records are prepared statements: a script that deallocates them
+    (``DEALLOCATE ALL``, ``DISCARD ALL``) must run after the previous run's records were
+    written, and its own records be prepared again after it."""
+    _chained_folder(catalog_dir, 2)
+    write(
+        catalog_dir,
+        "003_discard.sql",
+        marker_sql("DEALLOCATE ALL;\nCREATE TABLE chain_3 (id INTEGER);", "DROP TABLE chain_3;"),
+    )
+    write(
+        catalog_dir,
+        "004_after.sql",
+        marker_sql("CREATE TABLE chain_4 (id INTEGER);", "DROP TABLE chain_4;"),
+    )
+    deployment = services.apply("default", actor="t", backend="inline")
+    assert deployment.status == Status.SUCCEEDED, deployment.error
+    assert any("DEALLOCATE" in chain.sqls[0] for chain in chains)  # type: ignore[attr-defined]
+    assert Migration.objects.filter(applied=True).count() == 4
+    assert _exists("chain_3") and _exists("chain_4")
+    _session_is_djangos()
