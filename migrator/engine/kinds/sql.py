@@ -9,6 +9,7 @@ backward SQL, tolerating what the forward part never got to create.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +20,8 @@ from ..execution import Deferred
 from ..sql import ScriptResult, StatementError, run_statements, send_statements
 from .base import StepKind, WayBack
 from .statements import changes_rows_only, tables_named
+
+logger = logging.getLogger("migrator")
 
 if TYPE_CHECKING:
     from ...catalog.spec import StepSpec
@@ -118,7 +121,14 @@ class SqlKind(StepKind):
                 keeper.theirs()  # the check sees what the script's statements saw
                 self.validate(ex, ex.step.validation, "validation")
         except BaseException:
-            keeper.after_failure()
+            try:
+                keeper.after_failure()
+            except Exception:  # noqa: BLE001 - the step's own failure is the one to report
+                logger.warning(
+                    "%sthe session settings the script changed could not be put back",
+                    ex.where,
+                    exc_info=True,
+                )
             raise
         keeper.ours()
         self._record(ex, result)
