@@ -60,6 +60,8 @@ class Ahead:
     transaction: Any
     sent: SentStatements
     dialect: Dialect
+    #: The run's migration as read to send them (the run need not read it again).
+    spec: MigrationSpec
     done: bool = False
 
     def take(self) -> Any:
@@ -96,7 +98,9 @@ def send_ahead(rt: Runtime, run: Run, spec: MigrationSpec, *, controllable: bool
         return None
     transaction, sent = begun
     where = where_of(run.migration.version, 1, step.name)
-    return Ahead(run.pk, transaction, SentStatements(dialect, statements, where, sent), dialect)
+    return Ahead(
+        run.pk, transaction, SentStatements(dialect, statements, where, sent), dialect, spec
+    )
 
 
 def chain_next(rt: Runtime, run: Run, *, controllable: bool) -> Chained | None:
@@ -122,7 +126,7 @@ def chain_next(rt: Runtime, run: Run, *, controllable: bool) -> Chained | None:
     chain = rt.target.dialect.chain_script(statements)
     if chain is None:
         return None
-    return Chained(following, spec.steps[0].name, statements, chain)
+    return Chained(following, spec, statements, chain)
 
 
 @dataclass
@@ -130,7 +134,7 @@ class Chained:
     """The next run's first statements, as :func:`chain_next` prepared them."""
 
     run: Run
-    step_name: str
+    spec: MigrationSpec
     statements: tuple[Statement, ...]
     #: What the dialect's ``commit_with`` sends after the COMMIT.
     chain: Any
@@ -142,10 +146,9 @@ class Chained:
         if begun is None:
             return None
         transaction, sent = begun
-        where = where_of(self.run.migration.version, 1, self.step_name)
-        return Ahead(
-            self.run.pk, transaction, SentStatements(dialect, self.statements, where, sent), dialect
-        )
+        where = where_of(self.run.migration.version, 1, self.spec.steps[0].name)
+        sent_statements = SentStatements(dialect, self.statements, where, sent)
+        return Ahead(self.run.pk, transaction, sent_statements, dialect, self.spec)
 
 
 def _eligible(rt: Runtime, run: Run, spec: MigrationSpec) -> tuple[Statement, ...] | None:

@@ -51,6 +51,8 @@ def execute_run(
     (``spec``: its migration, if already read with :func:`load_spec`)."""
     if run.status == Status.SUCCEEDED:
         return
+    if spec is None and rt.ahead is not None and rt.ahead.run_id == run.pk:
+        spec = rt.ahead.spec  # read when its statements followed the previous commit
     if spec is None:
         spec = load_spec(run.migration, run.direction)
     check_as_planned(run)
